@@ -1,0 +1,55 @@
+# syntax=docker/dockerfile:1
+# Two images from one file (see docker-compose.yml):
+#   --target hub   Rexian hub on Python 3.11 (HTTP app, channels, routing, knowledge base)
+#   --target rasa  Rasa 3.6.21 on Python 3.10 with the model trained from nlu/rasa_project at build time
+
+# ---------------------------------------------------------------------------------------------------------------
+FROM python:3.11-slim AS hub
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# espeak-ng: pyttsx3 text-to-speech for IVR prompts
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libespeak-ng1 espeak-ng-data \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY rexian/ rexian/
+COPY hub/ hub/
+COPY channels/ channels/
+COPY nlu/ nlu/
+COPY routing/ routing/
+COPY knowledge_base/ knowledge_base/
+RUN pip install . && rm -rf /src
+
+RUN useradd --system --create-home --home-dir /var/lib/rexian --uid 10001 rexian
+USER rexian
+WORKDIR /var/lib/rexian
+EXPOSE 8080
+CMD ["rexian", "serve", "--host", "0.0.0.0", "--port", "8080", "--data-dir", "/var/lib/rexian"]
+
+# ---------------------------------------------------------------------------------------------------------------
+FROM python:3.10-slim AS rasa
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    # custom Rasa components (e.g. the jieba dictionary loader) live in nlu/rasa_project/components
+    PYTHONPATH=/app
+
+COPY nlu/rasa-constraints.txt /tmp/rasa-constraints.txt
+RUN pip install -c /tmp/rasa-constraints.txt rasa==3.6.21 jieba
+
+RUN useradd --system --create-home --home-dir /app --uid 10002 rasa
+WORKDIR /app
+COPY --chown=rasa:rasa nlu/rasa_project/ /app/
+USER rasa
+RUN rasa train --fixed-model-name rexian --out /app/models
+
+EXPOSE 5005
+CMD ["rasa", "run", "--enable-api", "--interface", "0.0.0.0", "--port", "5005", "--model", "/app/models"]

@@ -1,0 +1,1 @@
+"""channels/web_chat package."""

@@ -1,0 +1,1 @@
+"""Rexian hub: domain model, storage, events, dialogue engine, HTTP app and auth."""

@@ -1,0 +1,36 @@
+"""Hub settings (from the command line and REXIAN_* environment variables)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hub.dialogue.engine import BotSettings
+from hub.storage.engine import sqlite_url
+
+
+def default_data_dir() -> Path:
+    """``$REXIAN_DATA_DIR`` or ``~/.local/share/rexian``."""
+    return Path(os.environ.get("REXIAN_DATA_DIR") or Path.home() / ".local" / "share" / "rexian")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``rexian serve`` is configured with."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str | None = None
+    rasa_url: str | None = None  # None: the hub starts its own Rasa server
+    start_rasa: bool = True
+    nlu_timeout: float = 2.0
+    demo: bool = False
+    secure_cookies: bool = False
+    bot: BotSettings = field(default_factory=BotSettings)
+
+    @property
+    def db_url(self) -> str:
+        """The configured database, or the embedded SQLite store in the data dir."""
+        return self.database_url or sqlite_url(self.data_dir)

@@ -1,0 +1,289 @@
+"""The dialogue engine: decides the bot's answer to one citizen message.
+
+The engine holds no storage: it reads and returns the conversation's ``dialogue_state`` (a JSON dict) and
+uses injected ports for NLU, the knowledge base and work orders. The conversation service persists the
+outcome, stores the replies and performs the hand-off.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.dialogue import slots
+from hub.dialogue.ports import KbAnswer, KnowledgeBase, WorkOrderDesk, WorkOrderDraft
+from hub.i18n import t
+from hub.nlu import NluResult, NluService, NluUnavailable
+from hub.taxonomy import Taxonomy
+
+log = logging.getLogger(__name__)
+
+REQUEST_TYPES = ("consult", "complaint", "repair", "suggestion", "praise")
+NEEDS_ADDRESS = frozenset({"complaint", "repair"})
+TYPE_WORDS = {
+    "zh-CN": {
+        "consult": "咨询",
+        "complaint": "投诉",
+        "repair": "报修求助",
+        "suggestion": "建议",
+        "praise": "表扬",
+    },
+    "en": {
+        "consult": "question",
+        "complaint": "complaint",
+        "repair": "repair request",
+        "suggestion": "suggestion",
+        "praise": "praise",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BotSettings:
+    """Thresholds of the bot (see docs/adr for how they were chosen)."""
+
+    nlu_min_confidence: float = 0.45
+    kb_answer_threshold: float = 0.6
+    kb_offer_threshold: float = 0.35
+    max_misunderstandings: int = 2
+    max_slot_attempts: int = 3
+
+
+@dataclass(slots=True)
+class TurnOutcome:
+    """What the bot does in reply to one message."""
+
+    replies: list[str] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    handoff: str | None = None  # reason, when the conversation goes to the agent queue
+    nlu: NluResult | None = None
+    request_type: str | None = None
+    industry: str | None = None
+
+
+class DialogueEngine:
+    """Runs one bot turn at a time for a conversation (the caller serialises turns per conversation)."""
+
+    def __init__(
+        self,
+        nlu: NluService,
+        kb: KnowledgeBase,
+        desk: WorkOrderDesk,
+        taxonomy: Taxonomy,
+        settings: BotSettings | None = None,
+    ) -> None:
+        self.nlu = nlu
+        self.kb = kb
+        self.desk = desk
+        self.taxonomy = taxonomy
+        self.settings = settings or BotSettings()
+
+    async def handle(
+        self, conversation_id: str, state: dict[str, Any], text: str, locale: str = "zh-CN"
+    ) -> TurnOutcome:
+        """Decide the bot's reply to ``text`` given the conversation's ``state``."""
+        out = TurnOutcome(state=dict(state))
+        if slots.wants_human(text):
+            return self._handoff(out, "requested", locale)
+        try:
+            nlu = await self.nlu.parse(text)
+        except NluUnavailable as exc:
+            log.warning("NLU unavailable (%s); conversation %s goes to a human agent", exc, conversation_id)
+            return self._handoff(out, "nlu_unavailable", locale, degraded=True)
+        out.nlu = nlu
+        if nlu.intent.name == "human_handoff" and nlu.intent.confidence >= self.settings.nlu_min_confidence:
+            return self._handoff(out, "requested", locale)
+        if out.state.get("pending") == "work_order":
+            return await self._fill_work_order(conversation_id, out, text, nlu, locale)
+        if out.state.get("offered") and (choice := _choice(text, len(out.state["offered"]))) is not None:
+            article = self.kb.get(out.state["offered"][choice])
+            out.state.pop("offered", None)
+            if article is not None:
+                return self._answer(out, article, locale)
+        out.state.pop("offered", None)
+        return await self._route(conversation_id, out, text, nlu, locale)
+
+    # -- routing of a fresh message -----------------------------------------------------------------
+
+    async def _route(
+        self, conversation_id: str, out: TurnOutcome, text: str, nlu: NluResult, locale: str
+    ) -> TurnOutcome:
+        intent = nlu.intent.name
+        confident = nlu.intent.confidence >= self.settings.nlu_min_confidence
+        if confident and intent in ("greet", "thank", "goodbye"):
+            out.replies.append(t(f"bot.{intent}", locale))
+            return out
+        if confident and intent == "out_of_scope":
+            out.replies.append(t("bot.out_of_scope", locale))
+            return out
+        if confident and intent == "status_query":
+            return await self._status(out, text, locale)
+        if (number := slots.WORK_ORDER_NUMBER.search(text)) is not None:
+            return await self._status(out, number.group(1), locale)
+        if confident and intent in REQUEST_TYPES and intent != "consult":
+            return await self._start_work_order(conversation_id, out, text, nlu, locale)
+        # A consultation, or something the NLU is unsure about: the knowledge base may still know.
+        industry = nlu.industry.name if nlu.industry else None
+        hits = self.kb.search(text, k=3, industry=industry if confident else None)
+        best = hits[0].confidence if hits else 0.0
+        if best >= self.settings.kb_answer_threshold:
+            return self._answer(out, hits[0], locale)
+        if not confident:
+            log.info("low NLU confidence %.2f in conversation %s", nlu.intent.confidence, conversation_id)
+            return self._handoff(out, "low_confidence", locale)
+        if best >= self.settings.kb_offer_threshold:
+            offered = [h for h in hits if h.confidence >= self.settings.kb_offer_threshold][:3]
+            out.state["offered"] = [h.article_id for h in offered]
+            choices = "\n".join(f"{i}. {h.question}" for i, h in enumerate(offered, 1))
+            out.replies.append(t("bot.kb_offer", locale, choices=choices))
+            return out
+        return self._misunderstood(out, locale)
+
+    def _answer(self, out: TurnOutcome, article: KbAnswer, locale: str) -> TurnOutcome:
+        out.state["misunderstood"] = 0
+        out.state["last_article"] = article.article_id
+        out.request_type = out.request_type or "consult"
+        out.replies.append(article.answer)
+        out.replies.append(t("bot.kb_answer_suffix", locale))
+        return out
+
+    def _misunderstood(self, out: TurnOutcome, locale: str) -> TurnOutcome:
+        count = int(out.state.get("misunderstood", 0)) + 1
+        out.state["misunderstood"] = count
+        if count >= self.settings.max_misunderstandings:
+            return self._handoff(out, "misunderstood", locale)
+        out.replies.append(t("bot.not_understood", locale))
+        return out
+
+    def _handoff(self, out: TurnOutcome, reason: str, locale: str, degraded: bool = False) -> TurnOutcome:
+        out.handoff = reason
+        out.state = {k: v for k, v in out.state.items() if k == "draft"}
+        out.replies.append(t("bot.handoff_degraded" if degraded else "bot.handoff", locale))
+        return out
+
+    async def _status(self, out: TurnOutcome, text: str, locale: str) -> TurnOutcome:
+        match = slots.WORK_ORDER_NUMBER.search(text)
+        if match is None:
+            out.replies.append(t("bot.status_ask_number", locale))
+            return out
+        number = match.group(1)
+        order = await self.desk.lookup(number)
+        if order is None:
+            out.replies.append(t("bot.status_not_found", locale, number=number))
+            return out
+        unit = self.taxonomy.units.get(order.unit or "")
+        industry = self.taxonomy.industries.get(order.industry or "")
+        out.replies.append(
+            t(
+                "bot.status_found",
+                locale,
+                number=order.number,
+                industry=industry.name(locale) if industry else t("unknown_industry", locale),
+                state=t(f"state.{order.state}", locale),
+                unit=unit.name(locale) if unit else t("centre", locale),
+            )
+        )
+        return out
+
+    # -- work-order slot filling ------------------------------------------------------------------
+
+    async def _start_work_order(
+        self, conversation_id: str, out: TurnOutcome, text: str, nlu: NluResult, locale: str
+    ) -> TurnOutcome:
+        request_type = nlu.intent.name
+        industry = nlu.industry.name if nlu.industry and nlu.industry.name in self.taxonomy.industries else None
+        category = self.taxonomy.guess_category(industry, text)
+        if industry is None and category is not None:
+            industry = self.taxonomy.industry_of_category(category)
+        address = nlu.entity("address")
+        phone = nlu.entity("phone") or slots.normalise_phone(text)
+        draft = {
+            "request_type": request_type,
+            "industry": industry,
+            "category": category,
+            "description": text.strip(),
+            "address": address,
+            "phone": phone if phone and slots.is_valid_phone(phone) else None,
+            "attempts": 0,
+        }
+        out.state.update(pending="work_order", draft=draft, misunderstood=0)
+        out.request_type = request_type
+        out.industry = industry
+        industry_row = self.taxonomy.industries.get(industry or "")
+        out.replies.append(
+            t(
+                "bot.wo_start",
+                locale,
+                industry=industry_row.name(locale) if industry_row else t("unknown_industry", locale),
+                type=TYPE_WORDS["en" if locale == "en" else "zh-CN"][request_type],
+            )
+        )
+        return await self._next_slot_or_register(conversation_id, out, locale)
+
+    async def _fill_work_order(
+        self, conversation_id: str, out: TurnOutcome, text: str, nlu: NluResult, locale: str
+    ) -> TurnOutcome:
+        draft = dict(out.state.get("draft") or {})
+        if slots.wants_cancel(text):
+            out.state = {}
+            out.replies.append(t("bot.wo_cancelled", locale))
+            return out
+        asking = out.state.get("asking")
+        phone = nlu.entity("phone") or slots.normalise_phone(text)
+        if phone and slots.is_valid_phone(phone) and not draft.get("phone"):
+            draft["phone"] = phone
+        address = nlu.entity("address")
+        if not draft.get("address"):
+            if address:
+                draft["address"] = address
+            elif asking == "address" and slots.looks_like_address(text) and not phone:
+                draft["address"] = slots.clean_address(text)
+        if asking == "phone" and not draft.get("phone") and slots.has_digits(text):
+            out.replies.append(t("bot.bad_phone", locale))
+        elif asking == "address" and not draft.get("address") and draft.get("description"):
+            # The citizen added detail instead of an address: keep it with the description.
+            draft["description"] = f"{draft['description']}；{text.strip()}"
+        draft["attempts"] = int(draft.get("attempts", 0)) + 1
+        out.state["draft"] = draft
+        out.request_type = draft.get("request_type")
+        out.industry = draft.get("industry")
+        if draft["attempts"] > self.settings.max_slot_attempts + 2:
+            return self._handoff(out, "slot_filling_failed", locale)
+        return await self._next_slot_or_register(conversation_id, out, locale)
+
+    async def _next_slot_or_register(self, conversation_id: str, out: TurnOutcome, locale: str) -> TurnOutcome:
+        draft = out.state["draft"]
+        if draft["request_type"] in NEEDS_ADDRESS and not draft.get("address"):
+            out.state["asking"] = "address"
+            out.replies.append(t("bot.ask_address", locale))
+            return out
+        if not draft.get("phone"):
+            out.state["asking"] = "phone"
+            out.replies.append(t("bot.ask_phone", locale))
+            return out
+        order, unit_name = await self.desk.register(
+            conversation_id,
+            WorkOrderDraft(
+                request_type=draft["request_type"],
+                industry=draft.get("industry"),
+                category=draft.get("category"),
+                description=draft["description"],
+                address=draft.get("address"),
+                phone=draft.get("phone"),
+            ),
+        )
+        out.state = {"last_work_order": order.number}
+        if unit_name:
+            out.replies.append(t("bot.wo_created", locale, number=order.number, unit=unit_name))
+        else:
+            out.replies.append(t("bot.wo_created_manual", locale, number=order.number))
+        return out
+
+
+def _choice(text: str, count: int) -> int | None:
+    """A reply like "2" or "第2个" choosing one of ``count`` offered articles (0-based), else None."""
+    stripped = text.strip().strip("。.！!个条第")
+    digits = {"1": 0, "2": 1, "3": 2, "一": 0, "二": 1, "三": 2}
+    index = digits.get(stripped)
+    return index if index is not None and index < count else None

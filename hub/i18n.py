@@ -1,0 +1,114 @@
+"""zh-CN first, English available: every user-facing string of the hub by key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_LOCALE = "zh-CN"
+LOCALES = ("zh-CN", "en")
+
+CATALOG: dict[str, dict[str, str]] = {
+    # -- bot --------------------------------------------------------------------------------------
+    "bot.welcome": {
+        "zh-CN": "您好，这里是12319城建服务热线智能客服。请问有什么可以帮您？您可以咨询政策、反映问题，"
+        "也可以随时输入“转人工”。",
+        "en": "Hello, this is the 12319 city services hotline assistant. Ask a question or report a problem; "
+        "type “agent” at any time to reach a person.",
+    },
+    "bot.greet": {"zh-CN": "您好！请问有什么可以帮您？", "en": "Hello! How can I help you?"},
+    "bot.thank": {
+        "zh-CN": "不客气，很高兴为您服务。还有其他问题吗？",
+        "en": "You're welcome. Anything else?",
+    },
+    "bot.goodbye": {"zh-CN": "感谢您的来电来信，再见！", "en": "Thank you for contacting us. Goodbye!"},
+    "bot.kb_answer_suffix": {"zh-CN": "以上信息是否解决了您的问题？", "en": "Did this answer your question?"},
+    "bot.kb_offer": {
+        "zh-CN": "您想了解的是以下哪个问题？请回复序号：\n{choices}",
+        "en": "Which of these do you mean? Reply with the number:\n{choices}",
+    },
+    "bot.not_understood": {
+        "zh-CN": "抱歉，我没有完全理解您的问题。能换个说法再描述一下吗？",
+        "en": "Sorry, I did not quite understand. Could you rephrase?",
+    },
+    "bot.handoff": {
+        "zh-CN": "正在为您转接人工客服，请稍候，座席接入后会在这里回复您。",
+        "en": "Connecting you to an agent, please wait; they will reply here.",
+    },
+    "bot.handoff_degraded": {
+        "zh-CN": "智能客服暂时无法处理您的消息，已为您转接人工客服，请稍候。",
+        "en": "The assistant is unavailable right now; an agent will take over, please wait.",
+    },
+    "bot.wo_start": {
+        "zh-CN": "收到，您反映的是【{industry}】方面的{type}。",
+        "en": "Got it: a {type} about {industry}.",
+    },
+    "bot.ask_address": {
+        "zh-CN": "请告诉我问题发生的具体地址（区、路名门牌号或小区楼栋）。",
+        "en": "Please tell me the exact address (district, street and number, or compound and building).",
+    },
+    "bot.ask_phone": {
+        "zh-CN": "请留下您的联系电话（手机或带区号的座机），以便承办单位与您联系。",
+        "en": "Please leave a contact phone number (mobile, or landline with area code).",
+    },
+    "bot.bad_phone": {
+        "zh-CN": "这个号码好像不完整，请输入11位手机号或带区号的座机号码。",
+        "en": "That number looks incomplete; please enter an 11-digit mobile or a landline with area code.",
+    },
+    "bot.wo_created": {
+        "zh-CN": "已为您登记工单，工单号：{number}，已派发至【{unit}】办理，承办单位将在规定时限内处理并联系您。"
+        "您可凭工单号随时查询进度。",
+        "en": "Work order {number} has been registered and sent to {unit}, who will handle it and contact you "
+        "within the time limit. Use the number to check its progress.",
+    },
+    "bot.wo_created_manual": {
+        "zh-CN": "已为您登记工单，工单号：{number}，热线中心将尽快派发至责任单位办理。您可凭工单号随时查询进度。",
+        "en": "Work order {number} has been registered; the centre will assign it to the responsible unit soon.",
+    },
+    "bot.wo_cancelled": {"zh-CN": "好的，已取消登记。还有其他可以帮您的吗？", "en": "OK, cancelled."},
+    "bot.status_found": {
+        "zh-CN": "工单 {number}（{industry}）当前状态：{state}，承办单位：{unit}。",
+        "en": "Work order {number} ({industry}) is {state}; handled by {unit}.",
+    },
+    "bot.status_not_found": {
+        "zh-CN": "没有查到工单号 {number}，请核对后重新输入。",
+        "en": "No work order {number} was found; please check the number.",
+    },
+    "bot.status_ask_number": {
+        "zh-CN": "请提供您的工单号（12位数字），我来帮您查询办理进度。",
+        "en": "Please give me your 12-digit work order number and I will look it up.",
+    },
+    "bot.out_of_scope": {
+        "zh-CN": "您反映的问题不属于12319城建服务热线的受理范围。劳动纠纷请拨打12333，教育问题请联系当地教育部门，"
+        "其他政务问题可拨打12345政务服务热线。",
+        "en": "This is outside the 12319 hotline's remit. Labour disputes: 12333; other government matters: 12345.",
+    },
+    "system.assigned": {"zh-CN": "座席{agent}已接入，为您服务。", "en": "Agent {agent} has joined."},
+    "system.closed": {
+        "zh-CN": "本次会话已结束，感谢您的反映。",
+        "en": "This conversation has ended. Thank you.",
+    },
+    # -- work order states ------------------------------------------------------------------------
+    "state.received": {"zh-CN": "已受理", "en": "received"},
+    "state.dispatched": {"zh-CN": "已派单", "en": "dispatched"},
+    # -- conversation statuses --------------------------------------------------------------------
+    "status.bot": {"zh-CN": "智能客服", "en": "bot"},
+    "status.queued": {"zh-CN": "排队中", "en": "queued"},
+    "status.assigned": {"zh-CN": "人工服务中", "en": "with agent"},
+    "status.closed": {"zh-CN": "已结束", "en": "closed"},
+    "centre": {"zh-CN": "热线中心", "en": "the hotline centre"},
+    "unknown_industry": {"zh-CN": "城建", "en": "city services"},
+}
+
+
+def normalise_locale(value: str | None) -> str:
+    """Map a requested locale (``en``, ``en-US``, ``zh``, ``zh-CN`` ...) to a supported one."""
+    if value and value.lower().startswith("en"):
+        return "en"
+    return DEFAULT_LOCALE
+
+
+def t(key: str, locale: str = DEFAULT_LOCALE, **params: Any) -> str:
+    """The text for ``key`` in ``locale`` (zh-CN fallback), formatted with ``params``."""
+    entry = CATALOG[key]
+    text = entry.get(normalise_locale(locale)) or entry[DEFAULT_LOCALE]
+    return text.format(**params) if params else text

@@ -1,0 +1,268 @@
+"""Conversations, messages and contacts in the database."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.clock import Clock, utc_now
+from hub.models import Contact, Conversation, ConversationStatus, Message, SenderKind
+from hub.storage import rows
+from hub.storage.schema import contacts, conversations, messages
+
+
+class ConversationNotFound(LookupError):
+    """No conversation with that id."""
+
+
+class ConversationStore:
+    """Persistence of conversations, their messages and citizens' contacts."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock = utc_now) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    async def create(
+        self,
+        channel: str,
+        *,
+        external_ref: str | None = None,
+        contact_id: int | None = None,
+        locale: str = "zh-CN",
+    ) -> Conversation:
+        """Create a new conversation in the bot state."""
+        now = self._clock()
+        values: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "channel": channel,
+            "external_ref": external_ref,
+            "contact_id": contact_id,
+            "status": ConversationStatus.BOT.value,
+            "locale": locale,
+            "dialogue_state": {},
+            "created_at": now,
+            "updated_at": now,
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(conversations.insert().values(**values))
+        return await self.get(values["id"])
+
+    async def get(self, conversation_id: str) -> Conversation:
+        """Load a conversation or raise :class:`ConversationNotFound`."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(conversations).where(conversations.c.id == conversation_id))).first()
+        if row is None:
+            raise ConversationNotFound(conversation_id)
+        return rows.conversation(row)
+
+    async def find_open_by_ref(self, channel: str, external_ref: str) -> Conversation | None:
+        """The newest not-closed conversation of a channel sender (e.g. a REST ``sender`` id)."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(conversations)
+                    .where(
+                        conversations.c.channel == channel,
+                        conversations.c.external_ref == external_ref,
+                        conversations.c.status != ConversationStatus.CLOSED.value,
+                    )
+                    .order_by(conversations.c.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else rows.conversation(row)
+
+    async def get_or_create_by_ref(self, channel: str, external_ref: str) -> Conversation:
+        """The open conversation of a channel sender, or a new one (callers serialise per sender)."""
+        found = await self.find_open_by_ref(channel, external_ref)
+        return found if found is not None else await self.create(channel, external_ref=external_ref)
+
+    async def update(self, conversation_id: str, **values: Any) -> Conversation:
+        """Update columns of a conversation and return it."""
+        values["updated_at"] = self._clock()
+        async with self._engine.begin() as conn:
+            await conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))
+        return await self.get(conversation_id)
+
+    async def transition(
+        self, conversation_id: str, from_statuses: set[ConversationStatus], **values: Any
+    ) -> Conversation | None:
+        """Atomically update only if the status is one of ``from_statuses`` (None if it was not)."""
+        values["updated_at"] = self._clock()
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                conversations.update()
+                .where(
+                    conversations.c.id == conversation_id,
+                    conversations.c.status.in_([s.value for s in from_statuses]),
+                )
+                .values(**values)
+            )
+        if result.rowcount == 0:
+            return None
+        return await self.get(conversation_id)
+
+    async def add_message(
+        self,
+        conversation_id: str,
+        *,
+        direction: str,
+        sender_kind: SenderKind,
+        text: str,
+        sender_id: int | None = None,
+        external_id: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        processed: bool = True,
+    ) -> tuple[Message, bool]:
+        """Store a message; returns ``(message, created)``.
+
+        A message with an ``external_id`` already stored in the conversation is not stored twice: the
+        existing one is returned with ``created=False`` (client retries, channel redeliveries).
+        """
+        now = self._clock()
+        values = {
+            "conversation_id": conversation_id,
+            "direction": direction,
+            "sender_kind": sender_kind.value,
+            "sender_id": sender_id,
+            "text": text,
+            "attachments": attachments or [],
+            "external_id": external_id,
+            "created_at": now,
+            "processed_at": now if processed else None,
+        }
+        try:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(messages.insert().values(**values).returning(messages))
+                row = result.one()
+                await conn.execute(
+                    conversations.update().where(conversations.c.id == conversation_id).values(updated_at=now)
+                )
+        except IntegrityError:
+            if external_id is None:
+                raise
+            existing = await self.message_by_external_id(conversation_id, external_id)
+            if existing is None:
+                raise
+            return existing, False
+        return rows.message(row), True
+
+    async def message_by_external_id(self, conversation_id: str, external_id: str) -> Message | None:
+        """Find a message by the channel's or client's id."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(messages).where(
+                        messages.c.conversation_id == conversation_id, messages.c.external_id == external_id
+                    )
+                )
+            ).first()
+        return None if row is None else rows.message(row)
+
+    async def mark_processed(self, message_id: int, nlu: dict[str, Any] | None) -> None:
+        """Record that the bot handled an inbound message (and what the NLU made of it)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                messages.update().where(messages.c.id == message_id).values(processed_at=self._clock(), nlu=nlu)
+            )
+
+    async def messages(self, conversation_id: str, *, after_id: int = 0, limit: int = 500) -> list[Message]:
+        """Messages of a conversation in order, optionally only those after ``after_id``."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(messages)
+                .where(messages.c.conversation_id == conversation_id, messages.c.id > after_id)
+                .order_by(messages.c.id)
+                .limit(limit)
+            )
+            return [rows.message(r) for r in result]
+
+    async def unprocessed_inbound(self) -> list[Message]:
+        """Citizen messages stored but not yet handled by the bot (after a crash or restart)."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(messages)
+                .join(conversations, conversations.c.id == messages.c.conversation_id)
+                .where(
+                    messages.c.direction == "in",
+                    messages.c.processed_at.is_(None),
+                    conversations.c.status == ConversationStatus.BOT.value,
+                )
+                .order_by(messages.c.id)
+            )
+            return [rows.message(r) for r in result]
+
+    async def list_by_status(self, status: ConversationStatus, limit: int = 200) -> list[Conversation]:
+        """Conversations in a status, oldest first (the agent queue when status is queued)."""
+        order = conversations.c.queued_at if status is ConversationStatus.QUEUED else conversations.c.updated_at
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(conversations).where(conversations.c.status == status.value).order_by(order).limit(limit)
+            )
+            return [rows.conversation(r) for r in result]
+
+    async def list_assigned_to(self, user_id: int) -> list[Conversation]:
+        """Open conversations an agent holds."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(conversations)
+                .where(
+                    conversations.c.assignee_id == user_id,
+                    conversations.c.status == ConversationStatus.ASSIGNED.value,
+                )
+                .order_by(conversations.c.assigned_at)
+            )
+            return [rows.conversation(r) for r in result]
+
+    async def list_for_contact(self, contact_id: int, *, exclude: str | None = None) -> list[Conversation]:
+        """A citizen's conversations, newest first."""
+        query = sa.select(conversations).where(conversations.c.contact_id == contact_id)
+        if exclude is not None:
+            query = query.where(conversations.c.id != exclude)
+        async with self._engine.connect() as conn:
+            result = await conn.execute(query.order_by(conversations.c.created_at.desc()).limit(50))
+            return [rows.conversation(r) for r in result]
+
+    async def last_message(self, conversation_id: str) -> Message | None:
+        """The newest message of a conversation."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(messages)
+                    .where(messages.c.conversation_id == conversation_id)
+                    .order_by(messages.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else rows.message(row)
+
+    # -- contacts ---------------------------------------------------------------------------------
+
+    async def contact_by_phone(self, phone: str) -> Contact | None:
+        """The contact with this normalised phone number."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(contacts).where(contacts.c.phone == phone))).first()
+        return None if row is None else rows.contact(row)
+
+    async def get_contact(self, contact_id: int) -> Contact | None:
+        """A contact by id."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(contacts).where(contacts.c.id == contact_id))).first()
+        return None if row is None else rows.contact(row)
+
+    async def ensure_contact_by_phone(self, phone: str, name: str | None = None) -> Contact:
+        """Find or create the contact owning ``phone``."""
+        found = await self.contact_by_phone(phone)
+        if found is not None:
+            return found
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                contacts.insert()
+                .values(phone=phone, name=name, created_at=self._clock(), vip=False, blacklisted=False)
+                .returning(contacts)
+            )
+            return rows.contact(result.one())

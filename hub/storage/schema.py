@@ -1,0 +1,216 @@
+"""SQLAlchemy Core table definitions for the hub.
+
+Times are stored as timezone-aware UTC datetimes. Identifiers for taxonomy rows and units are the
+human-readable codes of the demo data (``water``, ``water.outage``, ``gas_company``).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = sa.DateTime(timezone=True)
+
+districts = sa.Table(
+    "districts",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("name_zh", sa.String(100), nullable=False),
+    sa.Column("name_en", sa.String(100), nullable=False),
+)
+
+request_types = sa.Table(
+    "request_types",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("name_zh", sa.String(50), nullable=False),
+    sa.Column("name_en", sa.String(100), nullable=False),
+    sa.Column("deadline_days", sa.Integer, nullable=False),
+)
+
+industries = sa.Table(
+    "industries",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("name_zh", sa.String(50), nullable=False),
+    sa.Column("name_en", sa.String(100), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False, server_default="0"),
+)
+
+categories = sa.Table(
+    "categories",
+    metadata,
+    sa.Column("code", sa.String(100), primary_key=True),
+    sa.Column("industry", sa.String(64), sa.ForeignKey("industries.code"), nullable=False, index=True),
+    sa.Column("name_zh", sa.String(100), nullable=False),
+    sa.Column("name_en", sa.String(200), nullable=False),
+    sa.Column("keywords", sa.JSON, nullable=False),
+    sa.Column("urgent", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("deadline_days", sa.Integer, nullable=True),
+)
+
+units = sa.Table(
+    "units",
+    metadata,
+    sa.Column("code", sa.String(100), primary_key=True),
+    sa.Column("name_zh", sa.String(200), nullable=False),
+    sa.Column("name_en", sa.String(200), nullable=False),
+    sa.Column("parent", sa.String(100), sa.ForeignKey("units.code"), nullable=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+)
+
+dispatch_rules = sa.Table(
+    "dispatch_rules",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("industry", sa.String(64), sa.ForeignKey("industries.code"), nullable=False),
+    sa.Column("category", sa.String(100), sa.ForeignKey("categories.code"), nullable=True),
+    sa.Column("district", sa.String(64), sa.ForeignKey("districts.code"), nullable=True),
+    sa.Column("unit", sa.String(100), sa.ForeignKey("units.code"), nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(300), nullable=False),
+    sa.Column("display_name", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("unit", sa.String(100), sa.ForeignKey("units.code"), nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=True),
+    sa.Column("phone", sa.String(32), nullable=True, index=True),
+    sa.Column("email", sa.String(200), nullable=True, index=True),
+    sa.Column("telegram_id", sa.String(64), nullable=True, index=True),
+    sa.Column("vip", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("blacklisted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("external_ref", sa.String(200), nullable=True),
+    sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.id"), nullable=True, index=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("assignee_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True, index=True),
+    sa.Column("locale", sa.String(16), nullable=False, server_default="zh-CN"),
+    sa.Column("dialogue_state", sa.JSON, nullable=False),
+    sa.Column("handoff_reason", sa.String(64), nullable=True),
+    sa.Column("delivered_id", sa.Integer, nullable=True),  # last outbound message a pull channel got
+    sa.Column("request_type", sa.String(32), nullable=True),
+    sa.Column("industry", sa.String(64), nullable=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("queued_at", TS, nullable=True),
+    sa.Column("assigned_at", TS, nullable=True),
+    sa.Column("closed_at", TS, nullable=True),
+    sa.Index("ix_conversations_channel_ref", "channel", "external_ref"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(36), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("direction", sa.String(3), nullable=False),  # "in" | "out"
+    sa.Column("sender_kind", sa.String(16), nullable=False),  # citizen | bot | agent | system
+    sa.Column("sender_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("attachments", sa.JSON, nullable=False),
+    sa.Column("external_id", sa.String(200), nullable=True),
+    sa.Column("nlu", sa.JSON, nullable=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("processed_at", TS, nullable=True),
+    sa.UniqueConstraint("conversation_id", "external_id", name="uq_messages_conversation_external"),
+    sa.Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+)
+
+work_orders = sa.Table(
+    "work_orders",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("number", sa.String(32), nullable=False, unique=True),
+    sa.Column("conversation_id", sa.String(36), sa.ForeignKey("conversations.id"), nullable=True),
+    sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.id"), nullable=True, index=True),
+    sa.Column("request_type", sa.String(32), sa.ForeignKey("request_types.code"), nullable=False),
+    sa.Column("industry", sa.String(64), sa.ForeignKey("industries.code"), nullable=True),
+    sa.Column("category", sa.String(100), sa.ForeignKey("categories.code"), nullable=True),
+    sa.Column("district", sa.String(64), sa.ForeignKey("districts.code"), nullable=True),
+    sa.Column("address", sa.String(500), nullable=True),
+    sa.Column("phone", sa.String(32), nullable=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("unit", sa.String(100), sa.ForeignKey("units.code"), nullable=True, index=True),
+    sa.Column("state", sa.String(32), nullable=False, index=True),
+    sa.Column("urgent", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+work_order_events = sa.Table(
+    "work_order_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("work_order_id", sa.Integer, sa.ForeignKey("work_orders.id"), nullable=False, index=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("from_state", sa.String(32), nullable=True),
+    sa.Column("to_state", sa.String(32), nullable=False),
+    sa.Column("actor_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("unit", sa.String(100), sa.ForeignKey("units.code"), nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False),
+)
+
+articles = sa.Table(
+    "articles",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("similar_questions", sa.JSON, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("spoken_answer", sa.Text, nullable=False),
+    sa.Column("industry", sa.String(64), sa.ForeignKey("industries.code"), nullable=True),
+    sa.Column("category", sa.String(100), sa.ForeignKey("categories.code"), nullable=True),
+    sa.Column("unit", sa.String(100), sa.ForeignKey("units.code"), nullable=True),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_at", TS, nullable=False),
+)

@@ -1,0 +1,124 @@
+"""Work orders (工单) and their history in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.clock import Clock, utc_now
+from hub.models import WorkOrder
+from hub.storage import rows
+from hub.storage.schema import counters, work_order_events, work_orders
+
+RECEIVED = "received"  # 受理
+DISPATCHED = "dispatched"  # 派单
+
+
+async def _next_number(conn: AsyncConnection, now: datetime) -> str:
+    """Human-readable, unique per day: ``YYYYMMDD`` + 4-digit sequence (e.g. 202611250007)."""
+    day = now.strftime("%Y%m%d")
+    name = f"work_order:{day}"
+    result = await conn.execute(
+        counters.update().where(counters.c.name == name).values(value=counters.c.value + 1).returning(counters.c.value)
+    )
+    value = result.scalar()
+    if value is None:
+        await conn.execute(counters.insert().values(name=name, value=1))
+        value = 1
+    return f"{day}{value:04d}"
+
+
+class WorkOrderStore:
+    """Persistence of work orders and their event history."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock = utc_now) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    async def create(
+        self,
+        *,
+        request_type: str,
+        description: str,
+        industry: str | None,
+        category: str | None,
+        district: str | None,
+        address: str | None,
+        phone: str | None,
+        unit: str | None,
+        urgent: bool,
+        conversation_id: str | None,
+        contact_id: int | None,
+        actor_id: int | None = None,
+    ) -> WorkOrder:
+        """Create an order in 受理; with a unit it is dispatched (派单) in the same transaction."""
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            number = await _next_number(conn, now)
+            state = DISPATCHED if unit else RECEIVED
+            values: dict[str, Any] = {
+                "number": number,
+                "conversation_id": conversation_id,
+                "contact_id": contact_id,
+                "request_type": request_type,
+                "industry": industry,
+                "category": category,
+                "district": district,
+                "address": address,
+                "phone": phone,
+                "description": description,
+                "unit": unit,
+                "state": state,
+                "urgent": urgent,
+                "created_at": now,
+                "updated_at": now,
+            }
+            row = (await conn.execute(work_orders.insert().values(**values).returning(work_orders))).one()
+            events = [{"action": "receive", "from_state": None, "to_state": RECEIVED, "unit": None}]
+            if unit:
+                events.append({"action": "dispatch", "from_state": RECEIVED, "to_state": DISPATCHED, "unit": unit})
+            for ev in events:
+                await conn.execute(
+                    work_order_events.insert().values(work_order_id=row.id, actor_id=actor_id, created_at=now, **ev)
+                )
+        return rows.work_order(row)
+
+    async def get_by_number(self, number: str) -> WorkOrder | None:
+        """An order by its number."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(work_orders).where(work_orders.c.number == number))).first()
+        return None if row is None else rows.work_order(row)
+
+    async def list_for_contact(self, contact_id: int) -> list[WorkOrder]:
+        """A citizen's orders, newest first."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(work_orders)
+                .where(work_orders.c.contact_id == contact_id)
+                .order_by(work_orders.c.id.desc())
+                .limit(50)
+            )
+            return [rows.work_order(r) for r in result]
+
+    async def list_for_conversation(self, conversation_id: str) -> list[WorkOrder]:
+        """Orders created from a conversation."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(work_orders)
+                .where(work_orders.c.conversation_id == conversation_id)
+                .order_by(work_orders.c.id)
+            )
+            return [rows.work_order(r) for r in result]
+
+    async def history(self, work_order_id: int) -> list[dict[str, Any]]:
+        """The order's events, oldest first."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(work_order_events)
+                .where(work_order_events.c.work_order_id == work_order_id)
+                .order_by(work_order_events.c.id)
+            )
+            return [dict(r._mapping) for r in result]

@@ -1,0 +1,90 @@
+"""Assembly of the aiohttp application from a :class:`HubContext`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from hub.models import INBOX_ROLES
+from hub.web import auth, chat, health, inbox
+from hub.web.context import CTX, HubContext
+from hub.web.i18n_web import LANG_COOKIE, locale_of, ui
+
+HERE = Path(__file__).parent
+MAX_BODY = 1024 * 1024
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
+)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: auth.Handler) -> web.StreamResponse:
+    """Security headers on every response; remember an explicit ``?lang=`` choice."""
+    response = await handler(request)
+    if not response.prepared:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if "lang" in request.query:
+            response.set_cookie(LANG_COOKIE, locale_of(request), samesite="Lax", path="/")
+    return response
+
+
+async def _template_context(request: web.Request) -> dict[str, object]:
+    locale = locale_of(request)
+    return {
+        "locale": locale,
+        "ui": lambda key: ui(key, locale),
+        "user": auth.current_user(request),
+        "csrf": request.get(auth.CSRF_KEY),
+        "static": lambda name: str(request.app.router["static"].url_for(filename=name)),
+    }
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    """GET /: citizens go to the chat."""
+    raise web.HTTPFound("/chat")
+
+
+@auth.require_roles([r for r in auth.Role])
+async def staff_home(request: web.Request) -> web.StreamResponse:
+    """GET /staff: where a staff member lands after login, by role."""
+    user = auth.current_user(request)
+    if user is not None and user.role in INBOX_ROLES:
+        raise web.HTTPFound("/agent")
+    return aiohttp_jinja2.render_template("staff.html", request, {})
+
+
+def create_app(ctx: HubContext) -> web.Application:
+    """The hub's web application (channels may add their own routes before it starts)."""
+    app = web.Application(middlewares=[security_headers, auth.session_middleware], client_max_size=MAX_BODY)
+    app[CTX] = ctx
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        autoescape=jinja2.select_autoescape(["html"], default=True),
+        context_processors=[_template_context],
+    )
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/chat", chat.chat_page)
+    app.router.add_get("/chat/ws", chat.chat_socket)
+    app.router.add_post("/webhooks/rest/webhook", chat.rest_webhook)
+    app.router.add_get("/login", auth.login_page)
+    app.router.add_post("/login", auth.login_submit)
+    app.router.add_post("/logout", auth.logout)
+    app.router.add_get("/staff", staff_home)
+    app.router.add_get("/agent", inbox.inbox_page)
+    app.router.add_get("/agent/ws", inbox.inbox_socket)
+    app.router.add_get("/api/inbox", inbox.inbox_list)
+    app.router.add_get("/api/conversations/{id}", inbox.conversation_detail)
+    app.router.add_post("/api/conversations/{id}/claim", inbox.claim)
+    app.router.add_post("/api/conversations/{id}/reply", inbox.reply)
+    app.router.add_post("/api/conversations/{id}/close", inbox.close)
+    app.router.add_static("/static", HERE / "static", name="static", append_version=True)
+    return app

@@ -1,0 +1,36 @@
+"""Everything the HTTP handlers need, built by the composition root and stored on the app."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from hub.conversation_service import ConversationService
+from hub.events import EventBus
+from hub.storage.conversations import ConversationStore
+from hub.storage.users import UserStore
+from hub.storage.work_orders import WorkOrderStore
+from hub.taxonomy import Taxonomy
+
+HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class HubContext:
+    """Services shared by all handlers (one per process)."""
+
+    conversations: ConversationStore
+    users: UserStore
+    work_orders: WorkOrderStore
+    service: ConversationService
+    bus: EventBus
+    taxonomy: Callable[[], Taxonomy]
+    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    channel_health: dict[str, HealthCheck] = field(default_factory=dict)
+    secure_cookies: bool = False
+
+
+CTX: web.AppKey[HubContext] = web.AppKey("hub_context", HubContext)

@@ -1,0 +1,149 @@
+// Agent inbox: the queue and own conversations live over a WebSocket; actions via the JSON API.
+(function () {
+  "use strict";
+  var body = document.body;
+  var me = Number(body.dataset.userId);
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var convs = {};      // id -> summary
+  var selected = null; // id
+  var shownIds = {};
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+  function api(method, path, payload) {
+    var opts = { method: method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
+    if (payload !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(payload); }
+    return fetch(path, opts).then(function (r) {
+      return r.json().then(function (data) { if (!r.ok) { throw data; } return data; });
+    });
+  }
+
+  function renderLists() {
+    var queue = document.getElementById("queue"), mine = document.getElementById("mine");
+    queue.textContent = ""; mine.textContent = "";
+    var q = 0;
+    Object.keys(convs).map(function (k) { return convs[k]; })
+      .sort(function (a, b) { return (a.queued_at || a.updated_at).localeCompare(b.queued_at || b.updated_at); })
+      .forEach(function (c) {
+        var target = null;
+        if (c.status === "queued") { target = queue; q++; }
+        else if (c.status === "assigned" && c.assignee_id === me) { target = mine; }
+        if (!target) { return; }
+        var li = el("li", c.id === selected ? "selected" : "");
+        li.dataset.id = c.id;
+        li.appendChild(el("div", "title", (c.industry_name || c.channel) + " · " + c.channel));
+        li.appendChild(el("div", "meta", c.last_text));
+        li.addEventListener("click", function () { select(c.id); });
+        target.appendChild(li);
+      });
+    document.getElementById("queue-count").textContent = q;
+    [queue, mine].forEach(function (list) {
+      if (!list.children.length) { list.appendChild(el("li", "empty", body.dataset.i18nEmpty)); }
+    });
+  }
+
+  function appendMessage(m) {
+    if (shownIds[m.id]) { return; }
+    shownIds[m.id] = true;
+    var li = el("li", m.sender);
+    li.dataset.id = m.id;
+    li.appendChild(el("div", "bubble", m.text));
+    var t = document.getElementById("agent-transcript");
+    t.appendChild(li);
+    t.scrollTop = t.scrollHeight;
+  }
+
+  function renderDetail(d) {
+    var c = d.conversation;
+    convs[c.id] = c;
+    document.getElementById("detail").hidden = false;
+    document.getElementById("no-selection").hidden = true;
+    document.getElementById("detail-title").textContent = (c.industry_name || "") + " " + c.channel + " · " + c.status;
+    document.getElementById("claim").hidden = c.status !== "queued";
+    document.getElementById("close").hidden = !(c.status === "assigned" && c.assignee_id === me);
+    document.getElementById("reply-form").hidden = !(c.status === "assigned" && c.assignee_id === me);
+    var t = document.getElementById("agent-transcript");
+    t.textContent = ""; shownIds = {};
+    d.messages.forEach(appendMessage);
+    var nlu = document.getElementById("nlu"); nlu.textContent = "";
+    if (d.nlu) {
+      [["intent", d.nlu.intent], ["type", d.nlu.type], ["industry", d.nlu.industry]].forEach(function (p) {
+        if (!p[1]) { return; }
+        nlu.appendChild(el("dt", "", p[0]));
+        nlu.appendChild(el("dd", "nlu-" + p[0], p[1].name + " (" + Number(p[1].confidence).toFixed(2) + ")"));
+      });
+      (d.nlu.entities || []).forEach(function (e) { nlu.appendChild(el("dt", "", e.entity)); nlu.appendChild(el("dd", "", e.value)); });
+    }
+    var contact = document.getElementById("contact"); contact.textContent = "";
+    if (d.contact) { contact.appendChild(el("div", "", (d.contact.name || "") + " " + (d.contact.phone || ""))); }
+    var orders = document.getElementById("orders"); orders.textContent = "";
+    d.work_orders.forEach(function (o) {
+      orders.appendChild(el("li", "order", o.number + " · " + o.state + " · " + (o.unit_name || "") + " · " + (o.address || "")));
+    });
+    var history = document.getElementById("history"); history.textContent = "";
+    d.history.forEach(function (h) { history.appendChild(el("li", "", h.updated_at.slice(0, 16) + " " + h.channel + " " + h.last_text)); });
+  }
+
+  function select(id) {
+    selected = id;
+    renderLists();
+    api("GET", "/api/conversations/" + encodeURIComponent(id)).then(renderDetail);
+  }
+  function refresh() {
+    return api("GET", "/api/inbox").then(function (d) {
+      convs = {};
+      d.queue.concat(d.mine).forEach(function (c) { convs[c.id] = c; });
+      renderLists();
+    });
+  }
+
+  document.getElementById("claim").addEventListener("click", function () {
+    api("POST", "/api/conversations/" + selected + "/claim").then(function () { select(selected); })
+      .catch(function (e) { alert(e.message || e.error); refresh(); });
+  });
+  document.getElementById("close").addEventListener("click", function () {
+    api("POST", "/api/conversations/" + selected + "/close").then(function () { select(selected); });
+  });
+  document.getElementById("reply-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var input = document.getElementById("reply-input");
+    var text = input.value.trim();
+    if (!text) { return; }
+    api("POST", "/api/conversations/" + selected + "/reply", { text: text }).then(function (m) {
+      input.value = ""; appendMessage(m);
+    }).catch(function (e) { alert(e.message || e.error); });
+  });
+  document.getElementById("reply-input").addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && ev.ctrlKey) { ev.preventDefault(); document.getElementById("reply-form").requestSubmit(); }
+  });
+
+  var retry = 0;
+  function connect() {
+    var proto = location.protocol === "https:" ? "wss://" : "ws://";
+    var ws = new WebSocket(proto + location.host + "/agent/ws");
+    var live = document.getElementById("live");
+    ws.onopen = function () { retry = 0; live.classList.add("on"); refresh(); };
+    ws.onmessage = function (ev) {
+      var data = JSON.parse(ev.data);
+      if (data.conversation) {
+        convs[data.conversation.id] = data.conversation;
+        renderLists();
+        if (data.conversation.id === selected) { select(selected); }
+      } else if (data.type === "message") {
+        var m = data.message;
+        if (convs[m.conversation_id]) { convs[m.conversation_id].last_text = m.text.slice(0, 80); renderLists(); }
+        if (m.conversation_id === selected) { appendMessage(m); }
+      }
+    };
+    ws.onclose = function () {
+      live.classList.remove("on");
+      setTimeout(connect, Math.min(10000, 500 * Math.pow(2, retry++)));
+    };
+  }
+  refresh();
+  connect();
+})();

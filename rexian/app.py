@@ -1,0 +1,137 @@
+"""Builds a running hub from :class:`hub.config.Settings`: the one place where everything is wired."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import sqlalchemy as sa
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.config import Settings
+from hub.conversation_service import ConversationService
+from hub.demo import load_demo
+from hub.dialogue.engine import DialogueEngine
+from hub.events import EventBus
+from hub.nlu import NluService
+from hub.storage.conversations import ConversationStore
+from hub.storage.engine import create_engine, migrate
+from hub.storage.taxonomy import load_taxonomy
+from hub.storage.users import UserStore
+from hub.storage.work_orders import WorkOrderStore
+from hub.taxonomy import Taxonomy
+from hub.web.app import create_app
+from hub.web.context import HubContext
+from knowledge_base.hub_adapter import IndexedKnowledgeBase
+from rexian.nlu_supervisor import SupervisedNlu
+from routing.desk import RuleDispatchDesk
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hub:
+    """A wired hub: its web app plus what must be started and stopped with it."""
+
+    settings: Settings
+    engine: AsyncEngine
+    session: aiohttp.ClientSession
+    nlu: SupervisedNlu
+    service: ConversationService
+    kb: IndexedKnowledgeBase
+    app: web.Application
+
+    async def close(self) -> None:
+        """Stop background work and release connections."""
+        await self.service.drain()
+        await self.nlu.close()
+        await self.session.close()
+        await self.engine.dispose()
+
+
+class TaxonomyHolder:
+    """Holds the current taxonomy snapshot (replaced after administrators edit it)."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.current = taxonomy
+
+    def __call__(self) -> Taxonomy:
+        return self.current
+
+
+async def prepare_store(settings: Settings) -> AsyncEngine:
+    """Create the data dir, migrate the schema, load demo data if asked and the store is empty."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.db_url)
+    await migrate(engine)
+    if settings.demo:
+        await load_demo(engine, UserStore(engine))
+    return engine
+
+
+async def build_hub(settings: Settings, nlu_service: NluService | None = None) -> Hub:
+    """Wire storage, NLU, knowledge base, dispatch, dialogue and the web app.
+
+    ``nlu_service`` replaces the Rasa-backed NLU (tests of the dialogue logic use a scripted one).
+    """
+    engine = await prepare_store(settings)
+    bus = EventBus()
+    conversations = ConversationStore(engine)
+    users = UserStore(engine)
+    orders = WorkOrderStore(engine)
+    taxonomy = TaxonomyHolder(await load_taxonomy(engine))
+    kb = IndexedKnowledgeBase(engine)
+    await kb.reload(taxonomy())
+    session = aiohttp.ClientSession()
+    nlu = SupervisedNlu(session, url=settings.rasa_url, start=settings.start_rasa, timeout=settings.nlu_timeout)
+    desk = RuleDispatchDesk(orders, conversations, taxonomy, bus)
+    dialogue = DialogueEngine(nlu_service or nlu, kb, desk, taxonomy(), settings.bot)
+    service = ConversationService(conversations, dialogue, bus)
+
+    async def database_health() -> dict[str, Any]:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        return {"status": "ok", "backend": engine.url.get_backend_name()}
+
+    async def kb_health() -> dict[str, Any]:
+        return {"status": "ok", "articles": kb.size}
+
+    async def web_chat_health() -> dict[str, Any]:
+        return {"status": "ok", "path": "/chat/ws"}
+
+    async def rest_health() -> dict[str, Any]:
+        return {"status": "ok", "path": "/webhooks/rest/webhook"}
+
+    ctx = HubContext(
+        conversations=conversations,
+        users=users,
+        work_orders=orders,
+        service=service,
+        bus=bus,
+        taxonomy=taxonomy,
+        health_checks={
+            "database": database_health,
+            "nlu": (nlu_service or nlu).status,
+            "knowledge_base": kb_health,
+        },
+        channel_health={"web_chat": web_chat_health, "rest": rest_health},
+        secure_cookies=settings.secure_cookies,
+    )
+    app = create_app(ctx)
+    hub = Hub(settings, engine, session, nlu, service, kb, app)
+
+    async def on_startup(_app: web.Application) -> None:
+        nlu.start()
+        recovered = await service.recover()
+        if recovered:
+            log.warning("handled messages of %d conversations left unhandled by the last run", recovered)
+
+    async def on_cleanup(_app: web.Application) -> None:
+        await hub.close()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return hub

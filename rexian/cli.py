@@ -1,0 +1,172 @@
+"""The ``rexian`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+from hub.config import Settings, default_data_dir
+from hub.logsafe import setup_logging
+
+log = logging.getLogger("rexian")
+
+
+def _store_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data directory (embedded SQLite store, recordings); default $REXIAN_DATA_DIR or "
+        "~/.local/share/rexian; created and migrated automatically",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("REXIAN_DATABASE_URL"),
+        help="SQLAlchemy async URL, e.g. postgresql+asyncpg://user:pw@host/db (default: SQLite in the data dir; "
+        "env REXIAN_DATABASE_URL)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="rexian",
+        description="Rexian (热线): omnichannel citizen service hotline hub (12319 / 12345).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the hub with every channel it can start")
+    _store_args(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
+    serve.add_argument("--demo", action="store_true", help="load the demo data when the store is empty")
+    serve.add_argument(
+        "--rasa-url",
+        default=os.environ.get("REXIAN_RASA_URL"),
+        help="use a running Rasa server (env REXIAN_RASA_URL); default: start one from nlu/",
+    )
+    serve.add_argument("--no-rasa", action="store_true", help="do not start Rasa: every conversation goes to agents")
+    serve.add_argument("--nlu-timeout", type=float, default=2.0, help="seconds to wait for Rasa (default 2)")
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
+    _store_args(migrate)
+
+    demo = sub.add_parser("demo", help="demo data")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
+    demo_load = demo_sub.add_parser("load", help="load the demo data into an empty store")
+    _store_args(demo_load)
+
+    user = sub.add_parser("user", help="staff accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    user_create = user_sub.add_parser("create", help="create an account (password read from stdin or prompted)")
+    _store_args(user_create)
+    user_create.add_argument("username")
+    user_create.add_argument(
+        "--role",
+        required=True,
+        choices=["agent", "supervisor", "leader", "department", "knowledge_manager", "admin"],
+    )
+    user_create.add_argument("--display-name", default=None)
+    user_create.add_argument("--unit", default=None, help="unit code (departments: their unit)")
+
+    nlu = sub.add_parser("nlu", help="the Rasa NLU service")
+    nlu_sub = nlu.add_subparsers(dest="nlu_command", required=True, metavar="ACTION")
+    nlu_sub.add_parser("setup", help="create the Rasa venv (Python 3.10, pinned constraints) if missing")
+    nlu_sub.add_parser("train", help="train the Rasa model if its training data changed (cached by hash)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(
+        data_dir=(args.data_dir or default_data_dir()).expanduser(),
+        database_url=args.database_url,
+        host=getattr(args, "host", "127.0.0.1"),
+        port=getattr(args, "port", 8080),
+        rasa_url=getattr(args, "rasa_url", None),
+        start_rasa=not getattr(args, "no_rasa", False),
+        nlu_timeout=getattr(args, "nlu_timeout", 2.0),
+        demo=getattr(args, "demo", False),
+    )
+
+
+def _serve(settings: Settings) -> None:
+    from aiohttp import web
+
+    from rexian.app import build_hub
+
+    async def make_app() -> web.Application:
+        hub = await build_hub(settings)
+        log.info("serving on http://%s:%d (data dir %s)", settings.host, settings.port, settings.data_dir)
+        return hub.app
+
+    web.run_app(make_app(), host=settings.host, port=settings.port, print=None, access_log=None)
+
+
+async def _migrate(settings: Settings) -> None:
+    from rexian.app import prepare_store
+
+    engine = await prepare_store(settings)
+    await engine.dispose()
+
+
+async def _demo_load(settings: Settings) -> None:
+    from hub.demo import load_demo
+    from hub.storage.users import UserStore
+    from rexian.app import prepare_store
+
+    engine = await prepare_store(settings)
+    try:
+        loaded = await load_demo(engine, UserStore(engine))
+        print("demo data loaded" if loaded else "store not empty; nothing loaded")
+    finally:
+        await engine.dispose()
+
+
+async def _user_create(settings: Settings, args: argparse.Namespace) -> None:
+    from hub.models import Role
+    from hub.storage.users import UserStore
+    from rexian.app import prepare_store
+
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        raise SystemExit("password must have at least 8 characters")
+    engine = await prepare_store(settings)
+    try:
+        user = await UserStore(engine).create(
+            args.username, password, args.display_name or args.username, Role(args.role), args.unit
+        )
+        print(f"created user {user.username} ({user.role.value})")
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``rexian`` command."""
+    args = build_parser().parse_args(argv)
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO)
+    if args.command == "serve":
+        _serve(_settings(args))
+    elif args.command == "migrate":
+        asyncio.run(_migrate(_settings(args)))
+    elif args.command == "demo":
+        asyncio.run(_demo_load(_settings(args)))
+    elif args.command == "user":
+        asyncio.run(_user_create(_settings(args), args))
+    elif args.command == "nlu":
+        from nlu import runtime
+
+        if args.nlu_command == "setup":
+            print(runtime.ensure_venv())
+        else:
+            print(runtime.ensure_model())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

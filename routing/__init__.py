@@ -1,0 +1,1 @@
+"""Routing: agent queues (ACD) and dispatch of work orders to departments."""

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Install everything Rexian needs on a Debian 12 machine (idempotent, fast when warm).
+#
+# Usage: scripts/setup.sh [all|run|test]     (default: all)
+#
+#   * Debian packages (PostgreSQL 15, Chromium + CJK font, espeak-ng, sipp, node/npm). As root, missing ones are
+#     installed (one `apt-get update`, only when something is missing). Not as root, the missing ones are
+#     listed with the command to install them; the script fails only if the requested mode strictly needs them.
+#   * .venv (Python >= 3.11) with `pip install -e '.[dev]'`, redone only when pyproject.toml changes.
+#
+# Environment: REXIAN_PYTHON=/path/to/python3.11 picks the interpreter for .venv.
+set -euo pipefail
+
+mode="${1:-all}"
+case "$mode" in
+    all | run | test) ;;
+    -h | --help)
+        sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "setup.sh: unknown mode '$mode' (expected all, run or test)" >&2
+        exit 2
+        ;;
+esac
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# Debian packages
+# ---------------------------------------------------------------------------------------------------------------
+# package -> modes that strictly need it ("run" = `rexian serve --demo`, "test" = scripts/test.sh)
+declare -A apt_needed_by=(
+    [postgresql-15]="test"       # tests/fixtures/postgres.py starts its own cluster
+    [chromium]="test"            # tests/fixtures/browser.py (playwright, executable_path=/usr/bin/chromium)
+    [fonts-wqy-microhei]="test"  # CJK glyphs for screenshots / rendering of 中文 pages
+    [libespeak-ng1]="run test"   # pyttsx3 TTS for IVR prompts
+    [espeak-ng-data]="run test"
+    [sip-tester]="test" # sipp, drives SIP calls against the voice channel
+)
+apt_order=(postgresql-15 chromium fonts-wqy-microhei libespeak-ng1 espeak-ng-data sip-tester)
+
+pkg_installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
+}
+
+missing=()
+for pkg in "${apt_order[@]}"; do
+    pkg_installed "$pkg" || missing+=("$pkg")
+done
+# node/npm may come from elsewhere (e.g. NodeSource's nodejs bundles npm): only require the commands.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+apt_needed_by[nodejs]="test"
+apt_needed_by[npm]="test"
+
+if ((${#missing[@]})); then
+    if [[ $EUID -eq 0 ]]; then
+        log "installing Debian packages: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        log "Debian packages installed"
+    else
+        log "missing Debian packages: ${missing[*]}"
+        log "install them with: sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}"
+        strict=()
+        for pkg in "${missing[@]}"; do
+            for m in ${apt_needed_by[$pkg]}; do
+                if [[ $mode == all || $mode == "$m" ]]; then
+                    strict+=("$pkg")
+                    break
+                fi
+            done
+        done
+        if ((${#strict[@]})); then
+            log "mode '$mode' cannot work without: ${strict[*]}"
+            exit 1
+        fi
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# Python virtualenv
+# ---------------------------------------------------------------------------------------------------------------
+python_ok() {
+    "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' >/dev/null 2>&1
+}
+
+find_python() {
+    local c
+    for c in "${REXIAN_PYTHON:-}" python3.11 python3.12 python3.13 python3; do
+        [[ -n $c ]] || continue
+        if command -v "$c" >/dev/null 2>&1 && python_ok "$c"; then
+            command -v "$c"
+            return 0
+        fi
+    done
+    return 1
+}
+
+venv="$repo/.venv"
+stamp="$venv/.rexian-install-stamp"
+
+if [[ ! -x $venv/bin/python ]] || ! python_ok "$venv/bin/python"; then
+    py="$(find_python)" || {
+        log "no Python >= 3.11 found (set REXIAN_PYTHON=/path/to/python3.11)"
+        exit 1
+    }
+    log "creating .venv with $py"
+    rm -rf "$venv"
+    "$py" -m venv "$venv"
+fi
+
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) $("$venv/bin/python" -c 'import sys; print(sys.version.split()[0])')"
+if [[ ! -f $stamp ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
+    log "installing rexian[dev] into .venv (pyproject.toml changed or first run)"
+    export PIP_DISABLE_PIP_VERSION_CHECK=1
+    pip_log="$venv/pip-install.log"
+    if ! { "$venv/bin/python" -m pip install --upgrade pip &&
+        "$venv/bin/python" -m pip install -e '.[dev]'; } >"$pip_log" 2>&1; then
+        tail -n 60 "$pip_log" >&2
+        log "pip install failed (full log: $pip_log)"
+        exit 1
+    fi
+    printf '%s' "$want" >"$stamp"
+    log ".venv ready"
+fi

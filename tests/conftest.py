@@ -1,0 +1,5 @@
+"""Shared fixtures: real servers are started once per test session by the plugins below."""
+
+from __future__ import annotations
+
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.browser", "tests.fixtures.hub"]

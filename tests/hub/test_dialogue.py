@@ -1,0 +1,144 @@
+"""The bot's dialogue over the real store and knowledge base, with a scripted NLU (the real Rasa is in e2e)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.models import ConversationStatus, SenderKind
+from hub.storage.work_orders import WorkOrderStore
+from tests.fixtures.hub import RunningHub, ScriptedNlu
+
+
+async def say(hub: RunningHub, conversation_id: str, text: str) -> list[str]:
+    """Send a citizen message through the service and return the bot's replies to it."""
+    svc = hub.hub.service
+    conversation = await svc.store.get(conversation_id)
+    await svc.accept(conversation, text)
+    replies = await svc.process_pending(conversation_id)
+    return [r.text for r in replies]
+
+
+@pytest.fixture
+async def conv(live_hub: RunningHub) -> str:
+    conversation = await live_hub.hub.service.store.create("web_chat")
+    return conversation.id
+
+
+async def test_policy_question_is_answered_from_the_knowledge_base(live_hub: RunningHub, conv: str) -> None:
+    replies = await say(live_hub, conv, "燃气开户需要带什么材料")
+    assert any("身份证" in r and "房产证" in r for r in replies), replies
+    assert (await live_hub.hub.service.store.get(conv)).status is ConversationStatus.BOT
+
+
+async def test_fault_report_becomes_a_dispatched_work_order(live_hub: RunningHub, conv: str) -> None:
+    replies = await say(live_hub, conv, "我家楼下路灯坏了三天了")
+    assert "市政设施" in replies[0]
+    assert "地址" in replies[-1]
+    replies = await say(live_hub, conv, "城东区幸福路12号3单元门口")
+    assert "电话" in replies[-1]
+    replies = await say(live_hub, conv, "12345")  # not a phone number
+    assert any("不完整" in r for r in replies)
+    replies = await say(live_hub, conv, "13812345678")
+    text = replies[-1]
+    assert "工单号" in text and "市路灯管理所" in text, text
+    orders = await WorkOrderStore(live_hub.hub.engine).list_for_conversation(conv)
+    assert len(orders) == 1
+    order = orders[0]
+    assert order.number in text
+    assert (order.request_type, order.industry, order.category) == (
+        "complaint",
+        "municipal",
+        "municipal.streetlight",
+    )
+    assert (order.district, order.unit, order.state) == ("chengdong", "streetlight_office", "dispatched")
+    assert order.address == "城东区幸福路12号3单元门口" and order.phone == "13812345678"
+    conversation = await live_hub.hub.service.store.get(conv)
+    assert conversation.contact_id == order.contact_id is not None
+    assert conversation.request_type == "complaint" and conversation.industry == "municipal"
+    # the citizen can ask for its status by number
+    status = await say(live_hub, conv, f"帮我查一下{order.number}的进度")
+    assert "已派单" in status[-1] and "市路灯管理所" in status[-1]
+
+
+async def test_entities_in_the_first_message_skip_questions(live_hub: RunningHub, conv: str) -> None:
+    replies = await say(live_hub, conv, "幸福路8号停水了 电话13900001111")
+    assert ("工单号" in replies[-1] and "供水" in replies[-1]) or "工单号" in replies[-1]
+    assert len(await WorkOrderStore(live_hub.hub.engine).list_for_conversation(conv)) == 1
+
+
+async def test_citizen_can_cancel_a_report(live_hub: RunningHub, conv: str) -> None:
+    await say(live_hub, conv, "路灯不亮")
+    replies = await say(live_hub, conv, "算了")
+    assert "取消" in replies[-1]
+    assert await WorkOrderStore(live_hub.hub.engine).list_for_conversation(conv) == []
+
+
+@pytest.mark.parametrize("text", ["转人工", "人工服务", "我要找人工客服"])
+async def test_asking_for_a_human_queues_the_conversation(live_hub: RunningHub, conv: str, text: str) -> None:
+    replies = await say(live_hub, conv, text)
+    assert "人工" in replies[-1]
+    conversation = await live_hub.hub.service.store.get(conv)
+    assert conversation.status is ConversationStatus.QUEUED and conversation.handoff_reason == "requested"
+
+
+async def test_repeated_misunderstanding_hands_off(live_hub: RunningHub, scripted_nlu: ScriptedNlu, conv: str) -> None:
+    scripted_nlu.default.confidence = 0.9  # confident "out of scope"-like nonsense is still not understood
+    scripted_nlu.default.intent = "affirm"
+    first = await say(live_hub, conv, "嗯嗯")
+    assert "没有完全理解" in first[-1]
+    await say(live_hub, conv, "啊啊啊")
+    conversation = await live_hub.hub.service.store.get(conv)
+    assert conversation.status is ConversationStatus.QUEUED and conversation.handoff_reason == "misunderstood"
+
+
+async def test_low_confidence_hands_off(live_hub: RunningHub, conv: str) -> None:
+    await say(live_hub, conv, "zxcv qwer")  # default rule: confidence 0.2
+    conversation = await live_hub.hub.service.store.get(conv)
+    assert conversation.status is ConversationStatus.QUEUED and conversation.handoff_reason == "low_confidence"
+
+
+async def test_nlu_outage_degrades_to_a_human_and_keeps_the_message(
+    live_hub: RunningHub, scripted_nlu: ScriptedNlu, conv: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    scripted_nlu.down = True
+    replies = await say(live_hub, conv, "燃气开户需要带什么材料")
+    assert "人工" in replies[-1]
+    conversation = await live_hub.hub.service.store.get(conv)
+    assert conversation.status is ConversationStatus.QUEUED and conversation.handoff_reason == "nlu_unavailable"
+    messages = await live_hub.hub.service.store.messages(conv)
+    assert messages[0].text == "燃气开户需要带什么材料" and messages[0].processed_at is not None
+    assert "NLU unavailable" in caplog.text
+
+
+async def test_greeting_thanks_and_out_of_scope(live_hub: RunningHub, conv: str) -> None:
+    assert "您好" in (await say(live_hub, conv, "你好"))[-1]
+    assert "不客气" in (await say(live_hub, conv, "谢谢"))[-1]
+    assert "12333" in (await say(live_hub, conv, "劳动合同纠纷找谁"))[-1]
+
+
+async def test_messages_to_queued_conversations_do_not_run_the_bot(
+    live_hub: RunningHub, scripted_nlu: ScriptedNlu, conv: str
+) -> None:
+    await say(live_hub, conv, "转人工")
+    calls = len(scripted_nlu.calls)
+    assert await say(live_hub, conv, "还在吗") == []
+    assert len(scripted_nlu.calls) == calls
+    messages = await live_hub.hub.service.store.messages(conv)
+    assert messages[-1].sender_kind is SenderKind.CITIZEN and messages[-1].text == "还在吗"
+
+
+async def test_unhandled_messages_are_recovered_after_a_restart(tmp_path: Path, scripted_nlu: ScriptedNlu) -> None:
+    from tests.fixtures.hub import running_hub
+
+    data = tmp_path / "data"
+    async with running_hub(data, nlu=scripted_nlu) as first:
+        conversation = await first.hub.service.store.create("web_chat")
+        # stored and acknowledged, but the process "dies" before the bot turn
+        await first.hub.service.accept(conversation, "燃气开户需要带什么材料", "client-1")
+    async with running_hub(data, nlu=scripted_nlu) as second:
+        await second.hub.service.drain()
+        messages = await second.hub.service.store.messages(conversation.id)
+        assert messages[0].processed_at is not None
+        assert any(m.sender_kind is SenderKind.BOT and "身份证" in m.text for m in messages)
