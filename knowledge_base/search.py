@@ -30,7 +30,7 @@ from typing import Any
 from knowledge_base.tokenize import Analysis, Analyzer, text_bigrams
 
 #: Confidence at or above which the bot answers with the top hit.
-ANSWER_THRESHOLD = 0.55
+ANSWER_THRESHOLD = 0.5
 #: Confidence at or above which (and below :data:`ANSWER_THRESHOLD`) the bot offers the top three hits.
 SUGGEST_THRESHOLD = 0.3
 
@@ -312,7 +312,7 @@ class KnowledgeIndex:
 
     @staticmethod
     def _confidence(snap: _Snapshot, analysis: Analysis, article: int, passage: int, margin: float) -> float:
-        """Confidence of one hit in [0, 1]: query coverage × (base + passage coverage + margin)."""
+        """Confidence of one hit in [0, 1]: query coverage, scaled by passage coverage and margin."""
         terms = snap.passage_terms[passage] if passage >= 0 else frozenset()
         answer = snap.answer_passage[article]
         answer_terms = snap.passage_terms[answer] if answer >= 0 else frozenset()
@@ -356,7 +356,7 @@ class KnowledgeIndex:
                 if feature in query_set:
                     passage_matched += mass
             passage_coverage = passage_matched / passage_mass if passage_mass else 0.0
-        return min(1.0, eval(__import__("os").environ.get("KBF", "query_coverage * (0.5 + 0.3 * passage_coverage + 0.2 * margin)")))
+        return min(1.0, query_coverage * (0.6 + 0.4 * passage_coverage) * (0.85 + 0.15 * margin))
 
 
 def _count(features: Iterable[str]) -> dict[str, int]:

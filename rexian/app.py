@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from channels import rest, web_chat
 from hub.config import Settings
 from hub.conversation_service import ConversationService
 from hub.demo import load_demo
@@ -99,12 +100,6 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     async def kb_health() -> dict[str, Any]:
         return {"status": "ok", "articles": kb.size}
 
-    async def web_chat_health() -> dict[str, Any]:
-        return {"status": "ok", "path": "/chat/ws"}
-
-    async def rest_health() -> dict[str, Any]:
-        return {"status": "ok", "path": "/webhooks/rest/webhook"}
-
     ctx = HubContext(
         conversations=conversations,
         users=users,
@@ -117,10 +112,11 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
             "nlu": (nlu_service or nlu).status,
             "knowledge_base": kb_health,
         },
-        channel_health={"web_chat": web_chat_health, "rest": rest_health},
         secure_cookies=settings.secure_cookies,
     )
-    app = create_app(ctx)
+    app = create_app(ctx, template_dirs=[web_chat.TEMPLATE_DIR])
+    web_chat.setup(app)
+    rest.setup(app)
     hub = Hub(settings, engine, session, nlu, service, kb, app)
 
     async def on_startup(_app: web.Application) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -9,7 +10,7 @@ import jinja2
 from aiohttp import web
 
 from hub.models import INBOX_ROLES
-from hub.web import auth, chat, health, inbox
+from hub.web import auth, health, inbox
 from hub.web.context import CTX, HubContext
 from hub.web.i18n_web import LANG_COOKIE, locale_of, ui
 
@@ -42,12 +43,12 @@ async def _template_context(request: web.Request) -> dict[str, object]:
         "ui": lambda key: ui(key, locale),
         "user": auth.current_user(request),
         "csrf": request.get(auth.CSRF_KEY),
-        "static": lambda name: str(request.app.router["static"].url_for(filename=name)),
+        "static": lambda name, route="static": str(request.app.router[route].url_for(filename=name)),
     }
 
 
 async def index(request: web.Request) -> web.StreamResponse:
-    """GET /: citizens go to the chat."""
+    """GET /: citizens go to the web chat (when that channel is mounted)."""
     raise web.HTTPFound("/chat")
 
 
@@ -60,21 +61,18 @@ async def staff_home(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("staff.html", request, {})
 
 
-def create_app(ctx: HubContext) -> web.Application:
-    """The hub's web application (channels may add their own routes before it starts)."""
+def create_app(ctx: HubContext, template_dirs: Iterable[Path] = ()) -> web.Application:
+    """The hub's web application; channels add their routes (and template folders) before it starts."""
     app = web.Application(middlewares=[security_headers, auth.session_middleware], client_max_size=MAX_BODY)
     app[CTX] = ctx
     aiohttp_jinja2.setup(
         app,
-        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        loader=jinja2.FileSystemLoader([str(HERE / "templates"), *map(str, template_dirs)]),
         autoescape=jinja2.select_autoescape(["html"], default=True),
         context_processors=[_template_context],
     )
     app.router.add_get("/", index)
     app.router.add_get("/healthz", health.healthz)
-    app.router.add_get("/chat", chat.chat_page)
-    app.router.add_get("/chat/ws", chat.chat_socket)
-    app.router.add_post("/webhooks/rest/webhook", chat.rest_webhook)
     app.router.add_get("/login", auth.login_page)
     app.router.add_post("/login", auth.login_submit)
     app.router.add_post("/logout", auth.logout)

@@ -22,11 +22,7 @@ from tests.fixtures.postgres import fresh_database
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = (
-        sqlite_url(tmp_path)
-        if request.param == "sqlite"
-        else fresh_database(request.getfixturevalue("postgres_url"))
-    )
+    url = sqlite_url(tmp_path) if request.param == "sqlite" else fresh_database(request.getfixturevalue("postgres_url"))
     eng = create_engine(url)
     await migrate(eng)
     try:

@@ -1,4 +1,4 @@
-"""Citizen-facing endpoints: the web chat page and WebSocket, and the Rasa-compatible REST channel.
+"""The citizen web chat channel: the chat page and its WebSocket.
 
 WebSocket protocol (JSON text frames):
   client → hub  {"type": "hello", "conversation_id": str | null, "last_id": int}
@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import aiohttp_jinja2
@@ -34,13 +35,14 @@ from hub.web.i18n_web import locale_of
 log = logging.getLogger(__name__)
 
 CHANNEL_WEB = "web_chat"
-CHANNEL_REST = "rest"
 WS_MAX_FRAME = 256 * 1024
+STATIC_DIR = Path(__file__).parent / "static"
+TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 
 async def chat_page(request: web.Request) -> web.StreamResponse:
     """GET /chat: the citizen chat page."""
-    return aiohttp_jinja2.render_template("chat.html", request, {})
+    return aiohttp_jinja2.render_template("web_chat/chat.html", request, {})
 
 
 def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -184,43 +186,13 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def rest_webhook(request: web.Request) -> web.StreamResponse:
-    """POST /webhooks/rest/webhook: Rasa's REST input channel contract.
+def setup(app: web.Application) -> None:
+    """Mount the web chat on the hub's app and report its health."""
+    app.router.add_get("/chat", chat_page)
+    app.router.add_get("/chat/ws", chat_socket)
+    app.router.add_static("/static/web_chat", STATIC_DIR, name="web_chat_static", append_version=True)
 
-    Answers with every message the sender has not received yet: the bot's replies to this message, and
-    agent or system messages written since the sender's previous request.
-    """
-    ctx = request.app[CTX]
-    try:
-        body = await request.json()
-    except ValueError:
-        return web.json_response({"error": "invalid_json", "message": "body must be JSON"}, status=400)
-    if not isinstance(body, dict):
-        return web.json_response({"error": "invalid_json", "message": "body must be a JSON object"}, status=400)
-    sender = body.get("sender")
-    if isinstance(sender, int) and not isinstance(sender, bool):
-        sender = str(sender)
-    if not isinstance(sender, str) or not sender.strip() or len(sender) > 200:
-        return web.json_response({"error": "invalid_sender", "message": "sender must be a string id"}, status=400)
-    try:
-        text = ctx.service.validate_text(body.get("message"))
-    except InvalidMessage as exc:
-        status = 413 if "longer" in str(exc) else 400
-        return web.json_response({"error": "invalid_message", "message": str(exc)}, status=status)
-    async with ctx.service.sender_lock(CHANNEL_REST, sender):
-        conversation = await ctx.conversations.get_or_create_by_ref(CHANNEL_REST, sender)
-        stored = await ctx.service.accept(
-            conversation, text, body.get("message_id") if isinstance(body.get("message_id"), str) else None
-        )
-        await ctx.service.process_pending(conversation.id)
-        cursor = max(conversation.delivered_id or 0, 0)
-        pending = [
-            m for m in await ctx.conversations.messages(conversation.id, after_id=cursor) if m.direction == "out"
-        ]
-        if pending:
-            await ctx.conversations.update(conversation.id, delivered_id=pending[-1].id)
-    log.debug("rest message %s stored in %s", stored.id, conversation.id)
-    return web.json_response(
-        [{"recipient_id": sender, "text": m.text} for m in pending],
-        dumps=lambda o: json.dumps(o, ensure_ascii=False),
-    )
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "path": "/chat/ws"}
+
+    app[CTX].channel_health[CHANNEL_WEB] = health

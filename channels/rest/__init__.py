@@ -1,0 +1,5 @@
+"""The Rasa-compatible REST channel."""
+
+from channels.rest.webhook import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,69 @@
+"""The REST channel, compatible with Rasa's REST input channel (``POST /webhooks/rest/webhook``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from hub.conversation_service import InvalidMessage
+from hub.web.context import CTX
+
+log = logging.getLogger(__name__)
+
+CHANNEL_REST = "rest"
+PATH = "/webhooks/rest/webhook"
+
+
+async def rest_webhook(request: web.Request) -> web.StreamResponse:
+    """POST /webhooks/rest/webhook: Rasa's REST input channel contract.
+
+    Answers with every message the sender has not received yet: the bot's replies to this message, and
+    agent or system messages written since the sender's previous request.
+    """
+    ctx = request.app[CTX]
+    try:
+        body = await request.json()
+    except ValueError:
+        return web.json_response({"error": "invalid_json", "message": "body must be JSON"}, status=400)
+    if not isinstance(body, dict):
+        return web.json_response({"error": "invalid_json", "message": "body must be a JSON object"}, status=400)
+    sender = body.get("sender")
+    if isinstance(sender, int) and not isinstance(sender, bool):
+        sender = str(sender)
+    if not isinstance(sender, str) or not sender.strip() or len(sender) > 200:
+        return web.json_response({"error": "invalid_sender", "message": "sender must be a string id"}, status=400)
+    try:
+        text = ctx.service.validate_text(body.get("message"))
+    except InvalidMessage as exc:
+        status = 413 if "longer" in str(exc) else 400
+        return web.json_response({"error": "invalid_message", "message": str(exc)}, status=status)
+    async with ctx.service.sender_lock(CHANNEL_REST, sender):
+        conversation = await ctx.conversations.get_or_create_by_ref(CHANNEL_REST, sender)
+        stored = await ctx.service.accept(
+            conversation, text, body.get("message_id") if isinstance(body.get("message_id"), str) else None
+        )
+        await ctx.service.process_pending(conversation.id)
+        cursor = max(conversation.delivered_id or 0, 0)
+        pending = [
+            m for m in await ctx.conversations.messages(conversation.id, after_id=cursor) if m.direction == "out"
+        ]
+        if pending:
+            await ctx.conversations.update(conversation.id, delivered_id=pending[-1].id)
+    log.debug("rest message %s stored in %s", stored.id, conversation.id)
+    return web.json_response(
+        [{"recipient_id": sender, "text": m.text} for m in pending],
+        dumps=lambda o: json.dumps(o, ensure_ascii=False),
+    )
+
+
+def setup(app: web.Application) -> None:
+    """Mount the REST channel on the hub's app and report its health."""
+    app.router.add_post(PATH, rest_webhook)
+
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "path": PATH}
+
+    app[CTX].channel_health[CHANNEL_REST] = health
