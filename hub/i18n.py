@@ -82,7 +82,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "其他政务问题可拨打12345政务服务热线。",
         "en": "This is outside the 12319 hotline's remit. Labour disputes: 12333; other government matters: 12345.",
     },
-    "system.assigned": {"zh-CN": "座席{agent}已接入，为您服务。", "en": "Agent {agent} has joined."},
+    "system.assigned": {"zh-CN": "{agent} 已接入，为您服务。", "en": "{agent} has joined the conversation."},
     "system.closed": {
         "zh-CN": "本次会话已结束，感谢您的反映。",
         "en": "This conversation has ended. Thank you.",

@@ -87,6 +87,16 @@ class Taxonomy:
                 best = (score, category.code)
         return None if best is None else best[1]
 
+    def unit_subtree(self, unit: str) -> list[str]:
+        """``unit`` and every unit below it in the department tree."""
+        out = [unit]
+        frontier = [unit]
+        while frontier:
+            children = [u.code for u in self.units.values() if u.parent in frontier]
+            out.extend(children)
+            frontier = children
+        return out
+
     def industry_of_category(self, category: str | None) -> str | None:
         """The industry a category belongs to."""
         found = self.categories.get(category or "")

@@ -64,9 +64,7 @@ class IndexedKnowledgeBase:
     def search(self, query: str, k: int = 3, industry: str | None = None) -> list[KbAnswer]:
         """The best ``k`` articles for ``query``."""
         hits = self._index.search(query, k=k, industry=industry)
-        return [
-            self._answer(self._docs[h.article_id], h.confidence) for h in hits if h.article_id in self._docs
-        ]
+        return [self._answer(self._docs[h.article_id], h.confidence) for h in hits if h.article_id in self._docs]
 
     def get(self, article_id: str) -> KbAnswer | None:
         """An article by id (confidence 1: the citizen chose it)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import math
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -38,6 +39,8 @@ SUGGEST_THRESHOLD = 0.3
 ANSWER_WEIGHT = 0.3
 #: Weight of a character-bigram feature relative to a word feature.
 BIGRAM_WEIGHT = 0.5
+#: Features whose IDF is below this (present in nearly every article) are ignored when scoring.
+MIN_IDF = 0.05
 #: Score multiplier for articles of the requested industry.
 INDUSTRY_BOOST = 1.2
 
@@ -130,9 +133,11 @@ class _Snapshot:
     industries: list[str | None]
     passage_article: list[int]
     passage_field: list[int]
-    passage_terms: list[frozenset[str]]
+    passage_tfn: list[dict[str, float]]
+    first_passage: list[int]
     answer_passage: list[int]
     postings: dict[str, list[tuple[int, float]]]
+    max_gain: dict[str, float]
     idf: dict[str, float]
     idf_unseen: float
 
@@ -162,7 +167,7 @@ class KnowledgeIndex:
         self._k1 = k1
         self._b = b
         self._lock = threading.Lock()
-        self._snap = _Snapshot([], [], [], [], [], [], {}, {}, 0.0)
+        self._snap = _Snapshot([], [], [], [], [], [0], [], {}, {}, {}, 0.0)
 
     def __len__(self) -> int:
         return len(self._snap.ids)
@@ -172,9 +177,7 @@ class KnowledgeIndex:
         """Ids of the indexed articles, in build order."""
         return list(self._snap.ids)
 
-    def build(
-        self, docs: Iterable[ArticleDoc | Mapping[str, Any] | object], extra_words: Iterable[str] = ()
-    ) -> None:
+    def build(self, docs: Iterable[ArticleDoc | Mapping[str, Any] | object], extra_words: Iterable[str] = ()) -> None:
         """(Re)build the index.
 
         Args:
@@ -190,23 +193,26 @@ class KnowledgeIndex:
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate article ids")
 
+        analyze = self.analyzer.analyze
         passage_article: list[int] = []
         passage_field: list[int] = []
-        passage_tf: list[dict[str, int]] = []
+        passage_tf: list[Counter[str]] = []
+        first_passage: list[int] = []
         answer_passage: list[int] = []
-        df: dict[str, int] = {}
+        df: Counter[str] = Counter()
         for index, article in enumerate(articles):
+            first_passage.append(len(passage_tf))
             seen: set[str] = set()
             for text in dict.fromkeys((article.question, *article.similar_questions)):
-                if not text.strip():
-                    continue
-                tf = _count(_features(self.analyzer.analyze(text)))
-                if tf:
+                analysis = analyze(text)
+                if analysis:
+                    tf = Counter(analysis.words)
+                    tf.update(analysis.bigrams)
                     passage_article.append(index)
                     passage_field.append(_QUESTION)
                     passage_tf.append(tf)
                     seen.update(tf)
-            tf = _count(text_bigrams(f"{article.answer}\n{article.spoken_answer}"))
+            tf = Counter(text_bigrams(f"{article.answer}\n{article.spoken_answer}"))
             if tf:
                 answer_passage.append(len(passage_tf))
                 passage_article.append(index)
@@ -215,31 +221,50 @@ class KnowledgeIndex:
                 seen.update(tf)
             else:
                 answer_passage.append(-1)
-            for feature in seen:
-                df[feature] = df.get(feature, 0) + 1
+            df.update(seen)
+        first_passage.append(len(passage_tf))
 
         total = len(articles)
         idf = {f: math.log(1.0 + (total - n + 0.5) / (n + 0.5)) for f, n in df.items()}
-        lengths: list[list[int]] = [[], []]
-        passage_len = [sum(tf.values()) for tf in passage_tf]
-        for field, length in zip(passage_field, passage_len, strict=True):
-            lengths[field].append(length)
-        avgdl = [sum(x) / len(x) if x else 1.0 for x in lengths]
+        passage_len = [tf.total() for tf in passage_tf]
+        avgdl = []
+        for field in (_QUESTION, _ANSWER):
+            lengths = [n for n, f in zip(passage_len, passage_field, strict=True) if f == field]
+            avgdl.append(sum(lengths) / len(lengths) if lengths else 1.0)
         postings: dict[str, list[tuple[int, float]]] = {}
+        passage_tfn: list[dict[str, float]] = []
         k1, b = self._k1, self._b
         for passage, tf in enumerate(passage_tf):
             norm = k1 * (1.0 - b + b * passage_len[passage] / avgdl[passage_field[passage]])
-            for feature, count in tf.items():
-                postings.setdefault(feature, []).append((passage, count * (k1 + 1.0) / (count + norm)))
+            weights = {feature: count * (k1 + 1.0) / (count + norm) for feature, count in tf.items()}
+            passage_tfn.append(weights)
+            for feature, tfn in weights.items():
+                plist = postings.get(feature)
+                if plist is None:
+                    postings[feature] = [(passage, tfn)]
+                else:
+                    plist.append((passage, tfn))
+
+        # Upper bound of what one feature can add to an article's score (best question passage + answer).
+        max_gain: dict[str, float] = {}
+        for feature, plist in postings.items():
+            best = [0.0, 0.0]
+            for passage, tfn in plist:
+                field = passage_field[passage]
+                if tfn > best[field]:
+                    best[field] = tfn
+            max_gain[feature] = idf[feature] * _feature_weight(feature) * (best[0] + ANSWER_WEIGHT * best[1])
 
         snap = _Snapshot(
             ids=ids,
             industries=[a.industry for a in articles],
             passage_article=passage_article,
             passage_field=passage_field,
-            passage_terms=[frozenset(tf) for tf in passage_tf],
+            passage_tfn=passage_tfn,
+            first_passage=first_passage,
             answer_passage=answer_passage,
             postings=postings,
+            max_gain=max_gain,
             idf=idf,
             idf_unseen=math.log(1.0 + (total + 0.5) / 0.5),
         )
@@ -268,18 +293,80 @@ class KnowledgeIndex:
         if not query_features:
             return []
 
-        passage_scores: dict[int, float] = {}
-        for feature in query_features:
-            plist = snap.postings.get(feature)
-            if not plist:
-                continue
-            weight = snap.idf[feature] * _feature_weight(feature)
-            for passage, tfn in plist:
-                passage_scores[passage] = passage_scores.get(passage, 0.0) + weight * tfn
+        passage_scores = self._accumulate(snap, query_features, k + 1, industry, industry_only)
+        best_question, totals = self._aggregate(snap, passage_scores, industry, industry_only)
+        if not totals:
+            return []
 
+        ranked = heapq.nlargest(k + 1, totals.items(), key=lambda item: (item[1], -item[0]))
+        hits = []
+        for position, (article, score) in enumerate(ranked[:k]):
+            # Margin over the strongest other article: the runner-up for the first hit, the first for the rest.
+            competitor = (ranked[1][1] if len(ranked) > 1 else 0.0) if position == 0 else ranked[0][1]
+            margin = max(0.0, (score - competitor) / score) if score > 0 else 0.0
+            passage = best_question.get(article, (0.0, snap.answer_passage[article]))[1]
+            confidence = self._confidence(snap, analysis, article, passage, margin)
+            hits.append(SearchHit(snap.ids[article], round(score, 4), round(confidence, 4)))
+        return hits
+
+    def _accumulate(
+        self, snap: _Snapshot, features: list[str], depth: int, industry: str | None, industry_only: bool
+    ) -> dict[int, float]:
+        """BM25 scores of the passages that can still reach the top ``depth`` articles (MaxScore pruning).
+
+        Features are processed rarest first. Once the ``depth``-th best article already scores more than any
+        article could gain from the remaining features, the remaining (common, long) posting lists are no longer
+        scanned: only the passages of articles that can still make the top are updated, by direct lookup.
+        """
+        boost = INDUSTRY_BOOST if industry is not None else 1.0
+        entries = sorted(
+            (
+                (snap.max_gain[f] * boost, snap.idf[f] * _feature_weight(f), f)
+                for f in features
+                if f in snap.postings and snap.idf[f] >= MIN_IDF
+            ),
+            reverse=True,
+        )
+        remaining = [0.0] * (len(entries) + 1)
+        for i in range(len(entries) - 1, -1, -1):
+            remaining[i] = remaining[i + 1] + entries[i][0]
+        scores: dict[int, float] = {}
+        candidates: list[int] | None = None
+        for i, (_, weight, feature) in enumerate(entries):
+            # Cheap test first: pruning needs some passage to already beat everything still to come.
+            if candidates is None and scores and max(scores.values()) * boost > remaining[i]:
+                _, totals = self._aggregate(snap, scores, industry, industry_only)
+                if len(totals) >= depth:
+                    theta = heapq.nlargest(depth, totals.values())[-1]
+                    if theta > remaining[i]:
+                        candidates = [a for a, t in totals.items() if t + remaining[i] >= theta]
+            if candidates is None:
+                for passage, tfn in snap.postings[feature]:
+                    scores[passage] = scores.get(passage, 0.0) + weight * tfn
+                continue
+            plist = snap.postings[feature]
+            if len(plist) < 4 * len(candidates):
+                wanted = set(candidates)
+                article_of = snap.passage_article
+                for passage, tfn in plist:
+                    if article_of[passage] in wanted:
+                        scores[passage] = scores.get(passage, 0.0) + weight * tfn
+                continue
+            for article in candidates:
+                for passage in range(snap.first_passage[article], snap.first_passage[article + 1]):
+                    gain = snap.passage_tfn[passage].get(feature)
+                    if gain is not None:
+                        scores[passage] = scores.get(passage, 0.0) + weight * gain
+        return scores
+
+    @staticmethod
+    def _aggregate(
+        snap: _Snapshot, scores: dict[int, float], industry: str | None, industry_only: bool
+    ) -> tuple[dict[int, tuple[float, int]], dict[int, float]]:
+        """Per article: the best question passage (score, passage) and the total score."""
         best_question: dict[int, tuple[float, int]] = {}
         answer_score: dict[int, float] = {}
-        for passage, score in passage_scores.items():
+        for passage, score in scores.items():
             article = snap.passage_article[passage]
             if industry_only and industry is not None and snap.industries[article] != industry:
                 continue
@@ -287,35 +374,21 @@ class KnowledgeIndex:
                 answer_score[article] = score
             elif article not in best_question or score > best_question[article][0]:
                 best_question[article] = (score, passage)
-
         totals: dict[int, float] = {}
         for article in best_question.keys() | answer_score.keys():
             total = best_question.get(article, (0.0, -1))[0] + ANSWER_WEIGHT * answer_score.get(article, 0.0)
             if industry is not None and snap.industries[article] == industry:
                 total *= INDUSTRY_BOOST
             totals[article] = total
-        if not totals:
-            return []
-
-        ranked = heapq.nlargest(k + 1, totals.items(), key=lambda item: (item[1], -item[0]))
-        hits = []
-        for position, (article, score) in enumerate(ranked[:k]):
-            if position == 0:
-                competitor = ranked[1][1] if len(ranked) > 1 else 0.0
-            else:
-                competitor = ranked[0][1]
-            margin = max(0.0, (score - competitor) / score) if score > 0 else 0.0
-            passage = best_question.get(article, (0.0, snap.answer_passage[article]))[1]
-            confidence = self._confidence(snap, analysis, article, passage, margin)
-            hits.append(SearchHit(snap.ids[article], round(score, 4), round(confidence, 4)))
-        return hits
+        return best_question, totals
 
     @staticmethod
     def _confidence(snap: _Snapshot, analysis: Analysis, article: int, passage: int, margin: float) -> float:
         """Confidence of one hit in [0, 1]: query coverage, scaled by passage coverage and margin."""
-        terms = snap.passage_terms[passage] if passage >= 0 else frozenset()
+        empty: dict[str, float] = {}
+        terms = snap.passage_tfn[passage] if passage >= 0 else empty
         answer = snap.answer_passage[article]
-        answer_terms = snap.passage_terms[answer] if answer >= 0 else frozenset()
+        answer_terms = snap.passage_tfn[answer] if answer >= 0 else empty
 
         def credit(feature: str) -> float:
             if feature in terms:
@@ -357,10 +430,3 @@ class KnowledgeIndex:
                     passage_matched += mass
             passage_coverage = passage_matched / passage_mass if passage_mass else 0.0
         return min(1.0, query_coverage * (0.6 + 0.4 * passage_coverage) * (0.85 + 0.15 * margin))
-
-
-def _count(features: Iterable[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for feature in features:
-        counts[feature] = counts.get(feature, 0) + 1
-    return counts

@@ -31,8 +31,7 @@ BIGRAM_PREFIX = "#"
 
 #: Function words and politeness that carry no topic. Question words that do carry meaning (几点, 多少钱) are
 #: not here: the synonym table maps them to 时间 / 价格.
-STOP_WORDS: frozenset[str] = frozenset(
-    """
+_STOP_WORDS_TEXT = """
     的 了 吗 呢 啊 吧 呀 哦 嘛 么 哈 啦 嗯 喂 哎 诶 呗 哟 着 过 地 得 之
     怎么 怎么样 怎样 怎么办 咋 咋办 咋样 如何 什么 啥 哪 哪里 哪儿 哪些 哪个 那 这 这个 那个 这样 那样 这些 那些
     请问 请 问 问问 问一下 一下 咨询 想问 想咨询 了解 知道 告诉 帮 帮忙 帮我 麻烦 谢谢 您好 你好 您 你 你们
@@ -41,8 +40,8 @@ STOP_WORDS: frozenset[str] = frozenset(
     和 与 及 或 或者 还是 也 都 就 还 又 再 把 被 给 让 对 向 从 跟 为 为了 因为 所以 但是 但 而且 如果
     一 一个 个 些 一些 点 一点 多少 几 多 很 太 非常 比较 特别 挺 最 更
     现在 目前 已经 一直 刚 刚刚 马上 今年 这边 那边 里 上 下
-    """.split()
-)
+"""
+STOP_WORDS: frozenset[str] = frozenset(_STOP_WORDS_TEXT.split())
 
 _WORD_START = re.compile(r"\w", re.UNICODE)
 _RUN_SPLIT = re.compile(r"[^\w]+", re.UNICODE)

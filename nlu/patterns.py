@@ -39,9 +39,7 @@ ADDRESS = (
 )
 """Chinese address forms: district, road + number, compound, building, unit, room."""
 
-PHONE = (
-    r"(?<!\d)(?:1[3-9]\d(?:[ -]?\d{4}){2}|0\d{2,3}[- ]?\d{7,8}|\(0\d{2,3}\)\s?\d{7,8})(?!\d)"
-)
+PHONE = r"(?<!\d)(?:1[3-9]\d(?:[ -]?\d{4}){2}|0\d{2,3}[- ]?\d{7,8}|\(0\d{2,3}\)\s?\d{7,8})(?!\d)"
 """Mainland mobile numbers (spaces/dashes allowed) and landlines with an area code."""
 
 PATTERNS: dict[str, str] = {"phone": PHONE, "address": ADDRESS}

@@ -266,3 +266,11 @@ class ConversationStore:
                 .returning(contacts)
             )
             return rows.contact(result.one())
+
+    async def count_by_status(self) -> dict[str, int]:
+        """How many conversations are in each status."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(conversations.c.status, sa.func.count()).group_by(conversations.c.status)
+            )
+            return {status: count for status, count in result.tuples()}

@@ -122,3 +122,20 @@ class WorkOrderStore:
                 .order_by(work_order_events.c.id)
             )
             return [dict(r._mapping) for r in result]
+
+    async def list_for_units(self, units: list[str], limit: int = 200) -> list[WorkOrder]:
+        """Orders assigned to any of ``units`` (a department and its sub-units), newest first."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(work_orders)
+                .where(work_orders.c.unit.in_(units))
+                .order_by(work_orders.c.id.desc())
+                .limit(limit)
+            )
+            return [rows.work_order(r) for r in result]
+
+    async def count_by_state(self) -> dict[str, int]:
+        """How many orders are in each state."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(sa.select(work_orders.c.state, sa.func.count()).group_by(work_orders.c.state))
+            return {state: count for state, count in result.tuples()}

@@ -9,7 +9,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from hub.models import INBOX_ROLES
+from hub.models import INBOX_ROLES, Role
 from hub.web import auth, health, inbox
 from hub.web.context import CTX, HubContext
 from hub.web.i18n_web import LANG_COOKIE, locale_of, ui
@@ -52,13 +52,24 @@ async def index(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/chat")
 
 
-@auth.require_roles([r for r in auth.Role])
+@auth.require_roles(list(Role))
 async def staff_home(request: web.Request) -> web.StreamResponse:
     """GET /staff: where a staff member lands after login, by role."""
     user = auth.current_user(request)
-    if user is not None and user.role in INBOX_ROLES:
+    assert user is not None
+    if user.role is Role.AGENT:
         raise web.HTTPFound("/agent")
-    return aiohttp_jinja2.render_template("staff.html", request, {})
+    ctx = request.app[CTX]
+    tax = ctx.taxonomy()
+    data: dict[str, object] = {"inbox": user.role in INBOX_ROLES, "tax": tax}
+    if user.role is Role.DEPARTMENT and user.unit:
+        # A department sees only its own and its sub-units' orders.
+        data["orders"] = await ctx.work_orders.list_for_units(tax.unit_subtree(user.unit))
+        data["unit"] = tax.units.get(user.unit)
+    if user.role in (Role.SUPERVISOR, Role.LEADER, Role.ADMIN):
+        data["conversation_counts"] = await ctx.conversations.count_by_status()
+        data["order_counts"] = await ctx.work_orders.count_by_state()
+    return aiohttp_jinja2.render_template("staff.html", request, data)
 
 
 def create_app(ctx: HubContext, template_dirs: Iterable[Path] = ()) -> web.Application:

@@ -17,6 +17,7 @@ from hub.models import INBOX_ROLES, Conversation, ConversationStatus, User
 from hub.storage.conversations import ConversationNotFound
 from hub.web.auth import current_user, require_roles
 from hub.web.context import CTX, HubContext
+from hub.web.i18n_web import labels, locale_of
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ async def conversation_summary(ctx: HubContext, conversation: Conversation) -> d
 @require_roles(INBOX_ROLES)
 async def inbox_page(request: web.Request) -> web.StreamResponse:
     """GET /agent: the inbox page."""
-    return aiohttp_jinja2.render_template("agent.html", request, {})
+    return aiohttp_jinja2.render_template("agent.html", request, {"labels": labels(locale_of(request))})
 
 
 @require_roles(INBOX_ROLES, api=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import aiohttp
@@ -159,3 +160,35 @@ async def test_agent_sees_citizen_history_and_work_orders(live_hub: RunningHub) 
     assert detail["nlu"]["intent"]["name"] in {"human_handoff", "inform", "complaint", "out_of_scope"}
     text = json.dumps(detail, ensure_ascii=False)
     assert "黄河路1号" in text
+
+
+async def test_department_sees_only_its_own_orders_escaped(live_hub: RunningHub) -> None:
+    async def post(sender: str, text: str) -> list[str]:
+        async with live_hub.session.post(
+            live_hub.url + "/webhooks/rest/webhook", json={"sender": sender, "message": text}
+        ) as r:
+            return [m["text"] for m in await r.json()]
+
+    await post("lamp", "路灯不亮了<script>alert(1)</script>")
+    await post("lamp", "城东区幸福路12号")
+    lamp = (await post("lamp", "13800000001"))[-1]
+    await post("water", "停水了")
+    await post("water", "城西区长江路8号")
+    water = (await post("water", "13800000002"))[-1]
+    lamp_no = re.search(r"\d{12}", lamp)
+    water_no = re.search(r"\d{12}", water)
+    assert lamp_no and water_no
+    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    async with session:
+        async with session.post(
+            live_hub.url + "/login", data={"username": "dept", "password": "dept123"}, allow_redirects=False
+        ) as r:
+            assert r.status == 302
+        async with session.get(live_hub.url + "/staff") as r:
+            page = await r.text()
+    assert lamp_no.group(0) in page and water_no.group(0) not in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    supervisor, _ = await live_hub.login("supervisor", "supervisor123")
+    async with supervisor, supervisor.get(live_hub.url + "/staff") as r:
+        summary = await r.text()
+    assert 'id="live-summary"' in summary and "已派单" in summary and 'id="open-inbox"' in summary

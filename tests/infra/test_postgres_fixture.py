@@ -38,9 +38,7 @@ async def test_fresh_database_inside_event_loop(postgres_url: str) -> None:
         # Chinese search relies on these contrib pieces being present in the server package.
         await conn.execute("CREATE EXTENSION pg_trgm")
         assert await conn.fetchval("SELECT similarity('燃气泄漏', '燃气泄露')") > 0
-        assert await conn.fetchval(
-            "SELECT to_tsvector('simple', '供水 停水') @@ to_tsquery('simple', '停水')"
-        )
+        assert await conn.fetchval("SELECT to_tsvector('simple', '供水 停水') @@ to_tsquery('simple', '停水')")
     finally:
         await conn.close()
 

@@ -7,6 +7,7 @@
   var input = document.getElementById("input");
   var statusEl = document.getElementById("conn-status");
   var state = load();
+  var lastId = 0;  // per page: a fresh page loads the whole transcript, a reconnect only what it missed
   var ws = null;
   var retry = 0;
   var shown = {};
@@ -14,9 +15,9 @@
   function load() {
     try {
       var s = JSON.parse(localStorage.getItem(KEY) || "null");
-      if (s && typeof s === "object") { s.outbox = s.outbox || []; return s; }
+      if (s && typeof s === "object") { s.outbox = s.outbox || []; delete s.last_id; return s; }
     } catch (e) { /* corrupt storage: start over */ }
-    return { conversation_id: null, last_id: 0, outbox: [] };
+    return { conversation_id: null, outbox: [] };
   }
   function save() { localStorage.setItem(KEY, JSON.stringify(state)); }
   function uid() {
@@ -62,12 +63,12 @@
     ws = new WebSocket(proto + location.host + "/chat/ws?lang=" + encodeURIComponent(body.dataset.locale || "zh-CN"));
     ws.onopen = function () {
       retry = 0;
-      send({ type: "hello", conversation_id: state.conversation_id, last_id: state.last_id });
+      send({ type: "hello", conversation_id: state.conversation_id, last_id: lastId });
     };
     ws.onmessage = function (ev) {
       var data = JSON.parse(ev.data);
       if (data.type === "ready") {
-        if (data.conversation_id !== state.conversation_id) { state.last_id = 0; }
+        if (data.conversation_id !== state.conversation_id) { lastId = 0; }
         state.conversation_id = data.conversation_id;
         save();
         setStatus("online");
@@ -75,13 +76,13 @@
         flush();
       } else if (data.type === "message") {
         showMessage(data.message);
-        if (data.message.id > state.last_id) { state.last_id = data.message.id; save(); }
+        if (data.message.id > lastId) { lastId = data.message.id; }
       } else if (data.type === "ack") {
         state.outbox = state.outbox.filter(function (i) { return i.client_id !== data.client_id; });
         save();
       } else if (data.type === "error") {
         if (data.code === "unknown_conversation") {
-          state.conversation_id = null; state.last_id = 0; save();
+          state.conversation_id = null; lastId = 0; save();
           send({ type: "hello", conversation_id: null, last_id: 0 });
         } else if (data.client_id) {
           state.outbox = state.outbox.filter(function (i) { return i.client_id !== data.client_id; });
@@ -117,7 +118,8 @@
     }
   });
   document.getElementById("new-chat").addEventListener("click", function () {
-    state = { conversation_id: null, last_id: 0, outbox: [] };
+    state = { conversation_id: null, outbox: [] };
+    lastId = 0;
     save();
     transcript.textContent = "";
     shown = {};

@@ -7,6 +7,8 @@
   var convs = {};      // id -> summary
   var selected = null; // id
   var shownIds = {};
+  var labels = JSON.parse(document.getElementById("labels").textContent);
+  function label(kind, code) { return labels[kind + "." + code] || code || ""; }
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -35,7 +37,8 @@
         if (!target) { return; }
         var li = el("li", c.id === selected ? "selected" : "");
         li.dataset.id = c.id;
-        li.appendChild(el("div", "title", (c.industry_name || c.channel) + " · " + c.channel));
+        li.appendChild(el("div", "title", (c.industry_name ? c.industry_name + " · " : "") + label("channel", c.channel)));
+        if (c.status === "queued" && c.handoff_reason) { li.appendChild(el("div", "meta reason", label("handoff", c.handoff_reason))); }
         li.appendChild(el("div", "meta", c.last_text));
         li.addEventListener("click", function () { select(c.id); });
         target.appendChild(li);
@@ -62,7 +65,8 @@
     convs[c.id] = c;
     document.getElementById("detail").hidden = false;
     document.getElementById("no-selection").hidden = true;
-    document.getElementById("detail-title").textContent = (c.industry_name || "") + " " + c.channel + " · " + c.status;
+    document.getElementById("detail-title").textContent =
+      (c.industry_name ? c.industry_name + " · " : "") + label("channel", c.channel) + " · " + label("status", c.status);
     document.getElementById("claim").hidden = c.status !== "queued";
     document.getElementById("close").hidden = !(c.status === "assigned" && c.assignee_id === me);
     document.getElementById("reply-form").hidden = !(c.status === "assigned" && c.assignee_id === me);
@@ -82,10 +86,12 @@
     if (d.contact) { contact.appendChild(el("div", "", (d.contact.name || "") + " " + (d.contact.phone || ""))); }
     var orders = document.getElementById("orders"); orders.textContent = "";
     d.work_orders.forEach(function (o) {
-      orders.appendChild(el("li", "order", o.number + " · " + o.state + " · " + (o.unit_name || "") + " · " + (o.address || "")));
+      orders.appendChild(el("li", "order", o.number + " · " + label("state", o.state) + " · " + (o.unit_name || "") + " · " + (o.address || "")));
     });
     var history = document.getElementById("history"); history.textContent = "";
-    d.history.forEach(function (h) { history.appendChild(el("li", "", h.updated_at.slice(0, 16) + " " + h.channel + " " + h.last_text)); });
+    d.history.forEach(function (h) {
+      history.appendChild(el("li", "", h.updated_at.slice(0, 16).replace("T", " ") + " " + label("channel", h.channel) + " " + h.last_text));
+    });
   }
 
   function select(id) {
