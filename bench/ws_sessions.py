@@ -187,7 +187,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         hub.terminate()
         hub.wait(timeout=30)
         if server is not None:
-            await server.stop()
+            server.stop()
     return results
 
 

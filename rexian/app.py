@@ -87,7 +87,13 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     kb = IndexedKnowledgeBase(engine)
     await kb.reload(taxonomy())
     session = aiohttp.ClientSession()
-    nlu = SupervisedNlu(session, url=settings.rasa_url, start=settings.start_rasa, timeout=settings.nlu_timeout)
+    nlu = SupervisedNlu(
+        session,
+        url=settings.rasa_url,
+        start=settings.start_rasa,
+        timeout=settings.nlu_timeout,
+        log_path=settings.data_dir / "rasa-server.log",
+    )
     desk = RuleDispatchDesk(orders, conversations, taxonomy, bus)
     dialogue = DialogueEngine(nlu_service or nlu, kb, desk, taxonomy(), settings.bot)
     service = ConversationService(conversations, dialogue, bus)

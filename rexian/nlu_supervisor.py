@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,7 +22,15 @@ log = logging.getLogger(__name__)
 class SupervisedNlu:
     """An :class:`hub.nlu.NluService` over a Rasa server that this process may own."""
 
-    def __init__(self, session: aiohttp.ClientSession, *, url: str | None, start: bool, timeout: float) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        url: str | None,
+        start: bool,
+        timeout: float,
+        log_path: Path | None = None,
+    ) -> None:
         self._session = session
         self._timeout = timeout
         self._start = start and url is None
@@ -30,6 +39,7 @@ class SupervisedNlu:
         self._task: asyncio.Task[None] | None = None
         self._state = "connecting" if url else ("starting" if start else "disabled")
         self._error: str | None = None
+        self._log_path = log_path
 
     def _connect(self, url: str) -> NluService:
         from nlu.client import RasaNLU
@@ -47,7 +57,7 @@ class SupervisedNlu:
         try:
             venv = await asyncio.to_thread(runtime.ensure_venv)
             model = await asyncio.to_thread(runtime.ensure_model)
-            server = runtime.RasaServer(model, venv=venv)
+            server = runtime.RasaServer(model, venv=venv, log_path=self._log_path)
             await server.start()
         except Exception as exc:
             self._state, self._error = "down", f"{type(exc).__name__}: {exc}"
@@ -87,4 +97,4 @@ class SupervisedNlu:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         if self._server is not None:
-            await self._server.stop()
+            await asyncio.to_thread(self._server.stop)

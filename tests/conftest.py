@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.browser", "tests.fixtures.hub"]
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.browser", "tests.fixtures.rasa", "tests.fixtures.hub"]

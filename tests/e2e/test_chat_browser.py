@@ -133,7 +133,7 @@ async def test_messages_typed_while_disconnected_are_delivered_after_reconnect(
         blocked = False
         await expect(page.locator("#conn-status")).to_have_attribute("data-state", "online", timeout=20000)
         await expect(page.locator("#transcript li.citizen.pending")).to_have_count(0, timeout=15000)
-        await expect(bot_bubbles(page).filter(has_text="房产证")).to_have_count(1, timeout=15000)
         conversation_id = await page.evaluate("document.body.dataset.conversationId")
+        await expect(bot_bubbles(page).filter(has_text="房产证")).to_have_count(1, timeout=15000)
         messages = await rasa_hub.hub.service.store.messages(conversation_id)
         assert [m.text for m in messages if m.sender_kind.value == "citizen"] == ["你好", "燃气开户需要带什么材料"]

@@ -142,3 +142,19 @@ async def test_unhandled_messages_are_recovered_after_a_restart(tmp_path: Path, 
         messages = await second.hub.service.store.messages(conversation.id)
         assert messages[0].processed_at is not None
         assert any(m.sender_kind is SenderKind.BOT and "身份证" in m.text for m in messages)
+
+
+async def test_middling_matches_are_offered_as_numbered_choices(
+    live_hub: RunningHub, scripted_nlu: ScriptedNlu, conv: str
+) -> None:
+    from tests.fixtures.hub import Rule
+
+    scripted_nlu.rules.insert(0, Rule("垃圾", "consult"))
+    replies = await say(live_hub, conv, "垃圾分类")
+    assert "请回复序号" in replies[-1] and "\n1. " in replies[-1]
+    state = (await live_hub.hub.service.store.get(conv)).dialogue_state
+    first = live_hub.hub.kb.get(state["offered"][0])
+    assert first is not None
+    chosen = await say(live_hub, conv, "1")
+    assert chosen[0] == first.answer
+    assert "offered" not in (await live_hub.hub.service.store.get(conv)).dialogue_state

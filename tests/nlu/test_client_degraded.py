@@ -16,7 +16,7 @@ from nlu.client import RasaNLU, to_result
 from nlu.runtime import free_port
 
 # A real /model/parse answer of the trained model (trimmed rankings).
-CAPTURED = {
+CAPTURED: dict[str, Any] = {
     "text": "我住在幸福路12号3单元 电话0571-88886666 燃气泄漏",
     "intent": {"name": "repair", "confidence": 0.97},
     "entities": [

@@ -47,9 +47,7 @@ def test_training_hash_changes_when_a_data_file_is_added(project_copy: Path) -> 
     assert runtime.training_hash(project_copy) != before
 
 
-def test_ensure_model_returns_cached_model_without_training(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ensure_model_returns_cached_model_without_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REXIAN_RASA_MODELS", str(tmp_path))
     cached = tmp_path / f"{runtime.training_hash()}.tar.gz"
     cached.write_bytes(b"not really a model")

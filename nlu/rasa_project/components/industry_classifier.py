@@ -4,7 +4,7 @@ The request type is the Rasa intent (DIET); the industry is a second, independen
 the ``industry`` key of the training examples' metadata (example-level metadata wins over intent-level
 metadata); examples without it form the ``none`` class (greetings, hand-off requests, bare addresses ...).
 
-Model: TF-IDF over character 1-3 grams of the raw text plus TF-IDF over the Jieba tokens (the custom
+Entity spans (addresses, phones) are cut out of the text first. Model: TF-IDF over character 1-3 grams plus TF-IDF over the Jieba tokens (the custom
 dictionary keeps domain words such as 井盖 or 维修基金 whole), fed to a multinomial logistic regression.
 
 Output (added to the ``/model/parse`` answer)::
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import joblib
 import numpy as np
@@ -29,7 +29,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT, TEXT_TOKENS
+from rasa.shared.nlu.constants import ENTITIES, METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT, TEXT_TOKENS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -50,9 +50,24 @@ def industry_of(message: Message) -> Optional[Text]:
     return None
 
 
+def _entity_spans(message: Message) -> List[Tuple[int, int]]:
+    return [(int(e["start"]), int(e["end"])) for e in message.get(ENTITIES) or [] if "start" in e and "end" in e]
+
+
+def _text(message: Message) -> Text:
+    """The text with entity spans (addresses, phones) cut out: they say nothing about the industry."""
+    text = message.get(TEXT) or ""
+    for start, end in sorted(_entity_spans(message), reverse=True):
+        text = text[:start] + " " + text[end:]
+    return text
+
+
 def _tokens(message: Message) -> Text:
-    tokens = message.get(TEXT_TOKENS) or []
-    return " ".join(token.text for token in tokens) or (message.get(TEXT) or "")
+    spans = _entity_spans(message)
+    tokens = [
+        t.text for t in message.get(TEXT_TOKENS) or [] if not any(s < t.end and t.start < e for s, e in spans)
+    ]
+    return " ".join(tokens) or _text(message)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -94,7 +109,7 @@ class IndustryClassifier(GraphComponent):
 
     def _features(self, messages: List[Message]) -> Any:
         assert self._model is not None
-        chars = self._model["chars"].transform([m.get(TEXT) or "" for m in messages])
+        chars = self._model["chars"].transform([_text(m) for m in messages])
         words = self._model["words"].transform([_tokens(m) for m in messages])
         return scipy.sparse.hstack([chars, words]).tocsr()
 
@@ -108,7 +123,7 @@ class IndustryClassifier(GraphComponent):
         self._model = {
             "chars": TfidfVectorizer(
                 analyzer="char_wb", ngram_range=(1, self._config["max_char_ngram"]), sublinear_tf=True
-            ).fit([m.get(TEXT) for m in examples]),
+            ).fit([_text(m) for m in examples]),
             "words": TfidfVectorizer(
                 analyzer="word", token_pattern=r"\S+", ngram_range=(1, 2), sublinear_tf=True
             ).fit([_tokens(m) for m in examples]),
