@@ -145,25 +145,29 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         rasa_url = server.base_url
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="rexian-bench-")
-    hub = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
-        [
-            sys.executable,
-            "-m",
-            "rexian.cli",
-            "serve",
-            "--demo",
-            "--data-dir",
-            data_dir,
-            "--port",
-            str(port),
-            "--rasa-url",
-            rasa_url,
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL if not args.verbose else None,
+    hub = (
+        None
+        if args.hub_url
+        else subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
+            [
+                sys.executable,
+                "-m",
+                "rexian.cli",
+                "serve",
+                "--demo",
+                "--data-dir",
+                data_dir,
+                "--port",
+                str(port),
+                "--rasa-url",
+                rasa_url,
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL if not args.verbose else None,
+        )
     )
-    base = f"http://127.0.0.1:{port}"
+    base = args.hub_url.rstrip("/") if args.hub_url else f"http://127.0.0.1:{port}"
     results: dict[str, Any] = {"benchmark": "ws_sessions", "turns_per_session": args.turns, "runs": []}
     try:
         await wait_healthy(base)
@@ -184,8 +188,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 }
             )
     finally:
-        hub.terminate()
-        hub.wait(timeout=30)
+        if hub is not None:
+            hub.terminate()
+            hub.wait(timeout=30)
         if server is not None:
             server.stop()
     return results
@@ -195,6 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, nargs="+", default=[10, 50, 200])
     parser.add_argument("--turns", type=int, default=5)
+    parser.add_argument("--hub-url", help="measure a hub that is already running (same Rasa as REXIAN_RASA_URL)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")

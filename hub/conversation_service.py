@@ -124,10 +124,10 @@ class ConversationService:
         """Handle every unprocessed citizen message of the conversation in order; returns bot replies."""
         replies: list[Message] = []
         async with self._lock(f"conversation:{conversation_id}"):
+            pending = await self.store.unprocessed_in(conversation_id)
+            if not pending:
+                return replies
             conversation = await self.store.get(conversation_id)
-            pending = [
-                m for m in await self.store.messages(conversation_id) if m.direction == "in" and m.processed_at is None
-            ]
             for message in pending:
                 if conversation.status is not ConversationStatus.BOT:
                     await self.store.mark_processed(message.id, None)
@@ -140,12 +140,6 @@ class ConversationService:
         outcome = await self.engine.handle(
             conversation.id, conversation.dialogue_state, message.text, conversation.locale
         )
-        produced: list[Message] = []
-        for text in outcome.replies:
-            reply, _ = await self.store.add_message(
-                conversation.id, direction="out", sender_kind=SenderKind.BOT, text=text
-            )
-            produced.append(reply)
         updates: dict[str, object] = {"dialogue_state": outcome.state}
         if outcome.request_type:
             updates["request_type"] = outcome.request_type
@@ -157,8 +151,13 @@ class ConversationService:
                 handoff_reason=outcome.handoff,
                 queued_at=self._clock(),
             )
-        conversation = await self.store.update(conversation.id, **updates)
-        await self.store.mark_processed(message.id, outcome.nlu.to_json() if outcome.nlu else None)
+        conversation, produced = await self.store.commit_turn(
+            conversation.id,
+            message.id,
+            replies=outcome.replies,
+            nlu=outcome.nlu.to_json() if outcome.nlu else None,
+            updates=updates,
+        )
         for reply in produced:
             await self.bus.publish(MessageStored(conversation, reply))
         if outcome.handoff:

@@ -62,46 +62,99 @@ class WorkOrderCreated(Event):
 Handler = Callable[[Event], Awaitable[None]]
 
 
+def event_key(event: Event) -> str | None:
+    """The conversation an event belongs to (what keyed subscriptions filter on)."""
+    conversation = getattr(event, "conversation", None)
+    if conversation is not None:
+        return str(conversation.id)
+    work_order = getattr(event, "work_order", None)
+    return None if work_order is None else work_order.conversation_id
+
+
+class Subscription:
+    """A bounded queue of events; with a ``key`` it only receives that conversation's events.
+
+    ``None`` in the queue means the subscriber fell behind and must resync from storage.
+    """
+
+    def __init__(self, bus: EventBus, capacity: int, key: str | None) -> None:
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(capacity)
+        self._bus = bus
+        self.key = key
+
+    def follow(self, key: str | None) -> None:
+        """Switch to another conversation's events (``None``: every event)."""
+        self._bus._unregister(self)
+        self.key = key
+        self._bus._register(self)
+
+    async def get(self) -> Event | None:
+        """The next event (``None``: overflowed, resync)."""
+        return await self.queue.get()
+
+
 class EventBus:
     """In-process publish/subscribe.
 
     Handlers run in publish order; a failing handler is logged and does not stop the others.
-    Streams are bounded queues; a subscriber too slow to keep up loses its stream (it is closed and must
-    reconnect and resync from storage), never the publisher's progress.
+    Subscriptions are bounded queues; a subscriber too slow to keep up is cut off (it gets ``None`` and must
+    resync from storage), never the publisher. Keyed subscriptions (a citizen's socket) are looked up by the
+    event's conversation, so publishing costs O(interested subscribers), not O(connections).
     """
 
     def __init__(self, stream_capacity: int = 1000) -> None:
         self._handlers: list[tuple[type[Event], Handler]] = []
-        self._streams: set[asyncio.Queue[Event | None]] = set()
+        self._all: set[Subscription] = set()
+        self._keyed: dict[str, set[Subscription]] = {}
         self._capacity = stream_capacity
 
     def subscribe(self, event_type: type[Event], handler: Handler) -> None:
         """Call ``handler`` for every published event of ``event_type`` (or a subclass)."""
         self._handlers.append((event_type, handler))
 
+    def _register(self, sub: Subscription) -> None:
+        if sub.key is None:
+            self._all.add(sub)
+        else:
+            self._keyed.setdefault(sub.key, set()).add(sub)
+
+    def _unregister(self, sub: Subscription) -> None:
+        if sub.key is None:
+            self._all.discard(sub)
+            return
+        subs = self._keyed.get(sub.key)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._keyed[sub.key]
+
     async def publish(self, event: Event) -> None:
-        """Deliver ``event`` to handlers, then to streams."""
+        """Deliver ``event`` to handlers, then to subscriptions."""
         for event_type, handler in self._handlers:
             if isinstance(event, event_type):
                 try:
                     await handler(event)
                 except Exception:
                     log.exception("event handler %r failed for %s", handler, type(event).__name__)
-        for queue in list(self._streams):
+        key = event_key(event)
+        targets = list(self._all)
+        if key is not None and key in self._keyed:
+            targets.extend(self._keyed[key])
+        for sub in targets:
             try:
-                queue.put_nowait(event)
+                sub.queue.put_nowait(event)
             except asyncio.QueueFull:
-                log.warning("event stream overflowed; closing it so the subscriber resyncs")
-                self._streams.discard(queue)
-                queue.get_nowait()
-                queue.put_nowait(None)
+                log.warning("event subscriber fell behind; cutting it off so it resyncs")
+                self._unregister(sub)
+                sub.queue.get_nowait()
+                sub.queue.put_nowait(None)
 
     @asynccontextmanager
-    async def stream(self) -> AsyncIterator[asyncio.Queue[Event | None]]:
-        """A queue receiving every event published while the context is open (``None`` = overflowed)."""
-        queue: asyncio.Queue[Event | None] = asyncio.Queue(self._capacity)
-        self._streams.add(queue)
+    async def stream(self, key: str | None = None) -> AsyncIterator[Subscription]:
+        """Subscribe while the context is open: every event, or one conversation's (``key``)."""
+        sub = Subscription(self, self._capacity, key)
+        self._register(sub)
         try:
-            yield queue
+            yield sub
         finally:
-            self._streams.discard(queue)
+            self._unregister(sub)

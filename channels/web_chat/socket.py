@@ -25,7 +25,7 @@ import aiohttp_jinja2
 from aiohttp import WSMsgType, web
 
 from hub.conversation_service import InvalidMessage
-from hub.events import ConversationAssigned, ConversationClosed, ConversationQueued, Event, MessageStored
+from hub.events import ConversationAssigned, ConversationClosed, ConversationQueued, MessageStored, Subscription
 from hub.i18n import t
 from hub.models import Conversation, SenderKind
 from hub.storage.conversations import ConversationNotFound
@@ -59,6 +59,7 @@ class ChatSocket:
         self.conversation: Conversation | None = None
         self.sent_ids: set[int] = set()
         self.last_sent = 0
+        self.subscription: Subscription | None = None
 
     async def send(self, payload: dict[str, Any]) -> None:
         if not self.ws.closed:
@@ -96,6 +97,8 @@ class ChatSocket:
                 await self.send(_error("unknown_conversation", "no such conversation; start a new one"))
                 return
         self.conversation = conversation
+        if self.subscription is not None:
+            self.subscription.follow(conversation.id)
         self.sent_ids.clear()
         self.last_sent = last_id
         await self.send({"type": "ready", "conversation_id": conversation.id, "status": conversation.status.value})
@@ -122,10 +125,10 @@ class ChatSocket:
         await self.send_message(stored.to_json())
         self.ctx.service.schedule_turn(conversation.id)
 
-    async def forward(self, queue: asyncio.Queue[Event | None]) -> None:
+    async def forward(self, subscription: Subscription) -> None:
         """Push live events of this conversation to the citizen."""
         while True:
-            event = await queue.get()
+            event = await subscription.get()
             if event is None:  # overflowed: close so the client reconnects and resyncs
                 await self.ws.close(code=4000, message=b"resync")
                 return
@@ -141,8 +144,10 @@ class ChatSocket:
                 await self.send({"type": "status", "status": event.conversation.status.value})
 
     async def run(self) -> None:
-        async with self.ctx.bus.stream() as queue:
-            forwarder = asyncio.create_task(self.forward(queue))
+        # Keyed to a conversation that does not exist yet: nothing arrives until hello() follows one.
+        async with self.ctx.bus.stream(key="") as subscription:
+            self.subscription = subscription
+            forwarder = asyncio.create_task(self.forward(subscription))
             try:
                 async for frame in self.ws:
                     if frame.type is not WSMsgType.TEXT:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.clock import Clock, utc_now
 from hub.models import Contact, Conversation, ConversationStatus, Message, SenderKind
 from hub.storage import rows
+from hub.storage.engine import begin
 from hub.storage.schema import contacts, conversations, messages
 
 
@@ -47,7 +48,7 @@ class ConversationStore:
             "created_at": now,
             "updated_at": now,
         }
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(conversations.insert().values(**values))
         return await self.get(values["id"])
 
@@ -84,7 +85,7 @@ class ConversationStore:
     async def update(self, conversation_id: str, **values: Any) -> Conversation:
         """Update columns of a conversation and return it."""
         values["updated_at"] = self._clock()
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))
         return await self.get(conversation_id)
 
@@ -93,7 +94,7 @@ class ConversationStore:
     ) -> Conversation | None:
         """Atomically update only if the status is one of ``from_statuses`` (None if it was not)."""
         values["updated_at"] = self._clock()
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             result = await conn.execute(
                 conversations.update()
                 .where(
@@ -136,7 +137,7 @@ class ConversationStore:
             "processed_at": now if processed else None,
         }
         try:
-            async with self._engine.begin() as conn:
+            async with begin(self._engine) as conn:
                 result = await conn.execute(messages.insert().values(**values).returning(messages))
                 row = result.one()
                 await conn.execute(
@@ -150,6 +151,61 @@ class ConversationStore:
                 raise
             return existing, False
         return rows.message(row), True
+
+    async def commit_turn(
+        self,
+        conversation_id: str,
+        message_id: int,
+        *,
+        replies: list[str],
+        nlu: dict[str, Any] | None,
+        updates: dict[str, Any],
+    ) -> tuple[Conversation, list[Message]]:
+        """Store a bot turn atomically: the replies, the conversation's new state, the message handled."""
+        now = self._clock()
+        stored: list[Message] = []
+        async with begin(self._engine) as conn:
+            for text in replies:
+                row = (
+                    await conn.execute(
+                        messages.insert()
+                        .values(
+                            conversation_id=conversation_id,
+                            direction="out",
+                            sender_kind=SenderKind.BOT.value,
+                            text=text,
+                            attachments=[],
+                            created_at=now,
+                            processed_at=now,
+                        )
+                        .returning(messages)
+                    )
+                ).one()
+                stored.append(rows.message(row))
+            await conn.execute(messages.update().where(messages.c.id == message_id).values(processed_at=now, nlu=nlu))
+            row = (
+                await conn.execute(
+                    conversations.update()
+                    .where(conversations.c.id == conversation_id)
+                    .values(updated_at=now, **updates)
+                    .returning(conversations)
+                )
+            ).one()
+        return rows.conversation(row), stored
+
+    async def unprocessed_in(self, conversation_id: str) -> list[Message]:
+        """A conversation's citizen messages not yet handled, in order."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(messages)
+                .where(
+                    messages.c.conversation_id == conversation_id,
+                    messages.c.direction == "in",
+                    messages.c.processed_at.is_(None),
+                )
+                .order_by(messages.c.id)
+            )
+            return [rows.message(r) for r in result]
 
     async def message_by_external_id(self, conversation_id: str, external_id: str) -> Message | None:
         """Find a message by the channel's or client's id."""
@@ -165,7 +221,7 @@ class ConversationStore:
 
     async def mark_processed(self, message_id: int, nlu: dict[str, Any] | None) -> None:
         """Record that the bot handled an inbound message (and what the NLU made of it)."""
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(
                 messages.update().where(messages.c.id == message_id).values(processed_at=self._clock(), nlu=nlu)
             )
@@ -259,7 +315,7 @@ class ConversationStore:
         found = await self.contact_by_phone(phone)
         if found is not None:
             return found
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             result = await conn.execute(
                 contacts.insert()
                 .values(phone=phone, name=name, created_at=self._clock(), vip=False, blacklisted=False)

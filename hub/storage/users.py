@@ -14,6 +14,7 @@ from hub.clock import Clock, as_utc, utc_now
 from hub.models import Role, User
 from hub.passwords import hash_password, verify_password
 from hub.storage import rows
+from hub.storage.engine import begin
 from hub.storage.schema import sessions, users
 
 SESSION_TTL = timedelta(hours=12)
@@ -35,7 +36,7 @@ class UserStore:
     ) -> User:
         """Create an account; the password is hashed off the event loop."""
         pw_hash = await asyncio.to_thread(hash_password, password)
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             result = await conn.execute(
                 users.insert()
                 .values(
@@ -71,7 +72,7 @@ class UserStore:
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(24)
         now = self._clock()
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(
                 sessions.insert().values(
                     token_hash=_token_hash(token),
@@ -99,5 +100,5 @@ class UserStore:
 
     async def delete_session(self, token: str) -> None:
         """Log out."""
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(sessions.delete().where(sessions.c.token_hash == _token_hash(token)))

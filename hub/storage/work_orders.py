@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -11,15 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.clock import Clock, utc_now
 from hub.models import WorkOrder
 from hub.storage import rows
+from hub.storage.engine import begin
 from hub.storage.schema import counters, work_order_events, work_orders
 
+CENTRE_TZ = ZoneInfo("Asia/Shanghai")  # the centre's local day numbers the orders
 RECEIVED = "received"  # 受理
 DISPATCHED = "dispatched"  # 派单
 
 
-async def _next_number(conn: AsyncConnection, now: datetime) -> str:
-    """Human-readable, unique per day: ``YYYYMMDD`` + 4-digit sequence (e.g. 202611250007)."""
-    day = now.strftime("%Y%m%d")
+async def _next_number(conn: AsyncConnection, now: datetime, tz: tzinfo) -> str:
+    """Human-readable, unique per day: local ``YYYYMMDD`` + 4-digit sequence (e.g. 202611250007)."""
+    day = now.astimezone(tz).strftime("%Y%m%d")
     name = f"work_order:{day}"
     result = await conn.execute(
         counters.update().where(counters.c.name == name).values(value=counters.c.value + 1).returning(counters.c.value)
@@ -34,9 +37,10 @@ async def _next_number(conn: AsyncConnection, now: datetime) -> str:
 class WorkOrderStore:
     """Persistence of work orders and their event history."""
 
-    def __init__(self, engine: AsyncEngine, clock: Clock = utc_now) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock = utc_now, tz: tzinfo = CENTRE_TZ) -> None:
         self._engine = engine
         self._clock = clock
+        self._tz = tz
 
     async def create(
         self,
@@ -56,8 +60,8 @@ class WorkOrderStore:
     ) -> WorkOrder:
         """Create an order in 受理; with a unit it is dispatched (派单) in the same transaction."""
         now = self._clock()
-        async with self._engine.begin() as conn:
-            number = await _next_number(conn, now)
+        async with begin(self._engine) as conn:
+            number = await _next_number(conn, now, self._tz)
             state = DISPATCHED if unit else RECEIVED
             values: dict[str, Any] = {
                 "number": number,

@@ -12,7 +12,7 @@ import aiohttp_jinja2
 from aiohttp import WSMsgType, web
 
 from hub.conversation_service import InvalidMessage, NotAllowed
-from hub.events import ConversationAssigned, ConversationClosed, ConversationQueued, MessageStored
+from hub.events import ConversationAssigned, ConversationClosed, ConversationQueued, MessageStored, Subscription
 from hub.models import INBOX_ROLES, Conversation, ConversationStatus, User
 from hub.storage.conversations import ConversationNotFound
 from hub.web.auth import current_user, require_roles
@@ -179,9 +179,9 @@ async def inbox_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=64 * 1024)
     await ws.prepare(request)
 
-    async def push(queue: asyncio.Queue[Any]) -> None:
+    async def push(subscription: Subscription) -> None:
         while True:
-            event = await queue.get()
+            event = await subscription.get()
             if event is None:
                 await ws.close(code=4000, message=b"resync")
                 return
@@ -209,8 +209,8 @@ async def inbox_socket(request: web.Request) -> web.StreamResponse:
             if payload is not None and not ws.closed:
                 await ws.send_str(_dumps(payload))
 
-    async with ctx.bus.stream() as queue:
-        pusher = asyncio.create_task(push(queue))
+    async with ctx.bus.stream() as subscription:
+        pusher = asyncio.create_task(push(subscription))
         try:
             await ws.send_str(_dumps({"type": "hello", "user": {"id": user.id, "name": user.display_name}}))
             async for frame in ws:

@@ -175,3 +175,25 @@ async def test_demo_data_loads_once(engine: AsyncEngine) -> None:
         async with engine.connect() as conn:
             count = (await conn.execute(sa.text("SELECT count(*) FROM users WHERE role = :r"), {"r": role})).scalar()
         assert count and count >= 1, role
+
+
+async def test_work_order_numbers_use_the_centres_local_day(engine: AsyncEngine) -> None:
+    from datetime import UTC, datetime
+
+    await load_demo(engine, UserStore(engine))
+    late_utc = datetime(2026, 11, 25, 17, 30, tzinfo=UTC)  # 01:30 on the 26th in Beijing
+    orders = WorkOrderStore(engine, clock=lambda: late_utc)
+    order = await orders.create(
+        request_type="consult",
+        description="x",
+        industry=None,
+        category=None,
+        district=None,
+        address=None,
+        phone=None,
+        unit=None,
+        urgent=False,
+        conversation_id=None,
+        contact_id=None,
+    )
+    assert order.number == "202611260001"
