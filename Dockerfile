@@ -39,7 +39,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    # custom Rasa components (e.g. the jieba dictionary loader) live in nlu/rasa_project/components
+    # the custom IndustryClassifier component lives in nlu/rasa_project/components
     PYTHONPATH=/app
 
 COPY nlu/rasa-constraints.txt /tmp/rasa-constraints.txt
@@ -49,7 +49,7 @@ RUN useradd --system --create-home --home-dir /app --uid 10002 rasa
 WORKDIR /app
 COPY --chown=rasa:rasa nlu/rasa_project/ /app/
 USER rasa
-RUN rasa train --fixed-model-name rexian --out /app/models
+RUN rasa train nlu --fixed-model-name rexian --out /app/models
 
 EXPOSE 5005
 CMD ["rasa", "run", "--enable-api", "--interface", "0.0.0.0", "--port", "5005", "--model", "/app/models"]
