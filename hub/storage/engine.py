@@ -79,8 +79,8 @@ def _upgrade(sync_conn: Connection, revision: str) -> None:
     command.upgrade(cfg, revision)
 
 
-async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database schema up to ``revision`` (idempotent)."""
+async def migrate(engine: AsyncEngine, revision: str = "heads") -> None:
+    """Bring the database schema up to ``revision`` (idempotent; "heads": every branch of migrations)."""
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade, revision)
     log.info("database schema at %s (%s)", revision, engine.url.get_backend_name())
