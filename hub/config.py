@@ -28,6 +28,7 @@ class Settings:
     nlu_timeout: float = 2.0
     demo: bool = False
     secure_cookies: bool = False
+    deadline_scan_seconds: float = 60.0
     bot: BotSettings = field(default_factory=BotSettings)
 
     @property

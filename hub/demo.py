@@ -14,6 +14,7 @@ from hub.clock import utc_now
 from hub.models import Role
 from hub.storage.schema import (
     articles,
+    calendar_days,
     categories,
     dispatch_rules,
     districts,
@@ -66,6 +67,7 @@ async def load_demo(engine: AsyncEngine, users_store: UserStore, directory: Path
     unit_data = read_yaml("units.yaml", directory)
     kb = read_yaml("kb_articles.yaml", directory)
     accounts = read_yaml("accounts.yaml", directory)
+    calendar = read_yaml("calendar.yaml", directory) if (directory / "calendar.yaml").exists() else {"days": []}
     now = utc_now()
     async with engine.begin() as conn:
         await conn.execute(
@@ -116,6 +118,11 @@ async def load_demo(engine: AsyncEngine, users_store: UserStore, directory: Path
                 for n, r in enumerate(unit_data["dispatch_rules"])
             ],
         )
+        if calendar["days"]:
+            await conn.execute(
+                calendar_days.insert(),
+                [{"day": d["day"], "kind": d["kind"], "name": d.get("name")} for d in calendar["days"]],
+            )
         await conn.execute(
             articles.insert(),
             [

@@ -59,6 +59,16 @@ class WorkOrderCreated(Event):
     work_order: WorkOrder
 
 
+@dataclass(frozen=True, slots=True)
+class WorkOrderChanged(Event):
+    """An action was taken on a work order (``action`` is a ``hub.work_orders.states.Action`` value)."""
+
+    work_order: WorkOrder
+    action: str
+    actor_id: int | None
+    note: str | None = None
+
+
 Handler = Callable[[Event], Awaitable[None]]
 
 

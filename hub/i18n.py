@@ -82,6 +82,43 @@ CATALOG: dict[str, dict[str, str]] = {
         "其他政务问题可拨打12345政务服务热线。",
         "en": "This is outside the 12319 hotline's remit. Labour disputes: 12333; other government matters: 12345.",
     },
+    "notice.dispatched": {
+        "zh-CN": "您的工单 {number} 已派发至【{unit}】办理。",
+        "en": "Your work order {number} has been sent to {unit}.",
+    },
+    "notice.rehandle": {
+        "zh-CN": "您的工单 {number} 已安排【{unit}】重新办理。",
+        "en": "Your work order {number} is being handled again by {unit}.",
+    },
+    "notice.closed": {
+        "zh-CN": "您反映的问题（工单 {number}）已办结。办理结果：{result}",
+        "en": "Your work order {number} has been closed. Result: {result}",
+    },
+    "bot.callback_ask": {
+        "zh-CN": "请您对工单 {number} 的办理结果进行评价，回复数字：1.满意 2.基本满意 3.不满意",
+        "en": "Please rate how work order {number} was handled: 1 satisfied, 2 basically satisfied, 3 unsatisfied",
+    },
+    "bot.callback_cause": {
+        "zh-CN": "很抱歉。请问不满意是因为承办单位没有解决您的问题吗？请回复“是”或“否”。",
+        "en": "We are sorry. Is it because the responsible unit did not solve the problem? Reply yes or no.",
+    },
+    "bot.callback_thanks": {"zh-CN": "感谢您的评价！", "en": "Thank you for your feedback!"},
+    "bot.callback_rehandle": {
+        "zh-CN": "感谢您的反馈，已将工单 {number} 退回承办单位重新办理，我们会继续跟进。",
+        "en": "Thank you. Work order {number} goes back to the unit to be handled again; we will follow up.",
+    },
+    "bot.callback_recorded": {
+        "zh-CN": "感谢您的反馈，我们已记录您的意见并将持续改进。",
+        "en": "Thank you; your feedback has been recorded.",
+    },
+    "bot.callback_repeat": {
+        "zh-CN": "请回复数字 1、2 或 3：1.满意 2.基本满意 3.不满意",
+        "en": "Please reply 1, 2 or 3: 1 satisfied, 2 basically satisfied, 3 unsatisfied",
+    },
+    "bot.status_latest": {
+        "zh-CN": "您最近的工单 {number}（{industry}）当前状态：{state}，承办单位：{unit}。",
+        "en": "Your latest work order {number} ({industry}) is {state}; handled by {unit}.",
+    },
     "system.assigned": {"zh-CN": "{agent} 已接入，为您服务。", "en": "{agent} has joined the conversation."},
     "system.closed": {
         "zh-CN": "本次会话已结束，感谢您的反映。",
@@ -90,6 +127,11 @@ CATALOG: dict[str, dict[str, str]] = {
     # -- work order states ------------------------------------------------------------------------
     "state.received": {"zh-CN": "已受理", "en": "received"},
     "state.dispatched": {"zh-CN": "已派单", "en": "dispatched"},
+    "state.signed": {"zh-CN": "已签收", "en": "signed for"},
+    "state.in_progress": {"zh-CN": "办理中", "en": "in progress"},
+    "state.replied": {"zh-CN": "已反馈", "en": "replied"},
+    "state.returned": {"zh-CN": "已退单", "en": "returned"},
+    "state.closed": {"zh-CN": "已办结", "en": "closed"},
     # -- conversation statuses --------------------------------------------------------------------
     "status.bot": {"zh-CN": "智能客服", "en": "bot"},
     "status.queued": {"zh-CN": "排队中", "en": "queued"},

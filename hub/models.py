@@ -139,3 +139,16 @@ class WorkOrder:
     urgent: bool
     created_at: datetime
     updated_at: datetime
+    dispatched_at: datetime | None = None
+    signed_at: datetime | None = None
+    due_at: datetime | None = None
+    replied_at: datetime | None = None
+    closed_at: datetime | None = None
+    result: str | None = None
+    supervised: bool = False
+    return_locked: bool = False
+    returns: int = 0
+    rehandles: int = 0
+    warned_at: datetime | None = None
+    reminded_at: datetime | None = None
+    satisfaction: str | None = None

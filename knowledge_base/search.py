@@ -19,14 +19,17 @@ answer directly when confidence ≥ :data:`ANSWER_THRESHOLD`, offer the top thre
 
 from __future__ import annotations
 
-import heapq
+import itertools
 import math
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from knowledge_base.tokenize import Analysis, Analyzer, text_bigrams
 
@@ -43,8 +46,6 @@ BIGRAM_WEIGHT = 0.5
 MIN_IDF = 0.05
 #: Score multiplier for articles of the requested industry.
 INDUSTRY_BOOST = 1.2
-
-_QUESTION, _ANSWER = 0, 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,21 +126,75 @@ def to_article_doc(record: ArticleDoc | Mapping[str, Any] | object) -> ArticleDo
     )
 
 
+_IntArray = npt.NDArray[np.int64]
+_FloatArray = npt.NDArray[np.float64]
+
+
+def _csr(keys: _IntArray, size: int) -> tuple[_IntArray, _IntArray]:
+    """(order, pointers): a stable sort of ``keys`` and where each key's run starts (``size + 1`` entries)."""
+    pointers = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=size), out=pointers[1:])
+    return np.argsort(keys, kind="stable"), pointers
+
+
+def _run_max(values: _FloatArray, pointers: _IntArray) -> _FloatArray:
+    """The maximum of each run ``values[pointers[i]:pointers[i + 1]]`` (0 for empty runs)."""
+    out = np.zeros(len(pointers) - 1)
+    starts = pointers[:-1]
+    nonempty = np.flatnonzero(pointers[1:] > starts)
+    if len(nonempty):
+        out[nonempty] = np.maximum.reduceat(values, starts[nonempty])
+    return out
+
+
+@dataclass(slots=True)
+class _Field:
+    """One field's passages as arrays: postings by feature, and each passage's features in text order.
+
+    Postings of feature ``f`` are ``slots[ptr[f]:ptr[f + 1]]`` (passage numbers, ascending) with the matching
+    ``gains`` (IDF × feature weight × BM25 term weight: exactly what the feature adds to the passage's score).
+    The features of passage ``p`` are ``fids[fptr[p]:fptr[p + 1]]``, in first-occurrence order.
+    """
+
+    ptr: list[int]
+    slots: _IntArray
+    gains: _FloatArray
+    best_tfn: list[float]
+    fptr: list[int]
+    fids: list[int]
+
+    @classmethod
+    def empty(cls, features: int = 0) -> _Field:
+        return cls([0] * (features + 1), np.zeros(0, np.int64), np.zeros(0), [0.0] * features, [0], [])
+
+
 @dataclass(slots=True)
 class _Snapshot:
-    """Immutable-after-build index state, swapped atomically by :meth:`KnowledgeIndex.build`."""
+    """Immutable-after-build index state, swapped atomically by :meth:`KnowledgeIndex.build`.
+
+    Question passages are numbered so that article ``a`` owns ``q_start[a]:q_start[a + 1]``; the answer field
+    has exactly one (possibly empty) passage per article, numbered like the articles.
+    """
 
     ids: list[str]
     industries: list[str | None]
-    passage_article: list[int]
-    passage_field: list[int]
-    passage_tfn: list[dict[str, float]]
-    first_passage: list[int]
-    answer_passage: list[int]
-    postings: dict[str, list[tuple[int, float]]]
-    max_gain: dict[str, float]
+    industry_codes: _IntArray
+    industry_index: dict[str, int]
+    vocab: dict[str, int]
+    features: list[str]
     idf: dict[str, float]
     idf_unseen: float
+    max_gain: list[float]
+    q_start: list[int]
+    q_heads: _IntArray
+    q_owners: _IntArray
+    question: _Field
+    answer: _Field
+
+    @classmethod
+    def empty(cls) -> _Snapshot:
+        none = np.zeros(0, np.int64)
+        return cls([], [], none, {}, {}, [], {}, 0.0, [], [0], none, none, _Field.empty(), _Field.empty())
 
 
 def _feature_weight(feature: str) -> float:
@@ -156,6 +211,10 @@ class KnowledgeIndex:
     Build it from article records and query it; rebuild it when articles change (building is fast and the swap
     is atomic, so concurrent searches see either the old or the new index).
 
+    Postings are numpy arrays, and a query scores every passage its features occur in with one vectorised
+    add per feature and field, so the cost of a query grows with the total length of its posting lists (common
+    words and bigrams included) but stays at numpy speed; see ``docs/adr/0007-kb-search-speed.md``.
+
     Args:
         analyzer: The text analyzer; a new one is created by default.
         k1: BM25 term-frequency saturation.
@@ -167,7 +226,7 @@ class KnowledgeIndex:
         self._k1 = k1
         self._b = b
         self._lock = threading.Lock()
-        self._snap = _Snapshot([], [], [], [], [], [0], [], {}, {}, {}, 0.0)
+        self._snap = _Snapshot.empty()
 
     def __len__(self) -> int:
         return len(self._snap.ids)
@@ -193,80 +252,99 @@ class KnowledgeIndex:
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate article ids")
 
+        # Pass 1 (Python): features of every passage as feature numbers and counts, in text order.
         analyze = self.analyzer.analyze
-        passage_article: list[int] = []
-        passage_field: list[int] = []
-        passage_tf: list[Counter[str]] = []
-        first_passage: list[int] = []
-        answer_passage: list[int] = []
-        df: Counter[str] = Counter()
+        vocab: dict[str, int] = {}
+        number = vocab.setdefault
+        q_start: list[int] = []
+        q_owner: list[int] = []
+        q_fids: list[int] = []
+        q_counts: list[int] = []
+        q_sizes: list[int] = []
+        q_lengths: list[int] = []
+        a_fids: list[int] = []
+        a_counts: list[int] = []
+        a_sizes: list[int] = []
+        a_lengths: list[int] = []
         for index, article in enumerate(articles):
-            first_passage.append(len(passage_tf))
-            seen: set[str] = set()
+            q_start.append(len(q_sizes))
             for text in dict.fromkeys((article.question, *article.similar_questions)):
                 analysis = analyze(text)
                 if analysis:
                     tf = Counter(analysis.words)
                     tf.update(analysis.bigrams)
-                    passage_article.append(index)
-                    passage_field.append(_QUESTION)
-                    passage_tf.append(tf)
-                    seen.update(tf)
+                    q_fids.extend([number(f, len(vocab)) for f in tf])
+                    q_counts.extend(tf.values())
+                    q_sizes.append(len(tf))
+                    q_lengths.append(tf.total())
+                    q_owner.append(index)
             tf = Counter(text_bigrams(f"{article.answer}\n{article.spoken_answer}"))
-            if tf:
-                answer_passage.append(len(passage_tf))
-                passage_article.append(index)
-                passage_field.append(_ANSWER)
-                passage_tf.append(tf)
-                seen.update(tf)
-            else:
-                answer_passage.append(-1)
-            df.update(seen)
-        first_passage.append(len(passage_tf))
+            a_fids.extend([number(f, len(vocab)) for f in tf])
+            a_counts.extend(tf.values())
+            a_sizes.append(len(tf))
+            a_lengths.append(tf.total())
+        q_start.append(len(q_sizes))
 
-        total = len(articles)
-        idf = {f: math.log(1.0 + (total - n + 0.5) / (n + 0.5)) for f, n in df.items()}
-        passage_len = [tf.total() for tf in passage_tf]
-        avgdl = []
-        for field in (_QUESTION, _ANSWER):
-            lengths = [n for n, f in zip(passage_len, passage_field, strict=True) if f == field]
-            avgdl.append(sum(lengths) / len(lengths) if lengths else 1.0)
-        postings: dict[str, list[tuple[int, float]]] = {}
-        passage_tfn: list[dict[str, float]] = []
+        # Pass 2 (numpy): document frequencies, BM25 weights and postings.
+        total, size = len(articles), len(vocab)
+        features = list(vocab)
+        q_fid = np.array(q_fids, dtype=np.int64)
+        a_fid = np.array(a_fids, dtype=np.int64)
+        q_slot = np.repeat(np.arange(len(q_sizes), dtype=np.int64), q_sizes)
+        a_slot = np.repeat(np.arange(total, dtype=np.int64), a_sizes)
+        owner = np.array(q_owner, dtype=np.int64)
+        pairs = np.sort(np.concatenate([owner[q_slot] * size + q_fid, a_slot * size + a_fid]))
+        pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if len(pairs) else pairs
+        df = np.bincount(pairs % size, minlength=size) if size else np.zeros(0, np.int64)
+        idf_list = [math.log(1.0 + (total - n + 0.5) / (n + 0.5)) for n in df.tolist()]
+        weight = np.array(idf_list) * np.array([_feature_weight(f) for f in features])
+
         k1, b = self._k1, self._b
-        for passage, tf in enumerate(passage_tf):
-            norm = k1 * (1.0 - b + b * passage_len[passage] / avgdl[passage_field[passage]])
-            weights = {feature: count * (k1 + 1.0) / (count + norm) for feature, count in tf.items()}
-            passage_tfn.append(weights)
-            for feature, tfn in weights.items():
-                plist = postings.get(feature)
-                if plist is None:
-                    postings[feature] = [(passage, tfn)]
-                else:
-                    plist.append((passage, tfn))
+        fields = []
+        for fid, slot, counts, sizes, lengths in (
+            (q_fid, q_slot, q_counts, q_sizes, q_lengths),
+            (a_fid, a_slot, a_counts, a_sizes, a_lengths),
+        ):
+            present = [n for n in lengths if n]
+            avgdl = sum(present) / len(present) if present else 1.0
+            norm = k1 * (1.0 - b + b * np.array(lengths, dtype=np.float64) / avgdl)
+            count = np.array(counts, dtype=np.float64)
+            tfn = count * (k1 + 1.0) / (count + norm[slot])
+            order, ptr = _csr(fid, size)
+            fields.append(
+                _Field(
+                    ptr=ptr.tolist(),
+                    slots=slot[order],
+                    gains=(weight[fid] * tfn)[order],
+                    best_tfn=_run_max(tfn[order], ptr).tolist(),
+                    fptr=[0, *itertools.accumulate(sizes)],
+                    fids=fid.tolist(),
+                )
+            )
+        question, answer = fields
+        # Upper bound of what one feature can add to an article's score (best question passage + answer); it
+        # orders the features of a query so that scores are summed in a fixed, reproducible order.
+        max_gain = (weight * (np.array(question.best_tfn) + ANSWER_WEIGHT * np.array(answer.best_tfn))).tolist()
 
-        # Upper bound of what one feature can add to an article's score (best question passage + answer).
-        max_gain: dict[str, float] = {}
-        for feature, plist in postings.items():
-            best = [0.0, 0.0]
-            for passage, tfn in plist:
-                field = passage_field[passage]
-                if tfn > best[field]:
-                    best[field] = tfn
-            max_gain[feature] = idf[feature] * _feature_weight(feature) * (best[0] + ANSWER_WEIGHT * best[1])
-
+        industries = [a.industry for a in articles]
+        industry_index: dict[str, int] = {}
+        codes = [-1 if i is None else industry_index.setdefault(i, len(industry_index)) for i in industries]
+        q_counts_per_article = np.diff(np.array(q_start, dtype=np.int64))
         snap = _Snapshot(
             ids=ids,
-            industries=[a.industry for a in articles],
-            passage_article=passage_article,
-            passage_field=passage_field,
-            passage_tfn=passage_tfn,
-            first_passage=first_passage,
-            answer_passage=answer_passage,
-            postings=postings,
-            max_gain=max_gain,
-            idf=idf,
+            industries=industries,
+            industry_codes=np.array(codes, dtype=np.int64),
+            industry_index=industry_index,
+            vocab=vocab,
+            features=features,
+            idf=dict(zip(features, idf_list, strict=True)),
             idf_unseen=math.log(1.0 + (total + 0.5) / 0.5),
+            max_gain=max_gain,
+            q_start=q_start,
+            q_heads=np.array(q_start[:-1], dtype=np.int64)[q_counts_per_article > 0],
+            q_owners=np.flatnonzero(q_counts_per_article > 0),
+            question=question,
+            answer=answer,
         )
         with self._lock:
             self._snap = snap
@@ -293,105 +371,88 @@ class KnowledgeIndex:
         if not query_features:
             return []
 
-        passage_scores = self._accumulate(snap, query_features, k + 1, industry, industry_only)
-        best_question, totals = self._aggregate(snap, passage_scores, industry, industry_only)
-        if not totals:
+        scored = self._score(snap, query_features, industry, industry_only)
+        if scored is None:
             return []
-
-        ranked = heapq.nlargest(k + 1, totals.items(), key=lambda item: (item[1], -item[0]))
+        question_scores, totals = scored
+        ranked = _top(totals, k + 1)
+        if not ranked:
+            return []
         hits = []
         for position, (article, score) in enumerate(ranked[:k]):
             # Margin over the strongest other article: the runner-up for the first hit, the first for the rest.
             competitor = (ranked[1][1] if len(ranked) > 1 else 0.0) if position == 0 else ranked[0][1]
             margin = max(0.0, (score - competitor) / score) if score > 0 else 0.0
-            passage = best_question.get(article, (0.0, snap.answer_passage[article]))[1]
-            confidence = self._confidence(snap, analysis, article, passage, margin)
+            confidence = self._confidence(
+                snap, analysis, article, _best_passage(snap, question_scores, article), margin
+            )
             hits.append(SearchHit(snap.ids[article], round(score, 4), round(confidence, 4)))
         return hits
 
-    def _accumulate(
-        self, snap: _Snapshot, features: list[str], depth: int, industry: str | None, industry_only: bool
-    ) -> dict[int, float]:
-        """BM25 scores of the passages that can still reach the top ``depth`` articles (MaxScore pruning).
+    @staticmethod
+    def _score(
+        snap: _Snapshot, features: list[str], industry: str | None, industry_only: bool
+    ) -> tuple[_FloatArray, _FloatArray] | None:
+        """BM25 scores of all question passages and the total score of every article (None: nothing matches).
 
-        Features are processed rarest first. Once the ``depth``-th best article already scores more than any
-        article could gain from the remaining features, the remaining (common, long) posting lists are no longer
-        scanned: only the passages of articles that can still make the top are updated, by direct lookup.
+        An article's total is its best question passage plus :data:`ANSWER_WEIGHT` × its answer score, boosted
+        for the requested industry; articles of other industries score 0 with ``industry_only``.
         """
         boost = INDUSTRY_BOOST if industry is not None else 1.0
+        vocab, idf = snap.vocab, snap.idf
         entries = sorted(
             (
-                (snap.max_gain[f] * boost, snap.idf[f] * _feature_weight(f), f)
+                (snap.max_gain[fid] * boost, idf[f] * _feature_weight(f), f, fid)
                 for f in features
-                if f in snap.postings and snap.idf[f] >= MIN_IDF
+                if (fid := vocab.get(f)) is not None and idf[f] >= MIN_IDF
             ),
             reverse=True,
         )
-        remaining = [0.0] * (len(entries) + 1)
-        for i in range(len(entries) - 1, -1, -1):
-            remaining[i] = remaining[i + 1] + entries[i][0]
-        scores: dict[int, float] = {}
-        candidates: list[int] | None = None
-        for i, (_, weight, feature) in enumerate(entries):
-            # Cheap test first: pruning needs some passage to already beat everything still to come.
-            if candidates is None and scores and max(scores.values()) * boost > remaining[i]:
-                _, totals = self._aggregate(snap, scores, industry, industry_only)
-                if len(totals) >= depth:
-                    theta = heapq.nlargest(depth, totals.values())[-1]
-                    if theta > remaining[i]:
-                        candidates = [a for a, t in totals.items() if t + remaining[i] >= theta]
-            if candidates is None:
-                for passage, tfn in snap.postings[feature]:
-                    scores[passage] = scores.get(passage, 0.0) + weight * tfn
-                continue
-            plist = snap.postings[feature]
-            if len(plist) < 4 * len(candidates):
-                wanted = set(candidates)
-                article_of = snap.passage_article
-                for passage, tfn in plist:
-                    if article_of[passage] in wanted:
-                        scores[passage] = scores.get(passage, 0.0) + weight * tfn
-                continue
-            for article in candidates:
-                for passage in range(snap.first_passage[article], snap.first_passage[article + 1]):
-                    gain = snap.passage_tfn[passage].get(feature)
-                    if gain is not None:
-                        scores[passage] = scores.get(passage, 0.0) + weight * gain
-        return scores
-
-    @staticmethod
-    def _aggregate(
-        snap: _Snapshot, scores: dict[int, float], industry: str | None, industry_only: bool
-    ) -> tuple[dict[int, tuple[float, int]], dict[int, float]]:
-        """Per article: the best question passage (score, passage) and the total score."""
-        best_question: dict[int, tuple[float, int]] = {}
-        answer_score: dict[int, float] = {}
-        for passage, score in scores.items():
-            article = snap.passage_article[passage]
-            if industry_only and industry is not None and snap.industries[article] != industry:
-                continue
-            if snap.passage_field[passage] == _ANSWER:
-                answer_score[article] = score
-            elif article not in best_question or score > best_question[article][0]:
-                best_question[article] = (score, passage)
-        totals: dict[int, float] = {}
-        for article in best_question.keys() | answer_score.keys():
-            total = best_question.get(article, (0.0, -1))[0] + ANSWER_WEIGHT * answer_score.get(article, 0.0)
-            if industry is not None and snap.industries[article] == industry:
-                total *= INDUSTRY_BOOST
-            totals[article] = total
-        return best_question, totals
+        if not entries:
+            return None
+        question, answer = snap.question, snap.answer
+        question_scores = np.zeros(snap.q_start[-1])
+        answer_scores = np.zeros(len(snap.ids))
+        for *_, fid in entries:
+            # Posting lists hold each passage at most once, so fancy-index += adds every gain exactly once.
+            start, end = question.ptr[fid], question.ptr[fid + 1]
+            if end > start:
+                question_scores[question.slots[start:end]] += question.gains[start:end]
+            start, end = answer.ptr[fid], answer.ptr[fid + 1]
+            if end > start:
+                answer_scores[answer.slots[start:end]] += answer.gains[start:end]
+        best_question = np.zeros(len(snap.ids))
+        if len(snap.q_heads):
+            best_question[snap.q_owners] = np.maximum.reduceat(question_scores, snap.q_heads)
+        totals = best_question + ANSWER_WEIGHT * answer_scores
+        if industry is not None:
+            same = snap.industry_codes == snap.industry_index.get(industry, -2)
+            totals[same] *= INDUSTRY_BOOST
+            if industry_only:
+                totals[~same] = 0.0
+        return question_scores, totals
 
     @staticmethod
     def _confidence(snap: _Snapshot, analysis: Analysis, article: int, passage: int, margin: float) -> float:
-        """Confidence of one hit in [0, 1]: query coverage, scaled by passage coverage and margin."""
-        empty: dict[str, float] = {}
-        terms = snap.passage_tfn[passage] if passage >= 0 else empty
-        answer = snap.answer_passage[article]
-        answer_terms = snap.passage_tfn[answer] if answer >= 0 else empty
+        """Confidence of one hit in [0, 1]: query coverage, scaled by passage coverage and margin.
+
+        ``passage`` is the hit's best question passage, or -1 when only its answer matched (then the answer's
+        features stand in for the passage's).
+        """
+        features = snap.features
+        answer = snap.answer
+        answer_terms = {features[f] for f in answer.fids[answer.fptr[article] : answer.fptr[article + 1]]}
+        if passage >= 0:
+            question = snap.question
+            terms: Collection[str] = [
+                features[f] for f in question.fids[question.fptr[passage] : question.fptr[passage + 1]]
+            ]
+            term_set: Collection[str] = set(terms)
+        else:
+            terms = term_set = answer_terms
 
         def credit(feature: str) -> float:
-            if feature in terms:
+            if feature in term_set:
                 return 1.0
             return 0.5 if feature in answer_terms else 0.0
 
@@ -420,7 +481,7 @@ class KnowledgeIndex:
         query_coverage = 0.75 * unit_coverage + 0.25 * bigram_coverage
 
         passage_coverage = 0.0
-        if passage >= 0 and snap.passage_field[passage] == _QUESTION:
+        if passage >= 0:
             query_set = set(analysis.words) | set(analysis.bigrams)
             passage_mass = passage_matched = 0.0
             for feature in terms:
@@ -430,3 +491,27 @@ class KnowledgeIndex:
                     passage_matched += mass
             passage_coverage = passage_matched / passage_mass if passage_mass else 0.0
         return min(1.0, query_coverage * (0.6 + 0.4 * passage_coverage) * (0.85 + 0.15 * margin))
+
+
+def _top(totals: _FloatArray, depth: int) -> list[tuple[int, float]]:
+    """The ``depth`` best-scoring articles with a positive score as (article, score), best first; ties go to
+    the article built first."""
+    positive = np.flatnonzero(totals > 0.0)
+    chosen = positive
+    if len(positive) > depth:
+        values = totals[positive]
+        cut = len(values) - depth
+        threshold = np.partition(values, cut)[cut]
+        above = positive[values > threshold]
+        chosen = np.concatenate([above, positive[values == threshold][: depth - len(above)]])
+    ranked = sorted(zip(chosen.tolist(), totals[chosen].tolist(), strict=True), key=lambda item: (-item[1], item[0]))
+    return ranked[:depth]
+
+
+def _best_passage(snap: _Snapshot, question_scores: _FloatArray, article: int) -> int:
+    """The article's best-scoring question passage, or -1 if none of its question passages matched."""
+    start, end = snap.q_start[article], snap.q_start[article + 1]
+    if end == start:
+        return -1
+    best = int(np.argmax(question_scores[start:end]))
+    return start + best if question_scores[start + best] > 0.0 else -1

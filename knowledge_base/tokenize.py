@@ -11,6 +11,11 @@ An :class:`Analyzer` turns text into two kinds of features:
 jieba is used through one dedicated ``jieba.Tokenizer`` instance created lazily and quietly (the global
 ``jieba.dt`` dictionary is never touched). Domain words (taxonomy keywords, category names, synonym variants) are
 added to that instance; additions are idempotent and shared by all analyzers in the process.
+
+Segmentation uses :func:`knowledge_base.segment.cut_precise`, a faster exact equivalent of jieba's precise mode
+without HMM. Analyses are memoised per text, and per distinct jieba token, in caches shared by all analyzers with
+the same synonym table (so a fresh index built after publishing one article re-analyses only that article) and
+dropped whenever the shared dictionary changes.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jieba
 
+from knowledge_base.segment import cut_precise
 from knowledge_base.synonyms import DEFAULT_SYNONYMS, build_synonym_map, surface_words
 
 BIGRAM_PREFIX = "#"
@@ -83,6 +89,28 @@ class Analysis:
         return bool(self.words or self.bigrams)
 
 
+@dataclass(frozen=True, slots=True)
+class _Token:
+    """What one distinct jieba token contributes to an analysis (memoised per analyzer)."""
+
+    words: tuple[str, ...]
+    joined: str
+    unit: Unit
+
+
+_UNSEEN = _Token((), "", Unit((), (), 0.0))
+
+
+@dataclass(slots=True)
+class _Caches:
+    """Memoised analyses for one synonym table, valid for the current jieba dictionary."""
+
+    #: text → analysis
+    analyses: dict[str, Analysis] = field(default_factory=dict)
+    #: jieba token → what it contributes (None for stop words and punctuation)
+    tokens: dict[str, _Token | None] = field(default_factory=dict)
+
+
 class _SharedJieba:
     """One lazily initialised, dedicated jieba tokenizer for the whole process."""
 
@@ -90,6 +118,9 @@ class _SharedJieba:
         self._lock = threading.RLock()
         self._tokenizer: jieba.Tokenizer | None = None
         self._added: set[str] = set()
+        self._caches: dict[object, _Caches] = {}
+        #: Incremented whenever the dictionary changes (analyses cached before that are dropped).
+        self.version = 0
 
     def get(self) -> jieba.Tokenizer:
         with self._lock:
@@ -116,7 +147,17 @@ class _SharedJieba:
                 # suggest_freq (used when freq is None) picks the smallest frequency that keeps the word whole.
                 tokenizer.add_word(word)
                 added += 1
+            if added:
+                self.version += 1
+                for caches in self._caches.values():
+                    caches.analyses.clear()
+                    caches.tokens.clear()
         return added
+
+    def caches(self, key: object) -> _Caches:
+        """The analysis caches shared by all analyzers whose synonym table is ``key``."""
+        with self._lock:
+            return self._caches.setdefault(key, _Caches())
 
 
 _JIEBA = _SharedJieba()
@@ -156,7 +197,8 @@ class Analyzer:
         domain_words: Extra dictionary words, e.g. taxonomy keywords and category names. Phrases that contain stop
             words (什么时候来水) or are longer than six characters are skipped: they would hide their parts.
         synonyms: Extra synonym groups (canonical → variants) on top of the default table.
-        cache_size: How many analysed texts to memoise, so that rebuilding an index re-uses earlier work.
+        cache_size: How many analysed texts to memoise (in a cache shared with the other analyzers that use the
+            same synonyms), so that rebuilding an index re-uses earlier work.
     """
 
     def __init__(
@@ -166,9 +208,12 @@ class Analyzer:
         cache_size: int = 200_000,
     ) -> None:
         self._synonyms = build_synonym_map(DEFAULT_SYNONYMS, synonyms)
-        self._cache: dict[str, Analysis] = {}
+        caches = _JIEBA.caches(tuple(sorted(self._synonyms.items())))
+        self._cache = caches.analyses
+        self._tokens = caches.tokens
         self._cache_size = cache_size
         self._pending: set[str] = set(surface_words(self._synonyms))
+        self._words = set(self._pending)
         self.add_words(domain_words)
 
     def add_words(self, words: Iterable[str]) -> None:
@@ -178,10 +223,10 @@ class Analyzer:
             words: Candidate words; unsuitable ones are skipped.
         """
         new = {normalize(w).strip() for w in words}
-        new = {w for w in new if _is_domain_word(w)}
-        if new - self._pending:
-            self._pending |= new
-            self._cache.clear()
+        new = {w for w in new if _is_domain_word(w)} - self._words
+        # Caches are dropped when the words actually change the shared dictionary (see _SharedJieba.add_words).
+        self._words |= new
+        self._pending |= new
 
     def _tokenizer(self) -> jieba.Tokenizer:
         if self._pending:
@@ -194,6 +239,32 @@ class Analyzer:
         """Canonical tokens for one surface token (the token itself when it has no synonym)."""
         return self._synonyms.get(token, (token,))
 
+    def _token(self, raw: str, tokenizer: jieba.Tokenizer) -> _Token | None:
+        """Features of one jieba token (None for stop words and punctuation); call with the jieba lock held."""
+        token = raw.strip()
+        if not token or not _WORD_START.match(token) or token in STOP_WORDS:
+            return None
+        freq = tokenizer.FREQ
+        forms = self.canonical(token)
+        seen = set(forms)
+        subwords: list[str] = []
+        if len(token) > 2:
+            for size in (2, 3):
+                for start in range(len(token) - size + 1):
+                    sub = token[start : start + size]
+                    if size < len(token) and freq.get(sub) and sub not in STOP_WORDS:
+                        for form in self.canonical(sub):
+                            if form not in seen:
+                                seen.add(form)
+                                subwords.append(form)
+        general_idf = math.log(tokenizer.total) - math.log(freq.get(token) or 1)
+        prior = min(1.0, max(0.3, (general_idf - 5.0) / 8.0))
+        return _Token(
+            words=forms + tuple(subwords),
+            joined="".join(forms),
+            unit=Unit(forms=forms, subwords=tuple(subwords), prior=prior),
+        )
+
     def analyze(self, text: str) -> Analysis:
         """Analyse ``text`` into word and bigram features.
 
@@ -203,48 +274,37 @@ class Analyzer:
         Returns:
             The features; empty when the text holds only stop words and punctuation.
         """
+        tokenizer = self._tokenizer()
         cached = self._cache.get(text)
         if cached is not None:
             return cached
-        tokenizer = self._tokenizer()
+        known = self._tokens
+        if len(known) >= self._cache_size:
+            known.clear()
+        words: list[str] = []
+        units: list[Unit] = []
+        runs: list[str] = []
+        run: list[str] = []
         with _JIEBA.lock:
-            tokens = tokenizer.lcut(normalize(text), HMM=False)
-            freq = tokenizer.FREQ
-            log_total = math.log(tokenizer.total)
-            words: list[str] = []
-            units: list[Unit] = []
-            runs: list[str] = []
-            run: list[str] = []
-            for raw in tokens:
-                token = raw.strip()
-                if not token or not _WORD_START.match(token) or token in STOP_WORDS:
+            version = _JIEBA.version
+            for raw in cut_precise(tokenizer, normalize(text)):
+                token = known.get(raw, _UNSEEN)
+                if token is _UNSEEN:
+                    token = known[raw] = self._token(raw, tokenizer)
+                if token is None:
                     if run:
                         runs.append("".join(run))
                         run = []
                     continue
-                forms = self.canonical(token)
-                run.append("".join(forms))
-                seen = set(forms)
-                subwords: list[str] = []
-                if len(token) > 2:
-                    for size in (2, 3):
-                        for start in range(len(token) - size + 1):
-                            sub = token[start : start + size]
-                            if size < len(token) and freq.get(sub) and sub not in STOP_WORDS:
-                                for form in self.canonical(sub):
-                                    if form not in seen:
-                                        seen.add(form)
-                                        subwords.append(form)
-                words.extend(forms)
-                words.extend(subwords)
-                general_idf = log_total - math.log(freq.get(token) or 1)
-                prior = min(1.0, max(0.3, (general_idf - 5.0) / 8.0))
-                units.append(Unit(forms=forms, subwords=tuple(subwords), prior=prior))
-            if run:
-                runs.append("".join(run))
+                run.append(token.joined)
+                words.extend(token.words)
+                units.append(token.unit)
+        if run:
+            runs.append("".join(run))
         bigrams = tuple(BIGRAM_PREFIX + r[i : i + 2] for r in runs for i in range(len(r) - 1))
         result = Analysis(words=tuple(words), bigrams=bigrams, units=tuple(units))
-        if len(self._cache) >= self._cache_size:
-            self._cache.clear()
-        self._cache[text] = result
+        if version == _JIEBA.version:  # else the dictionary changed meanwhile: do not cache a stale analysis
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()
+            self._cache[text] = result
         return result

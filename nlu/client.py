@@ -8,13 +8,24 @@ from typing import Any
 import aiohttp
 
 from hub.nlu import Entity, Label, NluResult, NluUnavailable
+from nlu.category import CategoryMatcher, default_matcher
 from nlu.patterns import normalise
+from nlu.timex import resolve as resolve_time
 
 REQUEST_TYPES = frozenset({"consult", "complaint", "repair", "suggestion", "praise"})
 """Intents that are also request types (the 12319 taxonomy)."""
 
 INDUSTRY_KEY = "industry"
 """Key under which the custom IndustryClassifier component reports its prediction."""
+
+PROMOTABLE_INTENTS = frozenset({"inform", "affirm", "deny", "greet", "thank", "goodbye"})
+"""Dialogue intents that yield to a request type when the industry classifier is confident (see :func:`reconcile`)."""
+
+NONE_MARGIN = 0.5
+"""A request takes its best real industry when that has at least this fraction of the ``none`` class's confidence."""
+
+PROMOTE_MIN_INDUSTRY = 0.3
+"""Industry confidence above which a message counts as a request whatever the intent classifier said."""
 
 
 def _label(data: Any) -> Label | None:
@@ -38,18 +49,67 @@ def _entities(data: Any) -> tuple[Entity, ...]:
         norm = normalise(name, str(value))
         if not norm or (name, norm) in seen:
             continue
+        if name == "time":
+            item["time"] = resolve_time(norm)  # machine-readable form, kept in NluResult.raw
         seen.add((name, norm))
         out.append(Entity(name, norm, int(item.get("start", 0)), int(item.get("end", 0))))
     return tuple(out)
 
 
-def to_result(text: str, data: dict[str, Any], min_confidence: float = 0.0) -> NluResult:
+def _ranking(data: dict[str, Any], key: str) -> list[Label]:
+    out = []
+    for item in data.get(key) or []:
+        label = _label(item)
+        if label is not None:
+            out.append(label)
+    return out
+
+
+def reconcile(data: dict[str, Any], intent: Label, industry: Label | None) -> tuple[Label, Label | None]:
+    """Make the two classifiers agree: a request has an industry, a message with a clear industry is a request.
+
+    - The intent is a request type but the industry classifier's best class is ``none``: take its best
+      real industry (with its own confidence) unless ``none`` leads by more than 1/:data:`NONE_MARGIN`
+      (then the text names no 12319 industry: schools, health insurance ...).
+    - The intent is a plain dialogue act (:data:`PROMOTABLE_INTENTS`: inform, affirm, greet ...) but the
+      industry is at least :data:`PROMOTE_MIN_INDUSTRY` sure: the message is a request; its type is the best
+      request type of the intent ranking, with confidence = industry confidence x that type's share among the
+      request types. ("我家住在振兴路8号 楼下烧烤摊太吵" is a complaint that also informs an address.)
+
+    Args:
+        data: Rasa's parse answer (``intent_ranking``, ``industry_ranking``).
+        intent: Rasa's intent.
+        industry: The industry, None when its best class is ``none``.
+
+    Returns:
+        ``(intent, industry)`` after reconciliation.
+    """
+    if intent.name in REQUEST_TYPES and industry is None:
+        ranking = _ranking(data, "industry_ranking")
+        none = next((label.confidence for label in ranking if label.name == "none"), 0.0)
+        ranked = [label for label in ranking if label.name != "none"]
+        if ranked and ranked[0].confidence >= NONE_MARGIN * none:
+            return intent, ranked[0]
+        return intent, None
+    if intent.name in PROMOTABLE_INTENTS and industry is not None and industry.confidence >= PROMOTE_MIN_INDUSTRY:
+        requests = [label for label in _ranking(data, "intent_ranking") if label.name in REQUEST_TYPES]
+        total = sum(label.confidence for label in requests)
+        if requests and total > 0:
+            best = max(requests, key=lambda label: label.confidence)
+            return Label(best.name, round(industry.confidence * best.confidence / total, 4)), industry
+    return intent, industry
+
+
+def to_result(
+    text: str, data: dict[str, Any], min_confidence: float = 0.0, categories: CategoryMatcher | None = None
+) -> NluResult:
     """Map a Rasa ``/model/parse`` answer to an :class:`NluResult`.
 
     Args:
         text: The text that was parsed.
         data: Rasa's JSON answer.
         min_confidence: Request types and industries below this confidence are dropped (set to None).
+        categories: Chooses the category within the industry (default: keywords of the default taxonomy).
 
     Returns:
         The result.
@@ -60,15 +120,17 @@ def to_result(text: str, data: dict[str, Any], min_confidence: float = 0.0) -> N
     intent = _label(data.get("intent"))
     if intent is None:
         raise ValueError("answer has no intent")
+    intent, industry = reconcile(data, intent, _label(data.get(INDUSTRY_KEY)))
     request_type = intent if intent.name in REQUEST_TYPES and intent.confidence >= min_confidence else None
-    industry = _label(data.get(INDUSTRY_KEY))
     if industry is not None and industry.confidence < min_confidence:
         industry = None
+    category = (categories or default_matcher()).match(text, industry)
     return NluResult(
         text=text,
         intent=intent,
         type=request_type,
         industry=industry,
+        category=category,
         entities=_entities(data.get("entities", [])),
         raw=data,
     )
@@ -90,6 +152,7 @@ class RasaNLU:
         session: aiohttp.ClientSession,
         timeout: float = 2.0,
         min_confidence: float = 0.0,
+        categories: CategoryMatcher | None = None,
     ) -> None:
         """Create the client.
 
@@ -98,11 +161,13 @@ class RasaNLU:
             session: A shared aiohttp session (owned by the caller).
             timeout: Total seconds allowed per request.
             min_confidence: Request types and industries below this confidence are reported as None.
+            categories: Category matcher (default: keywords of the default taxonomy).
         """
         self.base_url = base_url.rstrip("/")
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self.min_confidence = min_confidence
+        self.categories = categories
 
     async def _request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         url = f"{self.base_url}{path}"
@@ -131,7 +196,7 @@ class RasaNLU:
         """
         data = await self._request("POST", "/model/parse", {"text": text})
         try:
-            return to_result(text, data, self.min_confidence)
+            return to_result(text, data, self.min_confidence, self.categories)
         except (ValueError, TypeError, AttributeError) as exc:
             raise NluUnavailable(f"unexpected /model/parse answer: {exc}") from exc
 

@@ -1,4 +1,4 @@
-"""Regular expressions for the ``phone`` and ``address`` entities.
+"""Regular expressions for the ``phone``, ``address`` and ``time`` entities.
 
 They are readable here and rendered into ``rasa_project/data/nlu/entities.yml`` (Rasa's
 RegexEntityExtractor reads them from the training data). Regenerate after editing::
@@ -14,8 +14,8 @@ import re
 
 # Characters and words that never start or continue a place name (pronouns, particles, fillers,
 # "downstairs", "near" ...): they keep "我家楼下路灯" from being read as a road called "我家楼下".
-_STOP_CHARS = "我你他她它们的了在住是到于从往向与及那这个就说请帮条过有没还都也把被给让啊吧呢吗嗯喂"
-_STOP_WORDS = "楼下|门口|附近|旁边|对面|地址|位置|电话|号码|小区|路口|路灯|马路"
+_STOP_CHARS = "我你他她它们的了在住是到于从往向与及那这个就说请帮条过有没还都也把被给让啊吧呢吗嗯喂址跟系"
+_STOP_WORDS = "楼下|门口|附近|旁边|对面|地址|位置|电话|号码|小区|路口|路灯|马路|本人|一半|十字|一下|下雨"
 _NAME = rf"(?:(?![{_STOP_CHARS}]|{_STOP_WORDS})[\u4e00-\u9fa5])"
 _NUM = r"(?:[0-9]{1,5}(?![0-9])|[一二三四五六七八九十百零两]{1,4})"
 
@@ -27,22 +27,54 @@ _UNIT = rf"{_NUM}单元"
 _ROOM = rf"{_NUM}(?:室|号房)?"
 _HOUSE_NO = rf"{_NUM}号(?!楼)"
 # A bare road without a number counts only when followed by a locative or a pause.
-_ROAD_END = r"(?=上|口|边|旁|附近|这|那|的|和|与|，|,|。|\s|$)"
+_SP = r"[ \t]?"  # speech-recognition output puts spaces between the parts: 金桂苑 六栋 三单元
+_ROAD_END = r"(?=上|口|边|旁|附近|这|那|的|和|与|跟|，|,|。|\s|$)"
 
 ADDRESS = (
     r"(?<![我你他她咱])(?:"
-    rf"(?:{_DISTRICT})?(?:{_ROAD}{_HOUSE_NO}(?:{_COMPOUND})?|{_ROAD}{_ROAD_END}|{_COMPOUND})"
-    rf"(?:{_HOUSE_NO})?(?:{_BUILDING})?(?:{_UNIT})?(?:{_ROOM})?"
+    rf"(?:{_DISTRICT})?(?:{_ROAD}{_SP}{_HOUSE_NO}(?:{_COMPOUND})?|{_ROAD}{_ROAD_END}|{_COMPOUND})"
+    rf"(?:{_SP}{_HOUSE_NO})?(?:{_SP}{_BUILDING})?(?:{_SP}{_UNIT})?(?:{_SP}{_ROOM})?"
     rf"|{_DISTRICT}{_ROAD}"
     rf"|{_BUILDING}{_UNIT}(?:{_ROOM})?"
     rf"|{_BUILDING}|{_UNIT}{_ROOM})"
 )
 """Chinese address forms: district, road + number, compound, building, unit, room."""
 
-PHONE = r"(?<!\d)(?:1[3-9]\d(?:[ -]?\d{4}){2}|0\d{2,3}[- ]?\d{7,8}|\(0\d{2,3}\)\s?\d{7,8})(?!\d)"
-"""Mainland mobile numbers (spaces/dashes allowed) and landlines with an area code."""
+PHONE = (
+    r"(?<!\d)(?:(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}"
+    r"|0\d{2,3}[- ]?(?:\d{7,8}|\d{3,4}[- ]\d{4})"
+    r"|\(0\d{2,3}\)\s?(?:\d{7,8}|\d{3,4}[- ]\d{4}))(?!\d)"
+)
+"""Mainland mobile numbers (spaces/dashes, optional +86) and landlines with an area code (0571 8899 7766)."""
 
-PATTERNS: dict[str, str] = {"phone": PHONE, "address": ADDRESS}
+_CN_NUM = "一二三四五六七八九十两几半"
+_QTY = rf"(?:[0-9]{{1,3}}|[{_CN_NUM}]{{1,3}}|好几|十几|二十几)"
+_PART = r"(?:早上|早晨|上午|中午|下午|傍晚|晚上|夜里|夜间|半夜|凌晨|白天|晚间)"
+_DAY = r"(?:大前天|前天|昨天|今天|明天|后天|昨晚|今晚|今早|昨夜|前晚|当天|每天)"
+_CN_HOUR = "[一二三四五六七八九十两]{1,3}"
+_CLOCK = (
+    r"(?:[0-2]?[0-9][:：][0-5][0-9]"
+    rf"|(?:[0-9]{{1,2}}|{_CN_HOUR})(?:点|时)(?:半|一刻|[0-9]{{1,2}}分?|[{_CN_NUM}]{{1,3}}分)?(?:多|左右)?)"
+)
+_WEEKDAY = r"(?:上|这|本|下)?(?:个)?(?:周|星期|礼拜)[一二三四五六日天1-7]"
+_CN_DAY = "[一二三四五六七八九十]{1,3}"
+_DATE = rf"(?:[0-9]{{4}}年)?(?:[0-9]{{1,2}}|{_CN_DAY})月(?:[0-9]{{1,2}}|{_CN_DAY})(?:日|号)"
+_DURATION = (
+    rf"{_QTY}(?:个多|个半|个)?多?(?:天|日|周|星期|礼拜|月|年|小时|钟头|分钟)(?:多)?(?:了|以来|之久)?"
+    r"|半(?:个)?(?:月|年|天|小时)(?:了|多了)?"
+)
+_RELATIVE = r"(?:上个?月|这个月|本月|上周|这周|本周|去年|今年|前几天|前两天|这几天|这两天|最近|刚才|刚刚)"
+
+TIME = (
+    rf"(?:{_DATE}|{_WEEKDAY}|{_DAY})(?:{_PART})?(?:{_CLOCK})?"
+    rf"|{_PART}(?:{_CLOCK})"
+    rf"|(?<![0-9{_CN_NUM}])(?:{_DURATION})"
+    rf"|{_RELATIVE}"
+    r"|(?<![0-9])[0-2]?[0-9][:：][0-5][0-9](?![0-9])"
+)
+"""Time expressions: days (昨天晚上), weekdays (上周五), dates, clock times (早上8点), durations (三天了)."""
+
+PATTERNS: dict[str, str] = {"phone": PHONE, "address": ADDRESS, "time": TIME}
 
 for _pattern in PATTERNS.values():
     re.compile(_pattern)
@@ -62,7 +94,12 @@ def normalise(entity: str, value: str) -> str:
         The normalised value.
     """
     if entity == "phone":
-        return re.sub(r"\D", "", value)
+        digits = re.sub(r"\D", "", value)
+        return digits[2:] if len(digits) == 13 and digits.startswith("861") else digits
+    if entity == "time":  # surface form without spaces, punctuation and the aspect particle: 三天了 -> 三天
+        return re.sub(r"(?:了|以来|之久)$", "", re.sub(r"\s+", "", value).strip(",.;!?，。；！？、()（）\"'“”‘’"))
+    if entity == "address":  # spaces between the parts (ASR, SMS) are dropped: 文化路 33号 -> 文化路33号
+        value = re.sub(r"\s+", "", value)
     return value.strip(" \t\r\n,.;:!?，。；：！？、()（）\"'“”‘’")
 
 

@@ -197,6 +197,48 @@ def models_dir() -> Path:
     return Path(os.environ.get("REXIAN_RASA_MODELS", str(CACHE_DIR / "rasa-models"))).expanduser()
 
 
+def current_model(project: Path = PROJECT_DIR) -> Path | None:
+    """The model trained from the current project files, if it has been trained (never trains)."""
+    model = models_dir() / f"{training_hash(project)}.tar.gz"
+    return model if model.is_file() else None
+
+
+async def load_model(
+    session: aiohttp.ClientSession, url: str, model: Path, load_timeout: float = 300.0
+) -> dict[str, Any]:
+    """Ask a running Rasa server to replace its model (``PUT /model``), then return its ``/status``.
+
+    Rasa loads the new model before answering and keeps serving the old one meanwhile, so parses are not
+    interrupted. The path must be readable by the server process (same machine or shared volume).
+
+    Args:
+        session: An aiohttp session.
+        url: The Rasa server.
+        model: The ``.tar.gz`` model to load.
+        load_timeout: Seconds allowed for loading.
+
+    Returns:
+        The server's ``/status`` after the switch.
+
+    Raises:
+        RasaSetupError: The server refused or failed to load the model.
+    """
+    base = url.rstrip("/")
+    try:
+        async with session.put(
+            f"{base}/model", json={"model_file": str(model)}, timeout=aiohttp.ClientTimeout(total=load_timeout)
+        ) as resp:
+            if resp.status not in (200, 204):
+                raise RasaSetupError(f"PUT {base}/model {model}: HTTP {resp.status}: {(await resp.text())[:300]}")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise RasaSetupError(f"PUT {base}/model {model}: {type(exc).__name__}: {exc}") from exc
+    status = await _get_status(session, base)
+    if not status or Path(str(status.get("model_file", ""))).name != model.name:
+        raise RasaSetupError(f"{base} did not switch to {model.name}: status {status}")
+    logger.info("Rasa server %s switched to model %s", base, model.name)
+    return status
+
+
 def ensure_model(project: Path = PROJECT_DIR) -> Path:
     """Return the model trained from the current project files, training it first if needed.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +13,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from channels import rest, web_chat
+from channels import open311, rest, web_chat
 from hub.config import Settings
 from hub.conversation_service import ConversationService
 from hub.demo import load_demo
@@ -20,13 +22,21 @@ from hub.events import EventBus
 from hub.nlu import NluService
 from hub.storage.conversations import ConversationStore
 from hub.storage.engine import create_engine, migrate
+from hub.storage.knowledge import KnowledgeStore
 from hub.storage.taxonomy import load_taxonomy
 from hub.storage.users import UserStore
 from hub.storage.work_orders import WorkOrderStore
 from hub.taxonomy import Taxonomy
+from hub.web import nlu_admin
+from hub.web import orders as orders_pages
 from hub.web.app import create_app
 from hub.web.context import HubContext
-from knowledge_base.hub_adapter import IndexedKnowledgeBase
+from hub.work_orders.calendar import WorkingCalendar, calendar_from_rows
+from hub.work_orders.notifier import CitizenNotifier
+from hub.work_orders.service import WorkOrderService
+from knowledge_base import web as kb_web
+from knowledge_base.hub_adapter import AnnouncementBoard, IndexedKnowledgeBase
+from knowledge_base.service import KnowledgeService
 from rexian.nlu_supervisor import SupervisedNlu
 from routing.desk import RuleDispatchDesk
 
@@ -51,6 +61,28 @@ class Hub:
         await self.nlu.close()
         await self.session.close()
         await self.engine.dispose()
+
+
+class CalendarHolder:
+    """Holds the current holiday calendar (replaced after administrators edit it)."""
+
+    def __init__(self, calendar: WorkingCalendar) -> None:
+        self.current = calendar
+
+    def __call__(self) -> WorkingCalendar:
+        return self.current
+
+
+async def watch_deadlines(orders: WorkOrderService, every_s: float) -> None:
+    """Warn before due and remind overdue orders, every ``every_s`` seconds, for as long as the hub runs."""
+    while True:
+        try:
+            counts = await orders.watch_deadlines()
+            if any(counts.values()):
+                log.info("deadline watch: %s", counts)
+        except Exception:
+            log.exception("deadline watch failed; retrying next round")
+        await asyncio.sleep(every_s)
 
 
 class TaxonomyHolder:
@@ -86,6 +118,8 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     taxonomy = TaxonomyHolder(await load_taxonomy(engine))
     kb = IndexedKnowledgeBase(engine)
     await kb.reload(taxonomy())
+    notices = AnnouncementBoard(engine, taxonomy())
+    await notices.reload()
     session = aiohttp.ClientSession()
     nlu = SupervisedNlu(
         session,
@@ -94,8 +128,11 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         timeout=settings.nlu_timeout,
         log_path=settings.data_dir / "rasa-server.log",
     )
-    desk = RuleDispatchDesk(orders, conversations, taxonomy, bus)
-    dialogue = DialogueEngine(nlu_service or nlu, kb, desk, taxonomy(), settings.bot)
+    calendar = CalendarHolder(calendar_from_rows(await orders.calendar_days()))
+    order_service = WorkOrderService(orders, taxonomy, calendar, bus)
+    CitizenNotifier(conversations, taxonomy, bus).attach()
+    desk = RuleDispatchDesk(orders, conversations, taxonomy, bus, order_service)
+    dialogue = DialogueEngine(nlu_service or nlu, kb, desk, taxonomy(), settings.bot, announcements=notices)
     service = ConversationService(conversations, dialogue, bus)
 
     async def database_health() -> dict[str, Any]:
@@ -113,6 +150,8 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         service=service,
         bus=bus,
         taxonomy=taxonomy,
+        orders=order_service,
+        kb=kb,
         health_checks={
             "database": database_health,
             "nlu": (nlu_service or nlu).status,
@@ -122,16 +161,27 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     )
     app = create_app(ctx, template_dirs=[web_chat.TEMPLATE_DIR])
     web_chat.setup(app)
+    orders_pages.setup(app, settings.data_dir / "attachments")
     rest.setup(app)
+    kb_web.setup(app, KnowledgeService(KnowledgeStore(engine), taxonomy, lambda: kb.reload(taxonomy())), notices.reload)
+    open311.setup(app, engine=engine, desk=desk)
+    nlu_admin.setup(app, engine, nlu)
     hub = Hub(settings, engine, session, nlu, service, kb, app)
+
+    watcher: list[asyncio.Task[None]] = []
 
     async def on_startup(_app: web.Application) -> None:
         nlu.start()
         recovered = await service.recover()
         if recovered:
             log.warning("handled messages of %d conversations left unhandled by the last run", recovered)
+        watcher.append(asyncio.create_task(watch_deadlines(order_service, settings.deadline_scan_seconds)))
 
     async def on_cleanup(_app: web.Application) -> None:
+        for task in watcher:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await hub.close()
 
     app.on_startup.append(on_startup)

@@ -79,6 +79,23 @@ def build_parser() -> argparse.ArgumentParser:
     nlu_sub = nlu.add_subparsers(dest="nlu_command", required=True, metavar="ACTION")
     nlu_sub.add_parser("setup", help="create the Rasa venv (Python 3.10, pinned constraints) if missing")
     nlu_sub.add_parser("train", help="train the Rasa model if its training data changed (cached by hash)")
+    from nlu import evaluate as nlu_evaluate
+
+    nlu_evaluate.add_arguments(
+        nlu_sub.add_parser("eval", help="score the NLU on a labelled JSONL file; one JSON report on stdout")
+    )
+
+    from knowledge_base import evaluate as kb_evaluate
+
+    kb_evaluate.add_parser(sub)
+
+    open311 = sub.add_parser("open311", help="the Open311 GeoReport v2 endpoint")
+    open311_sub = open311.add_subparsers(dest="open311_command", required=True, metavar="ACTION")
+    key = open311_sub.add_parser("key", help="API keys of Open311 clients")
+    key_sub = key.add_subparsers(dest="key_command", required=True, metavar="ACTION")
+    key_create = key_sub.add_parser("create", help="create an API key; prints it as the last line (shown once)")
+    _store_args(key_create)
+    key_create.add_argument("name", help="who the key is for (e.g. the app's name)")
     return parser
 
 
@@ -146,6 +163,22 @@ async def _user_create(settings: Settings, args: argparse.Namespace) -> None:
         await engine.dispose()
 
 
+async def _open311_key_create(settings: Settings, name: str) -> None:
+    from hub.storage.open311 import Open311Store
+    from rexian.app import prepare_store
+
+    engine = await prepare_store(settings)
+    try:
+        try:
+            key, secret = await Open311Store(engine).create_key(name)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
+        print(f"created Open311 API key {key.id} for {key.name!r}; only its hash is stored, so keep it now:")
+        print(secret)
+    finally:
+        await engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rexian`` command."""
     args = build_parser().parse_args(argv)
@@ -158,11 +191,21 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_demo_load(_settings(args)))
     elif args.command == "user":
         asyncio.run(_user_create(_settings(args), args))
+    elif args.command == "open311":
+        asyncio.run(_open311_key_create(_settings(args), args.name))
+    elif args.command == "kb":
+        from knowledge_base import evaluate as kb_evaluate
+
+        return kb_evaluate.run(args)
     elif args.command == "nlu":
         from nlu import runtime
 
         if args.nlu_command == "setup":
             print(runtime.ensure_venv())
+        elif args.nlu_command == "eval":
+            from nlu import evaluate as nlu_evaluate
+
+            return nlu_evaluate.run(args)
         else:
             print(runtime.ensure_model())
     return 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +32,33 @@ class SupervisedNlu:
         start: bool,
         timeout: float,
         log_path: Path | None = None,
+        model_source: Callable[[], Path | None] | None = None,
+        poll_seconds: float | None = None,
     ) -> None:
+        """Create the supervisor.
+
+        Args:
+            session: Shared aiohttp session.
+            url: A running Rasa server to use; None to start one (``start``) or to run without NLU.
+            start: Start and own a Rasa server when ``url`` is None.
+            timeout: Seconds per parse.
+            log_path: Log file of the owned server.
+            model_source: Returns the model to serve (default :func:`nlu.runtime.current_model`, the model of
+                the current training data, or None before it is trained).
+            poll_seconds: How often to compare that model with the loaded one and switch (hot model switch).
+                Default ``REXIAN_NLU_MODEL_POLL`` or 30 s for an owned server; 0 disables. A server given by
+                ``url`` is only switched by :meth:`switch_model`, unless ``poll_seconds`` is set.
+        """
         self._session = session
+        self._url = url
+        self._model_source = model_source
+        env_poll = os.environ.get("REXIAN_NLU_MODEL_POLL")
+        default_poll = float(env_poll) if env_poll else (30.0 if start and url is None else 0.0)
+        self._poll_seconds = default_poll if poll_seconds is None else poll_seconds
+        self._watch_task: asyncio.Task[None] | None = None
+        self._project = Path(os.environ["REXIAN_NLU_PROJECT"]) if os.environ.get("REXIAN_NLU_PROJECT") else None
+        self._retrain_task: asyncio.Task[None] | None = None
+        self._retrain: dict[str, Any] = {"state": "idle"}
         self._timeout = timeout
         self._start = start and url is None
         self._client: NluService | None = self._connect(url) if url else None
@@ -50,6 +77,111 @@ class SupervisedNlu:
         """Begin starting the owned Rasa server in the background (the hub serves meanwhile)."""
         if self._start and self._task is None:
             self._task = asyncio.create_task(self._run_server())
+        if self._poll_seconds > 0 and self._watch_task is None:
+            self._watch_task = asyncio.create_task(self._watch_models())
+
+    @property
+    def rasa_url(self) -> str | None:
+        """The Rasa server in use (None while an owned server is starting)."""
+        return self._url
+
+    def _wanted_model(self) -> Path | None:
+        if self._model_source is not None:
+            return self._model_source()
+        from nlu import runtime
+
+        return runtime.current_model(self._project or runtime.PROJECT_DIR)
+
+    def retrain_status(self) -> dict[str, Any]:
+        """``{"state": "idle"|"training"|"switched"|"failed", "examples", "model", "error"}`` of the last retrain."""
+        return dict(self._retrain)
+
+    def start_retrain(self, examples: list[tuple[str, str, str | None]]) -> bool:
+        """Write ``(text, type, industry)`` examples into the training data, train and switch, in the background.
+
+        The Rasa project is ``REXIAN_NLU_PROJECT`` or ``nlu/rasa_project``; training is cached by hash (the
+        previous model is kept) and the new model is loaded with ``PUT /model`` (no restart).
+
+        Returns:
+            False when a retrain is already running.
+        """
+        if self._retrain_task is not None and not self._retrain_task.done():
+            return False
+        self._retrain = {"state": "training", "examples": len(examples)}
+        self._retrain_task = asyncio.create_task(self._do_retrain(examples))
+        return True
+
+    async def _do_retrain(self, examples: list[tuple[str, str, str | None]]) -> None:
+        from nlu import feedback, runtime
+
+        project = self._project or runtime.PROJECT_DIR
+        try:
+            await asyncio.to_thread(feedback.write, project, examples)
+            model = await asyncio.to_thread(runtime.ensure_model, project)
+            result = await self.switch_model(model)
+        except Exception as exc:  # reported on the admin page; the old model keeps serving
+            log.error("NLU retrain failed: %s: %s", type(exc).__name__, exc)
+            self._retrain = {"state": "failed", "examples": len(examples), "error": f"{type(exc).__name__}: {exc}"}
+            return
+        self._retrain = {"state": "switched", "examples": len(examples), "model": result["model"]}
+        log.info("NLU retrained with %d feedback examples: %s", len(examples), result["model"])
+
+    async def wait_retrain(self) -> dict[str, Any]:
+        """Wait for the running retrain (if any) and return its status."""
+        if self._retrain_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retrain_task
+        return self.retrain_status()
+
+    async def switch_model(self, model: Path | None = None) -> dict[str, Any]:
+        """Load ``model`` (default: the model of the current training data) into the Rasa server, no restart.
+
+        Returns:
+            ``{"switched": bool, "model": name}``; ``switched`` is False when it was already loaded.
+
+        Raises:
+            NluUnavailable: No Rasa server (yet), no trained model, or Rasa failed to load it.
+        """
+        from nlu import runtime
+
+        if self._url is None:
+            raise NluUnavailable(f"NLU {self._state}")
+        wanted = model or await asyncio.to_thread(self._wanted_model)
+        if wanted is None:
+            raise NluUnavailable("no trained model for the current training data: run `rexian nlu train`")
+        status = await self._rasa_status()
+        if Path(str(status.get("model_file", ""))).name == wanted.name:
+            return {"switched": False, "model": wanted.name}
+        try:
+            await runtime.load_model(self._session, self._url, wanted)
+        except runtime.RasaSetupError as exc:
+            raise NluUnavailable(str(exc)) from exc
+        return {"switched": True, "model": wanted.name}
+
+    async def _rasa_status(self) -> dict[str, Any]:
+        assert self._url is not None
+        try:
+            async with self._session.get(
+                f"{self._url.rstrip('/')}/status", timeout=aiohttp.ClientTimeout(total=self._timeout)
+            ) as resp:
+                data = await resp.json(content_type=None) if resp.status == 200 else {}
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise NluUnavailable(f"GET {self._url}/status: {exc}") from exc
+        return data if isinstance(data, dict) else {}
+
+    async def _watch_models(self) -> None:
+        """Every ``poll_seconds``: switch to the model of the current training data once it exists."""
+        while True:
+            await asyncio.sleep(self._poll_seconds)
+            if self._url is None:
+                continue
+            try:
+                result = await self.switch_model()
+            except NluUnavailable as exc:
+                log.debug("model watch: %s", exc)
+                continue
+            if result["switched"]:
+                log.info("NLU switched to the new model %s", result["model"])
 
     async def _run_server(self) -> None:
         from nlu import runtime
@@ -64,6 +196,7 @@ class SupervisedNlu:
             log.error("Rasa server could not start (%s); citizens go straight to agents", self._error)
             return
         self._server = server
+        self._url = server.base_url
         self._client = self._connect(server.base_url)
         self._state = "ok"
         log.info("Rasa NLU ready at %s", server.base_url)
@@ -91,7 +224,15 @@ class SupervisedNlu:
         return status
 
     async def close(self) -> None:
-        """Stop the owned server."""
+        """Stop the model watcher, a running retrain and the owned server."""
+        if self._retrain_task is not None and not self._retrain_task.done():
+            self._retrain_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retrain_task
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

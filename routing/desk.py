@@ -11,6 +11,8 @@ from hub.models import WorkOrder
 from hub.storage.conversations import ConversationStore
 from hub.storage.work_orders import WorkOrderStore
 from hub.taxonomy import Taxonomy
+from hub.work_orders.service import Params, WorkOrderService
+from hub.work_orders.states import Action
 from routing.dispatch import match_unit
 
 log = logging.getLogger(__name__)
@@ -25,14 +27,19 @@ class RuleDispatchDesk:
         conversations: ConversationStore,
         taxonomy: Callable[[], Taxonomy],
         bus: EventBus,
+        service: WorkOrderService | None = None,
     ) -> None:
+        self.service = service
         self.orders = orders
         self.conversations = conversations
         self.taxonomy = taxonomy
         self.bus = bus
 
-    async def register(self, conversation_id: str, draft: WorkOrderDraft) -> tuple[WorkOrder, str | None]:
-        """Create the order, link the citizen's contact by phone, dispatch by rule, publish the event."""
+    async def register(self, conversation_id: str | None, draft: WorkOrderDraft) -> tuple[WorkOrder, str | None]:
+        """Create the order, link the citizen's contact by phone, dispatch by rule, publish the event.
+
+        ``conversation_id`` is None for orders that come from no conversation (e.g. Open311 requests).
+        """
         tax = self.taxonomy()
         district = tax.detect_district(draft.address)
         unit = match_unit(tax.rules, draft.industry, draft.category, district)
@@ -40,9 +47,10 @@ class RuleDispatchDesk:
         if draft.phone:
             contact = await self.conversations.ensure_contact_by_phone(draft.phone)
             contact_id = contact.id
-            conversation = await self.conversations.get(conversation_id)
-            if conversation.contact_id is None:
-                await self.conversations.update(conversation_id, contact_id=contact_id)
+            if conversation_id is not None:
+                conversation = await self.conversations.get(conversation_id)
+                if conversation.contact_id is None:
+                    await self.conversations.update(conversation_id, contact_id=contact_id)
         category = tax.categories.get(draft.category or "")
         order = await self.orders.create(
             request_type=draft.request_type,
@@ -65,3 +73,25 @@ class RuleDispatchDesk:
     async def lookup(self, number: str) -> WorkOrder | None:
         """An order by number."""
         return await self.orders.get_by_number(number)
+
+    async def latest_for(self, conversation_id: str, phone: str | None) -> WorkOrder | None:
+        """The citizen's latest order, by the phone given or the conversation's contact."""
+        contact_id = None
+        if phone:
+            contact = await self.conversations.contact_by_phone(phone)
+            contact_id = contact.id if contact else None
+        if contact_id is None and conversation_id:
+            conversation = await self.conversations.get(conversation_id)
+            contact_id = conversation.contact_id
+        return None if contact_id is None else await self.orders.latest_for_contact(contact_id)
+
+    async def record_callback(self, number: str, satisfaction: str, department_at_fault: bool) -> WorkOrder:
+        """Record the callback through the work-order service (re-handling if the unit was at fault)."""
+        if self.service is None:
+            raise RuntimeError("no work-order service wired")
+        return await self.service.act(
+            number,
+            Action.CALLBACK,
+            None,
+            Params(satisfaction=satisfaction, department_at_fault=department_at_fault, note="回访（智能客服）"),
+        )

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.dialogue import slots
-from hub.dialogue.ports import KbAnswer, KnowledgeBase, WorkOrderDesk, WorkOrderDraft
+from hub.dialogue.ports import Announcements, KbAnswer, KnowledgeBase, WorkOrderDesk, WorkOrderDraft
 from hub.i18n import t
+from hub.models import WorkOrder
 from hub.nlu import NluResult, NluService, NluUnavailable
 from hub.taxonomy import Taxonomy
 
@@ -76,12 +77,14 @@ class DialogueEngine:
         desk: WorkOrderDesk,
         taxonomy: Taxonomy,
         settings: BotSettings | None = None,
+        announcements: Announcements | None = None,
     ) -> None:
         self.nlu = nlu
         self.kb = kb
         self.desk = desk
         self.taxonomy = taxonomy
         self.settings = settings or BotSettings()
+        self.announcements = announcements
 
     async def handle(
         self, conversation_id: str, state: dict[str, Any], text: str, locale: str = "zh-CN"
@@ -90,6 +93,10 @@ class DialogueEngine:
         out = TurnOutcome(state=dict(state))
         if slots.wants_human(text):
             return self._handoff(out, "requested", locale)
+        if out.state.get("pending") in ("callback", "callback_cause"):
+            handled = await self._callback(out, text, locale)
+            if handled is not None:
+                return handled
         try:
             nlu = await self.nlu.parse(text)
         except NluUnavailable as exc:
@@ -106,7 +113,21 @@ class DialogueEngine:
             if article is not None:
                 return self._answer(out, article, locale)
         out.state.pop("offered", None)
-        return await self._route(conversation_id, out, text, nlu, locale)
+        return self._announce(await self._route(conversation_id, out, text, nlu, locale), text, nlu)
+
+    def _announce(self, out: TurnOutcome, text: str, nlu: NluResult) -> TurnOutcome:
+        """Mention current notices for the industry or area asked about, each once per conversation."""
+        if self.announcements is None or out.handoff:
+            return out
+        industry = out.industry or (nlu.industry.name if nlu.industry else None)
+        said = list(out.state.get("announced", []))
+        for key, notice in self.announcements.relevant(text, industry):
+            if key not in said:
+                said.append(key)
+                out.replies.append(notice)
+        if said:
+            out.state["announced"] = said
+        return out
 
     # -- routing of a fresh message -----------------------------------------------------------------
 
@@ -122,9 +143,9 @@ class DialogueEngine:
             out.replies.append(t("bot.out_of_scope", locale))
             return out
         if confident and intent == "status_query":
-            return await self._status(out, text, locale)
+            return await self._status(out, text, locale, conversation_id)
         if (number := slots.WORK_ORDER_NUMBER.search(text)) is not None:
-            return await self._status(out, number.group(1), locale)
+            return await self._status(out, number.group(1), locale, conversation_id)
         if confident and intent in REQUEST_TYPES and intent != "consult":
             return await self._start_work_order(conversation_id, out, text, nlu, locale)
         # A consultation, or something the NLU is unsure about: the knowledge base may still know.
@@ -148,6 +169,7 @@ class DialogueEngine:
         out.state["misunderstood"] = 0
         out.state["last_article"] = article.article_id
         out.request_type = out.request_type or "consult"
+        out.industry = out.industry or article.industry
         out.replies.append(article.answer)
         out.replies.append(t("bot.kb_answer_suffix", locale))
         return out
@@ -166,29 +188,73 @@ class DialogueEngine:
         out.replies.append(t("bot.handoff_degraded" if degraded else "bot.handoff", locale))
         return out
 
-    async def _status(self, out: TurnOutcome, text: str, locale: str) -> TurnOutcome:
+    async def _callback(self, out: TurnOutcome, text: str, locale: str) -> TurnOutcome | None:
+        """The citizen answers the satisfaction callback; None when the text is not an answer to it."""
+        number = str(out.state.get("order", ""))
+        answer = text.strip().strip("。.！!")
+        if out.state["pending"] == "callback_cause":
+            at_fault = answer in ("是", "是的", "对", "对的", "嗯", "yes", "y", "1")
+            if not at_fault and answer not in ("否", "不是", "没有", "不", "no", "n", "2"):
+                return None
+            await self.desk.record_callback(number, "unsatisfied", at_fault)
+            out.state = {}
+            key = "bot.callback_rehandle" if at_fault else "bot.callback_recorded"
+            out.replies.append(t(key, locale, number=number))
+            return out
+        choice = {
+            "1": "satisfied",
+            "满意": "satisfied",
+            "非常满意": "satisfied",
+            "2": "basically_satisfied",
+            "基本满意": "basically_satisfied",
+            "3": "unsatisfied",
+            "不满意": "unsatisfied",
+        }.get(answer)
+        if choice is None:
+            attempts = int(out.state.get("attempts", 0)) + 1
+            if attempts >= 2:
+                out.state = {}
+                return None  # not an answer: treat it as a new request
+            out.state["attempts"] = attempts
+            out.replies.append(t("bot.callback_repeat", locale))
+            return out
+        if choice == "unsatisfied":
+            out.state = {"pending": "callback_cause", "order": number}
+            out.replies.append(t("bot.callback_cause", locale))
+            return out
+        await self.desk.record_callback(number, choice, False)
+        out.state = {}
+        out.replies.append(t("bot.callback_thanks", locale))
+        return out
+
+    async def _status(self, out: TurnOutcome, text: str, locale: str, conversation_id: str = "") -> TurnOutcome:
         match = slots.WORK_ORDER_NUMBER.search(text)
         if match is None:
-            out.replies.append(t("bot.status_ask_number", locale))
+            latest = await self.desk.latest_for(conversation_id, slots.normalise_phone(text))
+            if latest is None:
+                out.replies.append(t("bot.status_ask_number", locale))
+                return out
+            out.replies.append(self._status_text("bot.status_latest", latest, locale))
             return out
         number = match.group(1)
         order = await self.desk.lookup(number)
         if order is None:
             out.replies.append(t("bot.status_not_found", locale, number=number))
             return out
+        out.replies.append(self._status_text("bot.status_found", order, locale))
+        return out
+
+    def _status_text(self, key: str, order: WorkOrder, locale: str) -> str:
         unit = self.taxonomy.units.get(order.unit or "")
         industry = self.taxonomy.industries.get(order.industry or "")
-        out.replies.append(
-            t(
-                "bot.status_found",
-                locale,
-                number=order.number,
-                industry=industry.name(locale) if industry else t("unknown_industry", locale),
-                state=t(f"state.{order.state}", locale),
-                unit=unit.name(locale) if unit else t("centre", locale),
-            )
+        return t(
+            key,
+            locale,
+            number=order.number,
+            industry=industry.name(locale) if industry else t("unknown_industry", locale),
+            state=t(f"state.{order.state}", locale),
+            unit=unit.name(locale) if unit else t("centre", locale),
         )
-        return out
 
     # -- work-order slot filling ------------------------------------------------------------------
 
@@ -197,7 +263,9 @@ class DialogueEngine:
     ) -> TurnOutcome:
         request_type = nlu.intent.name
         industry = nlu.industry.name if nlu.industry and nlu.industry.name in self.taxonomy.industries else None
-        category = self.taxonomy.guess_category(industry, text)
+        category = nlu.category.name if nlu.category and nlu.category.name in self.taxonomy.categories else None
+        if category is None or self.taxonomy.industry_of_category(category) != industry:
+            category = self.taxonomy.guess_category(industry, text)
         if industry is None and category is not None:
             industry = self.taxonomy.industry_of_category(category)
         address = nlu.entity("address")

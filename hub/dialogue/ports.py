@@ -17,6 +17,7 @@ class KbAnswer:
     answer: str
     spoken_answer: str
     confidence: float
+    industry: str | None = None
 
 
 class KnowledgeBase(Protocol):
@@ -52,4 +53,20 @@ class WorkOrderDesk(Protocol):
 
     async def lookup(self, number: str) -> WorkOrder | None:
         """An order by number."""
+        ...
+
+    async def latest_for(self, conversation_id: str, phone: str | None) -> WorkOrder | None:
+        """The citizen's most recent order: by the phone given, else by the conversation's contact."""
+        ...
+
+    async def record_callback(self, number: str, satisfaction: str, department_at_fault: bool) -> WorkOrder:
+        """Record the satisfaction callback (回访); unsatisfied because of the unit sends it back (重办)."""
+        ...
+
+
+class Announcements(Protocol):
+    """Current notices (信息公告: planned outages, new fee standards) the bot mentions once per conversation."""
+
+    def relevant(self, text: str, industry: str | None) -> list[tuple[str, str]]:
+        """(stable key, text to send) of the notices for ``industry`` or an area named in ``text``."""
         ...

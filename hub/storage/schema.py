@@ -175,6 +175,20 @@ work_orders = sa.Table(
     sa.Column("urgent", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
+    # lifecycle (migration 0002_work_orders)
+    sa.Column("dispatched_at", TS, nullable=True),
+    sa.Column("signed_at", TS, nullable=True),
+    sa.Column("due_at", TS, nullable=True, index=True),
+    sa.Column("replied_at", TS, nullable=True),
+    sa.Column("closed_at", TS, nullable=True),
+    sa.Column("result", sa.Text, nullable=True),
+    sa.Column("supervised", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("return_locked", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("returns", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rehandles", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("warned_at", TS, nullable=True),
+    sa.Column("reminded_at", TS, nullable=True),
+    sa.Column("satisfaction", sa.String(16), nullable=True),
 )
 
 work_order_events = sa.Table(
@@ -189,6 +203,7 @@ work_order_events = sa.Table(
     sa.Column("unit", sa.String(100), sa.ForeignKey("units.code"), nullable=True),
     sa.Column("note", sa.Text, nullable=True),
     sa.Column("created_at", TS, nullable=False),
+    sa.Column("data", sa.JSON, nullable=True),  # migration 0002_work_orders: reason codes, days, attachments ...
 )
 
 counters = sa.Table(
@@ -213,4 +228,46 @@ articles = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("updated_at", TS, nullable=False),
+    # curation (migration 0002_knowledge_base; versions, suggestions, announcements: hub/storage/knowledge.py)
+    sa.Column("commitments", sa.Text, nullable=True),
+    sa.Column("fees", sa.Text, nullable=True),
+    sa.Column("links", sa.JSON, nullable=True),
+    sa.Column("effective_from", TS, nullable=True),
+    sa.Column("expires_at", TS, nullable=True),
+    sa.Column("published_version", sa.Integer, nullable=True),
+)
+
+
+# -- work-order lifecycle (migration 0002_work_orders) ------------------------------------------------------
+
+calendar_days = sa.Table(
+    "calendar_days",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # "holiday" | "workday" (调休 working weekend day)
+    sa.Column("name", sa.String(100), nullable=True),
+)
+
+work_order_extensions = sa.Table(
+    "work_order_extensions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("work_order_id", sa.Integer, sa.ForeignKey("work_orders.id"), nullable=False, index=True),
+    sa.Column("days", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | approved | refused
+    sa.Column("requested_by", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("decided_by", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("requested_at", TS, nullable=False),
+    sa.Column("decided_at", TS, nullable=True),
+)
+
+work_order_instructions = sa.Table(
+    "work_order_instructions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("work_order_id", sa.Integer, sa.ForeignKey("work_orders.id"), nullable=False, index=True),
+    sa.Column("author_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,15 @@ from hub.clock import Clock, utc_now
 from hub.models import WorkOrder
 from hub.storage import rows
 from hub.storage.engine import begin
-from hub.storage.schema import counters, work_order_events, work_orders
+from hub.storage.schema import (
+    calendar_days,
+    counters,
+    users,
+    work_order_events,
+    work_order_extensions,
+    work_order_instructions,
+    work_orders,
+)
 
 CENTRE_TZ = ZoneInfo("Asia/Shanghai")  # the centre's local day numbers the orders
 RECEIVED = "received"  # 受理
@@ -39,6 +48,7 @@ class WorkOrderStore:
 
     def __init__(self, engine: AsyncEngine, clock: Clock = utc_now, tz: tzinfo = CENTRE_TZ) -> None:
         self._engine = engine
+        self.engine = engine
         self._clock = clock
         self._tz = tz
 
@@ -79,6 +89,7 @@ class WorkOrderStore:
                 "urgent": urgent,
                 "created_at": now,
                 "updated_at": now,
+                "dispatched_at": now if unit else None,
             }
             row = (await conn.execute(work_orders.insert().values(**values).returning(work_orders))).one()
             events = [{"action": "receive", "from_state": None, "to_state": RECEIVED, "unit": None}]
@@ -89,6 +100,53 @@ class WorkOrderStore:
                     work_order_events.insert().values(work_order_id=row.id, actor_id=actor_id, created_at=now, **ev)
                 )
         return rows.work_order(row)
+
+    async def apply(
+        self,
+        order: WorkOrder,
+        *,
+        action: str,
+        to_state: str,
+        actor_id: int | None,
+        note: str | None,
+        data: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+        extra: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+    ) -> WorkOrder | None:
+        """Record an action: update the order only if it is still in ``order.state`` (None if it moved meanwhile)."""
+        now = self._clock()
+        async with begin(self._engine) as conn:
+            result = await conn.execute(
+                work_orders.update()
+                .where(work_orders.c.id == order.id, work_orders.c.state == order.state)
+                .values(state=to_state, updated_at=now, **(values or {}))
+                .returning(work_orders)
+            )
+            row = result.first()
+            if row is None:
+                return None
+            await conn.execute(
+                work_order_events.insert().values(
+                    work_order_id=order.id,
+                    action=action,
+                    from_state=order.state,
+                    to_state=to_state,
+                    actor_id=actor_id,
+                    unit=row.unit,
+                    note=note,
+                    data=data,
+                    created_at=now,
+                )
+            )
+            if extra is not None:
+                await extra(conn)
+        return rows.work_order(row)
+
+    async def get(self, work_order_id: int) -> WorkOrder | None:
+        """An order by id."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(work_orders).where(work_orders.c.id == work_order_id))).first()
+        return None if row is None else rows.work_order(row)
 
     async def get_by_number(self, number: str) -> WorkOrder | None:
         """An order by its number."""
@@ -118,14 +176,99 @@ class WorkOrderStore:
             return [rows.work_order(r) for r in result]
 
     async def history(self, work_order_id: int) -> list[dict[str, Any]]:
-        """The order's events, oldest first."""
+        """The order's events, oldest first, with the actor's display name."""
         async with self._engine.connect() as conn:
             result = await conn.execute(
-                sa.select(work_order_events)
+                sa.select(work_order_events, users.c.display_name.label("actor_name"))
+                .outerjoin(users, users.c.id == work_order_events.c.actor_id)
                 .where(work_order_events.c.work_order_id == work_order_id)
                 .order_by(work_order_events.c.id)
             )
             return [dict(r._mapping) for r in result]
+
+    async def find(
+        self,
+        *,
+        units: list[str] | None = None,
+        states: list[str] | None = None,
+        supervised: bool | None = None,
+        due_before: datetime | None = None,
+        created_after: datetime | None = None,
+        limit: int = 200,
+    ) -> list[WorkOrder]:
+        """Orders matching every given filter, newest first."""
+        query = sa.select(work_orders)
+        if created_after is not None:
+            query = query.where(work_orders.c.created_at >= created_after)
+        if units is not None:
+            query = query.where(work_orders.c.unit.in_(units))
+        if states is not None:
+            query = query.where(work_orders.c.state.in_(states))
+        if supervised is not None:
+            query = query.where(work_orders.c.supervised == supervised)
+        if due_before is not None:
+            query = query.where(work_orders.c.due_at.is_not(None), work_orders.c.due_at < due_before)
+        async with self._engine.connect() as conn:
+            result = await conn.execute(query.order_by(work_orders.c.id.desc()).limit(limit))
+            return [rows.work_order(r) for r in result]
+
+    async def latest_for_contact(self, contact_id: int) -> WorkOrder | None:
+        """A citizen's most recent order."""
+        found = await self.list_for_contact(contact_id)
+        return found[0] if found else None
+
+    # -- extensions, instructions, calendar ------------------------------------------------------------
+
+    async def extensions(self, work_order_id: int) -> list[dict[str, Any]]:
+        """Extension requests of an order, oldest first."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(work_order_extensions)
+                .where(work_order_extensions.c.work_order_id == work_order_id)
+                .order_by(work_order_extensions.c.id)
+            )
+            return [dict(r._mapping) for r in result]
+
+    async def pending_extensions(self) -> list[dict[str, Any]]:
+        """Every extension request waiting for the centre, with its order number."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(work_order_extensions, work_orders.c.number, work_orders.c.unit)
+                .join(work_orders, work_orders.c.id == work_order_extensions.c.work_order_id)
+                .where(work_order_extensions.c.status == "pending")
+                .order_by(work_order_extensions.c.id)
+            )
+            return [dict(r._mapping) for r in result]
+
+    async def instructions(self, work_order_id: int) -> list[dict[str, Any]]:
+        """Leaders' instructions (批示) on an order, oldest first, with the author's name."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(work_order_instructions, users.c.display_name.label("author_name"))
+                .join(users, users.c.id == work_order_instructions.c.author_id)
+                .where(work_order_instructions.c.work_order_id == work_order_id)
+                .order_by(work_order_instructions.c.id)
+            )
+            return [dict(r._mapping) for r in result]
+
+    async def set_calendar_day(self, day: date, kind: str | None, name: str | None) -> None:
+        """Make ``day`` a holiday or a working day (``kind`` None removes the exception)."""
+        async with begin(self._engine) as conn:
+            await conn.execute(calendar_days.delete().where(calendar_days.c.day == day))
+            if kind is not None:
+                await conn.execute(calendar_days.insert().values(day=day, kind=kind, name=name))
+
+    async def calendar_entries(self) -> list[dict[str, Any]]:
+        """The calendar's exceptions with names, by day."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(sa.select(calendar_days).order_by(calendar_days.c.day))
+            return [dict(r._mapping) for r in result]
+
+    async def calendar_days(self) -> list[tuple[date, str]]:
+        """The holiday calendar: (day, "holiday" | "workday")."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(sa.select(calendar_days.c.day, calendar_days.c.kind))
+            return [(r.day, r.kind) for r in result]
 
     async def list_for_units(self, units: list[str], limit: int = 200) -> list[WorkOrder]:
         """Orders assigned to any of ``units`` (a department and its sub-units), newest first."""

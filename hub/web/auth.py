@@ -64,6 +64,8 @@ def require_roles(roles: Iterable[Role], *, api: bool = False) -> Callable[[Hand
                 sent = request.headers.get("X-CSRF-Token", "")
                 if not sent and request.content_type == "application/x-www-form-urlencoded":
                     sent = str((await request.post()).get("csrf", ""))
+                elif not sent and request.content_type.startswith("multipart/"):
+                    sent = request.query.get("csrf", "")  # uploads stream: the form cannot be read twice
                 if not hmac.compare_digest(sent, request[CSRF_KEY] or ""):
                     raise web.HTTPForbidden(text='{"error": "csrf"}', content_type="application/json")
             return await handler(request)

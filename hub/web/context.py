@@ -9,11 +9,13 @@ from typing import Any
 from aiohttp import web
 
 from hub.conversation_service import ConversationService
+from hub.dialogue.ports import KnowledgeBase
 from hub.events import EventBus
 from hub.storage.conversations import ConversationStore
 from hub.storage.users import UserStore
 from hub.storage.work_orders import WorkOrderStore
 from hub.taxonomy import Taxonomy
+from hub.work_orders.service import WorkOrderService
 
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -28,6 +30,8 @@ class HubContext:
     service: ConversationService
     bus: EventBus
     taxonomy: Callable[[], Taxonomy]
+    orders: WorkOrderService | None = None  # the lifecycle service (department portal, centre pages)
+    kb: KnowledgeBase | None = None  # suggestions next to a conversation in the inbox
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     channel_health: dict[str, HealthCheck] = field(default_factory=dict)
     secure_cookies: bool = False

@@ -95,9 +95,17 @@ async def conversation_detail(request: web.Request) -> web.StreamResponse:
         known = {o.id for o in orders}
         orders += [o for o in await ctx.work_orders.list_for_contact(contact.id) if o.id not in known]
     tax = ctx.taxonomy()
+    last_citizen = next((m.text for m in reversed(messages) if m.sender_kind.value == "citizen"), None)
+    suggestions = []
+    if ctx.kb is not None and last_citizen:
+        suggestions = [
+            {"article_id": s.article_id, "question": s.question, "answer": s.answer, "confidence": s.confidence}
+            for s in ctx.kb.search(last_citizen, k=3)
+        ]
     return _json(
         {
             "conversation": await conversation_summary(ctx, conversation),
+            "kb_suggestions": suggestions,
             "messages": [m.to_json() for m in messages],
             "nlu": nlu,
             "contact": None

@@ -158,3 +158,21 @@ async def test_middling_matches_are_offered_as_numbered_choices(
     chosen = await say(live_hub, conv, "1")
     assert chosen[0] == first.answer
     assert "offered" not in (await live_hub.hub.service.store.get(conv)).dialogue_state
+
+
+async def test_status_by_phone_or_by_the_conversations_contact(
+    live_hub: RunningHub, scripted_nlu: ScriptedNlu, conv: str
+) -> None:
+    from tests.fixtures.hub import Rule
+
+    await say(live_hub, conv, "路灯坏了")
+    scripted_nlu.rules.insert(0, Rule("修了吗|进度", "status_query"))
+    await say(live_hub, conv, "城东区幸福路12号")
+    created = (await say(live_hub, conv, "13812345678"))[-1]
+    number = created.split("工单号：")[1][:12]
+    latest = (await say(live_hub, conv, "我上次反映的路灯修了吗"))[-1]
+    assert number in latest and "已派单" in latest
+    other = (await live_hub.hub.service.store.create("web_chat")).id
+    assert "工单号" in (await say(live_hub, other, "查一下进度"))[-1]  # unknown citizen: asked for the number
+    by_phone = (await say(live_hub, other, "查一下进度 我的电话13812345678"))[-1]
+    assert number in by_phone

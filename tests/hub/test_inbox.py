@@ -192,3 +192,18 @@ async def test_department_sees_only_its_own_orders_escaped(live_hub: RunningHub)
     async with supervisor, supervisor.get(live_hub.url + "/staff") as r:
         summary = await r.text()
     assert 'id="live-summary"' in summary and "已派单" in summary and 'id="open-inbox"' in summary
+
+
+async def test_agent_sees_kb_suggestions_for_the_citizens_question(live_hub: RunningHub) -> None:
+    async with live_hub.session.post(
+        live_hub.url + "/webhooks/rest/webhook", json={"sender": "kbq", "message": "燃气开户要带什么材料？转人工"}
+    ) as r:
+        assert r.status == 200
+    conv = await live_hub.hub.service.store.find_open_by_ref("rest", "kbq")
+    assert conv is not None
+    session, _csrf = await live_hub.login("agent1", "agent123")
+    async with session:
+        async with session.get(f"{live_hub.url}/api/conversations/{conv.id}") as r:
+            detail = await r.json()
+        suggestions = detail["kb_suggestions"]
+        assert suggestions and suggestions[0]["article_id"] == "kb-gas-001" and "身份证" in suggestions[0]["answer"]

@@ -197,3 +197,17 @@ async def test_work_order_numbers_use_the_centres_local_day(engine: AsyncEngine)
         contact_id=None,
     )
     assert order.number == "202611260001"
+
+
+async def test_migrations_match_the_schema(engine: AsyncEngine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from hub.storage.tables import metadata
+
+    def diff(sync_conn: sa.Connection) -> list[object]:
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    async with engine.connect() as conn:
+        assert await conn.run_sync(diff) == []

@@ -36,7 +36,7 @@ def test_to_result_maps_the_contract() -> None:
     assert result.intent == Label("repair", 0.97)
     assert result.type == Label("repair", 0.97)
     assert result.industry == Label("gas", 0.91)
-    assert result.category is None
+    assert result.category == Label("gas.leak", 0.91)  # 燃气泄漏 is a gas.leak keyword
     assert result.entities == (Entity("address", "幸福路12号3单元", 3, 12), Entity("phone", "057188886666", 15, 28))
     assert result.raw is CAPTURED
     assert result.to_json()["industry"] == {"name": "gas", "confidence": 0.91}

@@ -27,6 +27,8 @@ def test_entities_yaml_is_in_sync_with_patterns_module() -> None:
         ("工单号20240315001", []),
         ("12345678901", []),
         ("1381234567", []),
+        ("电话0571 8899 7766", ["057188997766"]),
+        ("+86 139 1234 5678", ["13912345678"]),
     ],
 )
 def test_phone_pattern_and_normalisation(text: str, expected: list[str]) -> None:
@@ -51,6 +53,12 @@ def test_phone_pattern_and_normalisation(text: str, expected: list[str]) -> None
         ("过马路的时候", []),
         ("28路公交车总是不按时到站", []),
         ("我们小区整栋楼都没水了", []),
+        ("喂 嗯 我是 金桂苑 六栋 三单元的", ["金桂苑 六栋 三单元"]),
+        ("地址锦绣家园12号楼", ["锦绣家园12号楼"]),
+        ("本人系幸福里小区5幢2单元401室业主", ["幸福里小区5幢2单元401室"]),
+        ("在青年路跟中山路口", ["青年路", "中山路"]),
+        ("一下雨小区门口就积水", []),
+        ("建议这个十字路口多装几盏路灯", []),
     ],
 )
 def test_address_pattern(text: str, expected: list[str]) -> None:
@@ -59,7 +67,12 @@ def test_address_pattern(text: str, expected: list[str]) -> None:
 
 @pytest.mark.parametrize(
     ("entity", "raw", "value"),
-    [("address", "，幸福路12号。", "幸福路12号"), ("phone", " 0571-8888 6666 ", "057188886666")],
+    [
+        ("address", "，幸福路12号。", "幸福路12号"),
+        ("address", "文化路 33号", "文化路33号"),
+        ("phone", " 0571-8888 6666 ", "057188886666"),
+        ("phone", "+86 138-1234-5678", "13812345678"),
+    ],
 )
 def test_normalise(entity: str, raw: str, value: str) -> None:
     assert patterns.normalise(entity, raw) == value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from hub.storage.schema import metadata
+from hub.storage.tables import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only used via hub.storage.engine.migrate

@@ -73,6 +73,23 @@
     var t = document.getElementById("agent-transcript");
     t.textContent = ""; shownIds = {};
     d.messages.forEach(appendMessage);
+    var kb = document.getElementById("kb-suggestions"); kb.textContent = "";
+    var mine = c.status === "assigned" && c.assignee_id === me;
+    (d.kb_suggestions || []).forEach(function (sug) {
+      var li = el("li", "suggestion");
+      li.appendChild(el("div", "q", sug.question + " (" + Number(sug.confidence).toFixed(2) + ")"));
+      li.title = sug.answer;
+      if (mine) {
+        var btn = el("button", "send-answer", body.dataset.i18nSend);
+        btn.type = "button";
+        btn.addEventListener("click", function () {
+          api("POST", "/api/conversations/" + c.id + "/reply", { text: sug.answer })
+            .then(appendMessage).catch(function (e) { alert(e.message || e.error); });
+        });
+        li.appendChild(btn);
+      }
+      kb.appendChild(li);
+    });
     var nlu = document.getElementById("nlu"); nlu.textContent = "";
     if (d.nlu) {
       [["intent", d.nlu.intent], ["type", d.nlu.type], ["industry", d.nlu.industry]].forEach(function (p) {

@@ -1,6 +1,6 @@
 """IndustryClassifier: a Rasa 3 graph component predicting the 12319 industry of a message.
 
-The request type is the Rasa intent (DIET); the industry is a second, independent label. It is learnt from
+The request type is the Rasa intent (TfidfIntentClassifier); the industry is a second, independent label. It is learnt from
 the ``industry`` key of the training examples' metadata (example-level metadata wins over intent-level
 metadata); examples without it form the ``none`` class (greetings, hand-off requests, bare addresses ...).
 

@@ -1,0 +1,73 @@
+"""Tells citizens about their work orders in their own conversation, and asks for satisfaction (回访)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from hub.events import Event, EventBus, MessageStored, WorkOrderChanged
+from hub.i18n import t
+from hub.models import ConversationStatus, SenderKind
+from hub.storage.conversations import ConversationNotFound, ConversationStore
+from hub.taxonomy import Taxonomy
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PENDING = "callback"
+
+
+class CitizenNotifier:
+    """Listens to work-order changes and writes to the citizen's conversation.
+
+    Dispatch after registration (manual, re-dispatch, arbitration) and re-handling are announced; closure is
+    announced with the result, followed by the satisfaction question, which the bot then handles.
+    """
+
+    def __init__(self, conversations: ConversationStore, taxonomy: Callable[[], Taxonomy], bus: EventBus) -> None:
+        self.conversations = conversations
+        self.taxonomy = taxonomy
+        self.bus = bus
+
+    def attach(self) -> None:
+        """Subscribe to the bus."""
+        self.bus.subscribe(WorkOrderChanged, self.on_change)
+
+    async def on_change(self, event: Event) -> None:
+        """Handle one work-order change."""
+        assert isinstance(event, WorkOrderChanged)
+        order = event.work_order
+        if order.conversation_id is None:
+            return
+        try:
+            conversation = await self.conversations.get(order.conversation_id)
+        except ConversationNotFound:
+            return
+        locale = conversation.locale
+        unit = self.taxonomy().units.get(order.unit or "")
+        unit_name = unit.name(locale) if unit else t("centre", locale)
+        texts: list[tuple[SenderKind, str]] = []
+        if event.action in ("dispatch", "redispatch", "arbitrate"):
+            texts.append((SenderKind.SYSTEM, t("notice.dispatched", locale, number=order.number, unit=unit_name)))
+        elif event.action == "rehandle":
+            texts.append((SenderKind.SYSTEM, t("notice.rehandle", locale, number=order.number, unit=unit_name)))
+        elif event.action == "close":
+            texts.append(
+                (SenderKind.SYSTEM, t("notice.closed", locale, number=order.number, result=order.result or "-"))
+            )
+            texts.append((SenderKind.BOT, t("bot.callback_ask", locale, number=order.number)))
+            state = {"pending": CALLBACK_PENDING, "order": order.number}
+            if conversation.status in (ConversationStatus.BOT, ConversationStatus.CLOSED):
+                conversation = await self.conversations.update(
+                    conversation.id,
+                    status=ConversationStatus.BOT.value,
+                    dialogue_state=state,
+                    closed_at=None,
+                    assignee_id=None,
+                )
+        for kind, text in texts:
+            message, _ = await self.conversations.add_message(
+                conversation.id, direction="out", sender_kind=kind, text=text
+            )
+            await self.bus.publish(MessageStored(conversation, message))
+        if texts:
+            log.info("citizen notified about work order %s (%s)", order.number, event.action)

@@ -1,0 +1,304 @@
+"""``rexian nlu eval FILE.jsonl``: measure the NLU on a labelled set and print one JSON object.
+
+Each input line is ``{"text": ..., "type": ..., "industry": ..., "category": ..., "intent": ...,
+"entities": [{"entity": "address", "value": ...}, ...]}``; every label is optional. A label that is present
+but ``null`` means "expected none" (e.g. a greeting has no request type) and is scored as the class ``none``;
+an absent label is not scored. Entities are scored only on lines that have an ``entities`` key, and only the
+entity kinds that are labelled somewhere in the file.
+
+The metric functions (:func:`classification_scores`, :func:`entity_scores`, :func:`percentile`,
+:func:`evaluate_predictions`) are pure and tested without Rasa; :func:`run` wires them to a Rasa server,
+starting the trained one itself unless one answers at ``--rasa-url`` / ``REXIAN_RASA_URL``.
+
+Output (stdout)::
+
+    {"n": 160, "type": {"accuracy": .., "macro_f1": .., "n": ..}, "industry": {...},
+     "entities": {"address": {"precision": .., "recall": .., "f1": .., "support": ..}, ...},
+     "latency_ms": {"p50": .., "p99": .., "mean": ..},
+     "confusions": [{"label": "type", "expected": "repair", "predicted": "complaint", "count": 3,
+                     "examples": [...]}, ...]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import math
+import os
+import sys
+import time
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+LABELS = ("type", "industry", "category", "intent")
+"""Sentence labels scored when present in the input lines."""
+
+NONE = "none"
+"""Class name for "no label" (gold ``null`` or no prediction)."""
+
+
+def normalise_value(value: str) -> str:
+    """Entity value for matching: whitespace and punctuation removed, full-width folded (NFKC), lower case.
+
+    >>> normalise_value(" 0571-8888 6666。")
+    '057188886666'
+    """
+    folded = unicodedata.normalize("NFKC", value)
+    return "".join(ch for ch in folded if not (ch.isspace() or unicodedata.category(ch)[0] in "PZ")).lower()
+
+
+def classification_scores(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Accuracy and macro-F1 of ``(expected, predicted)`` pairs.
+
+    Macro-F1 averages the per-class F1 over every class that occurs as expected or predicted
+    (a class never expected but predicted counts with F1 = 0, as in scikit-learn).
+
+    Args:
+        pairs: ``(expected, predicted)`` class names; use :data:`NONE` for "no label".
+
+    Returns:
+        ``{"n", "accuracy", "macro_f1", "per_class": {class: {"precision", "recall", "f1", "support"}}}``.
+    """
+    n = len(pairs)
+    if n == 0:
+        return {"n": 0, "accuracy": None, "macro_f1": None, "per_class": {}}
+    tp: Counter[str] = Counter()
+    fp: Counter[str] = Counter()
+    fn: Counter[str] = Counter()
+    for expected, predicted in pairs:
+        if expected == predicted:
+            tp[expected] += 1
+        else:
+            fp[predicted] += 1
+            fn[expected] += 1
+    classes = sorted({c for pair in pairs for c in pair})
+    per_class = {}
+    for cls in classes:
+        precision, recall, f1 = _prf(tp[cls], fp[cls], fn[cls])
+        per_class[cls] = {"precision": precision, "recall": recall, "f1": f1, "support": tp[cls] + fn[cls]}
+    macro = sum(v["f1"] for v in per_class.values()) / len(per_class)
+    return {
+        "n": n,
+        "accuracy": _round(sum(tp.values()) / n),
+        "macro_f1": _round(macro),
+        "per_class": per_class,
+    }
+
+
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return _round(precision), _round(recall), _round(f1)
+
+
+def _round(x: float) -> float:
+    return round(x, 4)
+
+
+def entity_scores(rows: Iterable[tuple[Sequence[tuple[str, str]], Sequence[tuple[str, str]]]]) -> dict[str, Any]:
+    """Per-entity precision, recall and F1 over ``(expected, predicted)`` lists of ``(entity, value)``.
+
+    Values are compared after :func:`normalise_value`; duplicates count as many times as they occur
+    (multiset matching per line).
+
+    Returns:
+        ``{entity: {"precision", "recall", "f1", "support", "tp", "fp", "fn"}}`` for every entity name seen.
+    """
+    tp: Counter[str] = Counter()
+    fp: Counter[str] = Counter()
+    fn: Counter[str] = Counter()
+    for expected, predicted in rows:
+        want = Counter((name, normalise_value(value)) for name, value in expected)
+        got = Counter((name, normalise_value(value)) for name, value in predicted)
+        for (name, _), count in (want & got).items():
+            tp[name] += count
+        for (name, _), count in (got - want).items():
+            fp[name] += count
+        for (name, _), count in (want - got).items():
+            fn[name] += count
+    out: dict[str, Any] = {}
+    for name in sorted(set(tp) | set(fp) | set(fn)):
+        precision, recall, f1 = _prf(tp[name], fp[name], fn[name])
+        out[name] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": tp[name] + fn[name],
+            "tp": tp[name],
+            "fp": fp[name],
+            "fn": fn[name],
+        }
+    return out
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (``q`` in 0..100) of ``values``; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the NLU said about one line (labels are class names or :data:`NONE`)."""
+
+    labels: dict[str, str]
+    entities: list[tuple[str, str]] = field(default_factory=list)
+    latency_ms: float = 0.0
+
+
+def _gold(row: dict[str, Any], label: str) -> str:
+    value = row[label]
+    return NONE if value in (None, "") else str(value)
+
+
+def evaluate_predictions(
+    rows: Sequence[dict[str, Any]], predictions: Sequence[Prediction], max_examples: int = 3
+) -> dict[str, Any]:
+    """Score predictions against labelled rows (same order) and build the report object.
+
+    Args:
+        rows: The parsed input lines.
+        predictions: One :class:`Prediction` per row.
+        max_examples: Texts listed per confusion.
+
+    Returns:
+        The report printed by ``rexian nlu eval``.
+    """
+    if len(rows) != len(predictions):
+        raise ValueError(f"{len(rows)} rows but {len(predictions)} predictions")
+    report: dict[str, Any] = {"n": len(rows)}
+    confusions: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for label in LABELS:
+        pairs: list[tuple[str, str]] = []
+        for row, pred in zip(rows, predictions, strict=True):
+            if label not in row:
+                continue
+            expected, predicted = _gold(row, label), pred.labels.get(label, NONE)
+            pairs.append((expected, predicted))
+            if expected != predicted:
+                confusions[(label, expected, predicted)].append(str(row.get("text", "")))
+        if pairs:
+            scores = classification_scores(pairs)
+            report[label] = {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"], "n": scores["n"]}
+            report[label]["per_class"] = scores["per_class"]
+    labelled = [row for row in rows if isinstance(row.get("entities"), list)]
+    kinds = {str(e["entity"]) for row in labelled for e in row["entities"]}
+    # Only entity kinds labelled somewhere in the file are scored: a file without time labels does not
+    # count every time the NLU finds as a false positive.
+    report["entities"] = entity_scores(
+        (
+            [(str(e["entity"]), str(e["value"])) for e in row["entities"]],
+            [(name, value) for name, value in pred.entities if name in kinds],
+        )
+        for row, pred in zip(rows, predictions, strict=True)
+        if isinstance(row.get("entities"), list)
+    )
+    latencies = [p.latency_ms for p in predictions]
+    report["latency_ms"] = {
+        "p50": _maybe_round(percentile(latencies, 50)),
+        "p99": _maybe_round(percentile(latencies, 99)),
+        "mean": _maybe_round(sum(latencies) / len(latencies)) if latencies else None,
+    }
+    report["confusions"] = [
+        {"label": label, "expected": exp, "predicted": got, "count": len(texts), "examples": texts[:max_examples]}
+        for (label, exp, got), texts in sorted(confusions.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]
+    return report
+
+
+def _maybe_round(x: float | None) -> float | None:
+    return None if x is None else round(x, 2)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Parse a JSONL file of labelled lines (blank lines skipped).
+
+    Raises:
+        ValueError: A line is not a JSON object with a string ``text``.
+    """
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise ValueError(f"{path}:{number}: expected an object with a string 'text'")
+        rows.append(row)
+    return rows
+
+
+async def predict(rows: Sequence[dict[str, Any]], base_url: str, parse_timeout: float = 10.0) -> list[Prediction]:
+    """Parse every row's text with the Rasa server at ``base_url`` (sequentially, timing each call)."""
+    import aiohttp
+
+    from nlu.client import RasaNLU
+
+    out = []
+    async with aiohttp.ClientSession() as session:
+        nlu = RasaNLU(base_url, session, timeout=parse_timeout)
+        for row in rows:
+            started = time.perf_counter()
+            result = await nlu.parse(row["text"])
+            elapsed = (time.perf_counter() - started) * 1000
+            labels = {
+                "intent": result.intent.name,
+                "type": result.type.name if result.type else NONE,
+                "industry": result.industry.name if result.industry else NONE,
+                "category": result.category.name if result.category else NONE,
+            }
+            out.append(Prediction(labels, [(e.entity, e.value) for e in result.entities], elapsed))
+    return out
+
+
+async def evaluate_file(path: Path, rasa_url: str | None = None) -> dict[str, Any]:
+    """Evaluate ``path`` against the Rasa server at ``rasa_url``, or a server started from the trained model."""
+    from nlu import runtime
+
+    rows = read_rows(path)
+    if rasa_url and await runtime.find_running(rasa_url):
+        log.info("using the Rasa server at %s", rasa_url)
+        predictions = await predict(rows, rasa_url)
+    else:
+        if rasa_url:
+            log.warning("no Rasa server answers at %s; starting one", rasa_url)
+        venv = await asyncio.to_thread(runtime.ensure_venv)
+        model = await asyncio.to_thread(runtime.ensure_model)
+        async with runtime.RasaServer(model, venv=venv) as server:
+            predictions = await predict(rows, server.base_url)
+    log.info("evaluated %d lines from %s", len(rows), path)
+    return evaluate_predictions(rows, predictions)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``rexian nlu eval``."""
+    parser.add_argument("file", type=Path, metavar="FILE.jsonl", help="labelled lines, e.g. nlu/dev/dev.jsonl")
+    parser.add_argument(
+        "--rasa-url",
+        default=os.environ.get("REXIAN_RASA_URL"),
+        help="use the Rasa server answering here (env REXIAN_RASA_URL); default: start the trained model",
+    )
+    parser.add_argument("--per-class", action="store_true", help="include per-class precision/recall/F1")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``rexian nlu eval``: the report as one JSON line on stdout, logs on stderr."""
+    report = asyncio.run(evaluate_file(args.file, args.rasa_url))
+    if not getattr(args, "per_class", False):
+        for label in LABELS:
+            if isinstance(report.get(label), dict):
+                report[label].pop("per_class", None)
+    json.dump(report, sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
