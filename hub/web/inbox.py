@@ -53,7 +53,15 @@ async def conversation_summary(ctx: HubContext, conversation: Conversation) -> d
 @require_roles(INBOX_ROLES)
 async def inbox_page(request: web.Request) -> web.StreamResponse:
     """GET /agent: the inbox page."""
-    return aiohttp_jinja2.render_template("agent.html", request, {"labels": labels(locale_of(request))})
+    locale = locale_of(request)
+    tax = request.app[CTX].taxonomy()
+    choices = {
+        "types": [[t.code, t.name(locale)] for t in tax.request_types.values()],
+        "industries": [[i.code, i.name(locale)] for i in tax.industries.values()],
+    }
+    return aiohttp_jinja2.render_template(
+        "agent.html", request, {"labels": labels(locale), "choices": choices}
+    )
 
 
 @require_roles(INBOX_ROLES, api=True)

@@ -84,6 +84,13 @@ async def test_citizen_and_agent_in_the_browser(browser: Browser, rasa_hub: Runn
         await expect(agent.locator(f'#mine li[data-id="{conversation_id}"]')).to_be_visible()
         await expect(citizen.locator("#transcript li.system").last).to_contain_text("座席")
 
+        # The agent corrects the classification; it becomes a candidate training example.
+        await expect(agent.locator("#labels-form")).to_be_visible()
+        await agent.select_option("#label-industry", "enforcement")
+        await agent.click("#label-save")
+        await expect(agent.locator("#detail-title")).to_contain_text("城管执法")
+        assert (await rasa_hub.hub.service.store.get(conversation_id)).industry == "enforcement"
+
         # 4. The agent's reply (with markup, which must stay text) arrives live in the citizen's page.
         await agent.fill("#reply-input", "您好，我是座席张敏。<img src=x onerror=alert(1)> 已为您催办。")
         await agent.click("#reply-send")

@@ -211,3 +211,11 @@ async def test_migrations_match_the_schema(engine: AsyncEngine) -> None:
 
     async with engine.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+def test_migrations_have_a_single_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from hub.storage.engine import alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0003_merge_features"]

@@ -8,6 +8,16 @@
   var selected = null; // id
   var shownIds = {};
   var labels = JSON.parse(document.getElementById("labels").textContent);
+  var choices = JSON.parse(document.getElementById("choices").textContent);
+  function fill(select, items, current) {
+    select.textContent = "";
+    items.forEach(function (it) {
+      var o = el("option", "", it[1]);
+      o.value = it[0];
+      if (it[0] === current) { o.selected = true; }
+      select.appendChild(o);
+    });
+  }
   function label(kind, code) { return labels[kind + "." + code] || code || ""; }
 
   function el(tag, cls, text) {
@@ -90,6 +100,14 @@
       }
       kb.appendChild(li);
     });
+    var form = document.getElementById("labels-form");
+    form.hidden = !mine;
+    var labelKey = [c.id, c.request_type, c.industry].join("|");
+    if (form.dataset.key !== labelKey) {  // re-renders of the same state keep what the agent is choosing
+      form.dataset.key = labelKey;
+      fill(document.getElementById("label-type"), choices.types, c.request_type);
+      fill(document.getElementById("label-industry"), choices.industries, c.industry);
+    }
     var nlu = document.getElementById("nlu"); nlu.textContent = "";
     if (d.nlu) {
       [["intent", d.nlu.intent], ["type", d.nlu.type], ["industry", d.nlu.industry]].forEach(function (p) {
@@ -139,6 +157,13 @@
     api("POST", "/api/conversations/" + selected + "/reply", { text: text }).then(function (m) {
       input.value = ""; appendMessage(m);
     }).catch(function (e) { alert(e.message || e.error); });
+  });
+  document.getElementById("labels-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    api("POST", "/api/conversations/" + selected + "/labels", {
+      request_type: document.getElementById("label-type").value,
+      industry: document.getElementById("label-industry").value
+    }).then(function () { select(selected); }).catch(function (e) { alert(e.message || e.error); });
   });
   document.getElementById("reply-input").addEventListener("keydown", function (ev) {
     if (ev.key === "Enter" && ev.ctrlKey) { ev.preventDefault(); document.getElementById("reply-form").requestSubmit(); }
