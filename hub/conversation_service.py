@@ -151,13 +151,18 @@ class ConversationService:
                 handoff_reason=outcome.handoff,
                 queued_at=self._clock(),
             )
+        nlu_json = outcome.nlu.to_json() if outcome.nlu else None
+        if outcome.kb_miss == "current" and nlu_json is not None:
+            nlu_json["kb_miss"] = True
         conversation, produced = await self.store.commit_turn(
             conversation.id,
             message.id,
             replies=outcome.replies,
-            nlu=outcome.nlu.to_json() if outcome.nlu else None,
+            nlu=nlu_json,
             updates=updates,
         )
+        if outcome.kb_miss == "previous":
+            await self.store.mark_previous_kb_miss(conversation.id, before_id=message.id)
         for reply in produced:
             await self.bus.publish(MessageStored(conversation, reply))
         if outcome.handoff:

@@ -26,6 +26,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "zh-CN": "您想了解的是以下哪个问题？请回复序号：\n{choices}",
         "en": "Which of these do you mean? Reply with the number:\n{choices}",
     },
+    "bot.kb_unhelpful": {
+        "zh-CN": "抱歉没能帮到您，我们会完善这条答复。您可以换个说法再问，或输入“转人工”由座席为您解答。",
+        "en": "Sorry that did not help; we will improve the answer. Rephrase, or type “agent” for a person.",
+    },
+    "bot.kb_helpful": {"zh-CN": "很高兴能帮到您！还有其他问题吗？", "en": "Glad it helped! Anything else?"},
     "bot.not_understood": {
         "zh-CN": "抱歉，我没有完全理解您的问题。能换个说法再描述一下吗？",
         "en": "Sorry, I did not quite understand. Could you rephrase?",

@@ -65,6 +65,7 @@ class TurnOutcome:
     nlu: NluResult | None = None
     request_type: str | None = None
     industry: str | None = None
+    kb_miss: str | None = None  # "current": the KB could not answer this message; "previous": the answer did not help
 
 
 class DialogueEngine:
@@ -136,6 +137,14 @@ class DialogueEngine:
     ) -> TurnOutcome:
         intent = nlu.intent.name
         confident = nlu.intent.confidence >= self.settings.nlu_min_confidence
+        if out.state.pop("last_article", None) is not None:
+            if slots.says_unhelpful(text) or (confident and intent == "deny"):
+                out.kb_miss = "previous"  # gap mining: the question the answer did not help with
+                out.replies.append(t("bot.kb_unhelpful", locale))
+                return out
+            if confident and intent == "affirm":
+                out.replies.append(t("bot.kb_helpful", locale))
+                return out
         if confident and intent in ("greet", "thank", "goodbye"):
             out.replies.append(t(f"bot.{intent}", locale))
             return out
@@ -163,6 +172,8 @@ class DialogueEngine:
             choices = "\n".join(f"{i}. {h.question}" for i, h in enumerate(offered, 1))
             out.replies.append(t("bot.kb_offer", locale, choices=choices))
             return out
+        if intent == "consult":
+            out.kb_miss = "current"
         return self._misunderstood(out, locale)
 
     def _answer(self, out: TurnOutcome, article: KbAnswer, locale: str) -> TurnOutcome:

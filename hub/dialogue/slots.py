@@ -59,3 +59,13 @@ def wants_human(text: str) -> bool:
 def has_digits(text: str) -> bool:
     """Whether the text contains any digit."""
     return bool(_DIGITS.search(text))
+
+
+_UNHELPFUL = re.compile(
+    r"^(没有|没|不是|不对|没用|没解决|没有解决|不行|不能|否|no)[。！!，,.]*|没有解决|不是我要问的|答非所问"
+)
+
+
+def says_unhelpful(text: str) -> bool:
+    """The citizen says the answer just given did not help."""
+    return bool(_UNHELPFUL.search(text.strip()))

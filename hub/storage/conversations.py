@@ -193,6 +193,28 @@ class ConversationStore:
             ).one()
         return rows.conversation(row), stored
 
+    async def mark_previous_kb_miss(self, conversation_id: str, before_id: int) -> None:
+        """Flag the citizen's last question before ``before_id`` as one the knowledge base did not answer well."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(messages.c.id, messages.c.nlu)
+                    .where(
+                        messages.c.conversation_id == conversation_id,
+                        messages.c.direction == "in",
+                        messages.c.id < before_id,
+                    )
+                    .order_by(messages.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return
+        nlu = dict(row.nlu) if isinstance(row.nlu, dict) else {}
+        nlu["kb_miss"] = True
+        async with begin(self._engine) as conn:
+            await conn.execute(messages.update().where(messages.c.id == row.id).values(nlu=nlu))
+
     async def unprocessed_in(self, conversation_id: str) -> list[Message]:
         """A conversation's citizen messages not yet handled, in order."""
         async with self._engine.connect() as conn:

@@ -59,9 +59,7 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
         "types": [[t.code, t.name(locale)] for t in tax.request_types.values()],
         "industries": [[i.code, i.name(locale)] for i in tax.industries.values()],
     }
-    return aiohttp_jinja2.render_template(
-        "agent.html", request, {"labels": labels(locale), "choices": choices}
-    )
+    return aiohttp_jinja2.render_template("agent.html", request, {"labels": labels(locale), "choices": choices})
 
 
 @require_roles(INBOX_ROLES, api=True)

@@ -176,3 +176,22 @@ async def test_status_by_phone_or_by_the_conversations_contact(
     assert "工单号" in (await say(live_hub, other, "查一下进度"))[-1]  # unknown citizen: asked for the number
     by_phone = (await say(live_hub, other, "查一下进度 我的电话13812345678"))[-1]
     assert number in by_phone
+
+
+async def test_unhelpful_answers_and_unanswerable_questions_are_marked_for_gap_mining(
+    live_hub: RunningHub, scripted_nlu: ScriptedNlu, conv: str
+) -> None:
+    from tests.fixtures.hub import Rule
+
+    replies = await say(live_hub, conv, "燃气开户需要带什么材料")
+    assert "身份证" in replies[0]
+    assert "抱歉没能帮到您" in (await say(live_hub, conv, "没有解决"))[-1]
+    scripted_nlu.rules.insert(0, Rule("护照", "consult"))
+    assert "没有完全理解" in (await say(live_hub, conv, "护照怎么办理"))[-1]
+    messages = await live_hub.hub.service.store.messages(conv)
+    flagged = [m.text for m in messages if m.nlu and m.nlu.get("kb_miss")]
+    assert flagged == ["燃气开户需要带什么材料", "护照怎么办理"]
+    fresh = (await live_hub.hub.service.store.create("web_chat")).id
+    await say(live_hub, fresh, "燃气开户需要带什么材料")
+    scripted_nlu.rules.insert(0, Rule("^是的", "affirm"))
+    assert "很高兴" in (await say(live_hub, fresh, "是的，谢谢"))[-1]
