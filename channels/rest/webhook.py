@@ -51,7 +51,7 @@ async def rest_webhook(request: web.Request) -> web.StreamResponse:
             m for m in await ctx.conversations.messages(conversation.id, after_id=cursor) if m.direction == "out"
         ]
         if pending:
-            await ctx.conversations.update(conversation.id, delivered_id=pending[-1].id)
+            await ctx.conversations.set_delivered(conversation.id, pending[-1].id)
     log.debug("rest message %s stored in %s", stored.id, conversation.id)
     return web.json_response(
         [{"recipient_id": sender, "text": m.text} for m in pending],

@@ -49,8 +49,8 @@ class ConversationStore:
             "updated_at": now,
         }
         async with begin(self._engine) as conn:
-            await conn.execute(conversations.insert().values(**values))
-        return await self.get(values["id"])
+            row = (await conn.execute(conversations.insert().values(**values).returning(conversations))).one()
+        return rows.conversation(row)
 
     async def get(self, conversation_id: str) -> Conversation:
         """Load a conversation or raise :class:`ConversationNotFound`."""
@@ -77,6 +77,13 @@ class ConversationStore:
             ).first()
         return None if row is None else rows.conversation(row)
 
+    async def set_delivered(self, conversation_id: str, message_id: int) -> None:
+        """Remember the last outbound message a pull channel (REST) has handed to the citizen."""
+        async with begin(self._engine) as conn:
+            await conn.execute(
+                conversations.update().where(conversations.c.id == conversation_id).values(delivered_id=message_id)
+            )
+
     async def get_or_create_by_ref(self, channel: str, external_ref: str) -> Conversation:
         """The open conversation of a channel sender, or a new one (callers serialise per sender)."""
         found = await self.find_open_by_ref(channel, external_ref)
@@ -86,8 +93,17 @@ class ConversationStore:
         """Update columns of a conversation and return it."""
         values["updated_at"] = self._clock()
         async with begin(self._engine) as conn:
-            await conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))
-        return await self.get(conversation_id)
+            row = (
+                await conn.execute(
+                    conversations.update()
+                    .where(conversations.c.id == conversation_id)
+                    .values(**values)
+                    .returning(conversations)
+                )
+            ).first()
+        if row is None:
+            raise ConversationNotFound(conversation_id)
+        return rows.conversation(row)
 
     async def transition(
         self, conversation_id: str, from_statuses: set[ConversationStatus], **values: Any
@@ -102,10 +118,10 @@ class ConversationStore:
                     conversations.c.status.in_([s.value for s in from_statuses]),
                 )
                 .values(**values)
+                .returning(conversations)
             )
-        if result.rowcount == 0:
-            return None
-        return await self.get(conversation_id)
+            row = result.first()
+        return None if row is None else rows.conversation(row)
 
     async def add_message(
         self,
@@ -165,23 +181,24 @@ class ConversationStore:
         now = self._clock()
         stored: list[Message] = []
         async with begin(self._engine) as conn:
-            for text in replies:
-                row = (
-                    await conn.execute(
-                        messages.insert()
-                        .values(
-                            conversation_id=conversation_id,
-                            direction="out",
-                            sender_kind=SenderKind.BOT.value,
-                            text=text,
-                            attachments=[],
-                            created_at=now,
-                            processed_at=now,
-                        )
-                        .returning(messages)
-                    )
-                ).one()
-                stored.append(rows.message(row))
+            if replies:  # one multi-row INSERT ... RETURNING, in order
+                result = await conn.execute(
+                    messages.insert().returning(messages, sort_by_parameter_order=True),
+                    [
+                        {
+                            "conversation_id": conversation_id,
+                            "direction": "out",
+                            "sender_kind": SenderKind.BOT.value,
+                            "text": text,
+                            "attachments": [],
+                            "external_id": None,
+                            "created_at": now,
+                            "processed_at": now,
+                        }
+                        for text in replies
+                    ],
+                )
+                stored = [rows.message(r) for r in result]
             await conn.execute(messages.update().where(messages.c.id == message_id).values(processed_at=now, nlu=nlu))
             row = (
                 await conn.execute(

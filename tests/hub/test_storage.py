@@ -218,4 +218,5 @@ def test_migrations_have_a_single_head() -> None:
 
     from hub.storage.engine import alembic_config
 
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0003_merge_features"]
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert len(heads) == 1, f"merge the migration branches: {heads}"
