@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +30,19 @@ class Settings:
     demo: bool = False
     secure_cookies: bool = False
     deadline_scan_seconds: float = 60.0
+    outbox_retry_base_s: float = 1.0  # first retry of a failed push delivery; doubles up to the max
+    outbox_retry_max_s: float = 300.0
+    telegram_token: str | None = None  # None: the Telegram channel is disabled
+    telegram_secret: str | None = None  # X-Telegram-Bot-Api-Secret-Token expected on webhook calls
+    telegram_base_url: str | None = None  # Bot API base (default https://api.telegram.org/bot)
+    telegram_base_file_url: str | None = None
     bot: BotSettings = field(default_factory=BotSettings)
+
+    def __post_init__(self) -> None:
+        if self.telegram_token and not (
+            self.telegram_secret and re.fullmatch(r"[A-Za-z0-9_-]{1,256}", self.telegram_secret)
+        ):
+            raise ValueError("the Telegram channel needs --telegram-secret (1-256 of A-Z a-z 0-9 _ -)")
 
     @property
     def db_url(self) -> str:

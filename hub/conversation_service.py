@@ -10,6 +10,7 @@ import asyncio
 import logging
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 from hub.clock import Clock, utc_now
 from hub.dialogue.engine import DialogueEngine
@@ -74,10 +75,19 @@ class ConversationService:
             raise InvalidMessage(f"message longer than {self.limits.max_chars} characters")
         return stripped
 
-    async def accept(self, conversation: Conversation, text: object, client_id: str | None = None) -> Message:
+    async def accept(
+        self,
+        conversation: Conversation,
+        text: object,
+        client_id: str | None = None,
+        *,
+        attachments: list[dict[str, Any]] | None = None,
+        for_bot: bool = True,
+    ) -> Message:
         """Store a citizen message (idempotent by ``client_id``) and publish it; the bot runs afterwards.
 
-        Returns the stored message: the caller acknowledges only after this returns.
+        ``for_bot=False`` stores it for agents only (e.g. a photo without a caption). Returns the stored message:
+        the caller acknowledges only after this returns.
         """
         valid = self.validate_text(text)
         in_bot = conversation.status is ConversationStatus.BOT
@@ -97,7 +107,8 @@ class ConversationService:
             sender_kind=SenderKind.CITIZEN,
             text=valid,
             external_id=client_id,
-            processed=not in_bot,
+            attachments=attachments,
+            processed=not (in_bot and for_bot),
         )
         if created:
             await self.bus.publish(MessageStored(conversation, message))

@@ -13,16 +13,18 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from channels import open311, rest, web_chat
+from channels import open311, rest, telegram, web_chat
 from hub.config import Settings
 from hub.conversation_service import ConversationService
 from hub.demo import load_demo
 from hub.dialogue.engine import DialogueEngine
 from hub.events import EventBus
 from hub.nlu import NluService
+from hub.outbox import Outbox, RetryPolicy
 from hub.storage.conversations import ConversationStore
 from hub.storage.engine import create_engine, migrate
 from hub.storage.knowledge import KnowledgeStore
+from hub.storage.outbox import OutboxStore
 from hub.storage.taxonomy import load_taxonomy
 from hub.storage.users import UserStore
 from hub.storage.work_orders import WorkOrderStore
@@ -54,6 +56,7 @@ class Hub:
     service: ConversationService
     kb: IndexedKnowledgeBase
     app: web.Application
+    outbox: Outbox | None = None
 
     async def close(self) -> None:
         """Stop background work and release connections."""
@@ -134,6 +137,10 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     desk = RuleDispatchDesk(orders, conversations, taxonomy, bus, order_service)
     dialogue = DialogueEngine(nlu_service or nlu, kb, desk, taxonomy(), settings.bot, announcements=notices)
     service = ConversationService(conversations, dialogue, bus)
+    outbox = Outbox(
+        OutboxStore(engine), conversations, RetryPolicy(settings.outbox_retry_base_s, settings.outbox_retry_max_s)
+    )
+    outbox.attach(bus)
 
     async def database_health() -> dict[str, Any]:
         async with engine.connect() as conn:
@@ -166,7 +173,15 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     kb_web.setup(app, KnowledgeService(KnowledgeStore(engine), taxonomy, lambda: kb.reload(taxonomy())), notices.reload)
     open311.setup(app, engine=engine, desk=desk)
     nlu_admin.setup(app, engine, nlu)
-    hub = Hub(settings, engine, session, nlu, service, kb, app)
+    telegram.setup(
+        app,
+        outbox,
+        token=settings.telegram_token,
+        secret=settings.telegram_secret,
+        base_url=settings.telegram_base_url,
+        base_file_url=settings.telegram_base_file_url,
+    )
+    hub = Hub(settings, engine, session, nlu, service, kb, app, outbox)
 
     watcher: list[asyncio.Task[None]] = []
 
@@ -176,8 +191,10 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         if recovered:
             log.warning("handled messages of %d conversations left unhandled by the last run", recovered)
         watcher.append(asyncio.create_task(watch_deadlines(order_service, settings.deadline_scan_seconds)))
+        outbox.start()
 
     async def on_cleanup(_app: web.Application) -> None:
+        await outbox.stop()
         for task in watcher:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -53,6 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-rasa", action="store_true", help="do not start Rasa: every conversation goes to agents")
     serve.add_argument("--nlu-timeout", type=float, default=2.0, help="seconds to wait for Rasa (default 2)")
+    serve.add_argument(
+        "--telegram-token",
+        default=os.environ.get("REXIAN_TELEGRAM_TOKEN"),
+        help="Telegram bot token: enables the Telegram channel (env REXIAN_TELEGRAM_TOKEN)",
+    )
+    serve.add_argument(
+        "--telegram-secret",
+        default=os.environ.get("REXIAN_TELEGRAM_SECRET"),
+        help="secret token Telegram sends with each webhook call (env REXIAN_TELEGRAM_SECRET)",
+    )
+    serve.add_argument(
+        "--telegram-base-url",
+        default=os.environ.get("REXIAN_TELEGRAM_BASE_URL"),
+        help="Bot API base URL (env REXIAN_TELEGRAM_BASE_URL; default https://api.telegram.org/bot)",
+    )
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     _store_args(migrate)
@@ -109,6 +124,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         start_rasa=not getattr(args, "no_rasa", False),
         nlu_timeout=getattr(args, "nlu_timeout", 2.0),
         demo=getattr(args, "demo", False),
+        telegram_token=getattr(args, "telegram_token", None),
+        telegram_secret=getattr(args, "telegram_secret", None),
+        telegram_base_url=getattr(args, "telegram_base_url", None),
     )
 
 
@@ -181,10 +199,15 @@ async def _open311_key_create(settings: Settings, name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rexian`` command."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     setup_logging(logging.DEBUG if args.verbose else logging.INFO)
     if args.command == "serve":
-        _serve(_settings(args))
+        try:
+            settings = _settings(args)
+        except ValueError as exc:
+            parser.error(str(exc))
+        _serve(settings)
     elif args.command == "migrate":
         asyncio.run(_migrate(_settings(args)))
     elif args.command == "demo":

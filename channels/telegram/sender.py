@@ -1,0 +1,44 @@
+"""Outbound Telegram: the outbox's :class:`hub.outbox.Sender` for the ``telegram`` channel (``sendMessage``)."""
+
+from __future__ import annotations
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from hub.models import Conversation, Message
+from hub.outbox import PermanentFailure
+
+MAX_TEXT = 4096  # Bot API limit of one text message
+
+
+class DeliveryError(RuntimeError):
+    """A transient failure (network, Bot API 5xx, flood control): the outbox retries it."""
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """``text`` in parts of at most ``limit`` characters (Telegram counts UTF-16 units; CJK is one each)."""
+    return [text[i : i + limit] for i in range(0, len(text), limit)] or [""]
+
+
+class TelegramSender:
+    """Sends a hub message to the conversation's chat (its ``external_ref`` is the chat id)."""
+
+    def __init__(self, bot: Bot, token: str) -> None:
+        self.bot = bot
+        self._token = token
+
+    def _redact(self, error: object) -> str:
+        return str(error).replace(self._token, "<token>")
+
+    async def send(self, conversation: Conversation, message: Message) -> None:
+        """Deliver ``message``; raises :class:`PermanentFailure` (blocked, unknown chat) or :class:`DeliveryError`."""
+        ref = conversation.external_ref
+        if ref is None or not ref.lstrip("-").isdigit():
+            raise PermanentFailure(f"conversation {conversation.id} has no Telegram chat id")
+        try:
+            for part in split_text(message.text):
+                await self.bot.send_message(chat_id=int(ref), text=part)
+        except (Forbidden, BadRequest) as exc:
+            raise PermanentFailure(f"{type(exc).__name__}: {self._redact(exc)}") from None
+        except TelegramError as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {self._redact(exc)}") from None

@@ -1,0 +1,92 @@
+"""A small local Telegram Bot API server (Telegram's cloud cannot be reached here): getMe and sendMessage.
+
+``mode`` switches sendMessage to answer 500; :meth:`stop` and :meth:`start` take the server off the port and back
+on the same port (connection refused in between).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456:TEST-token_abc"
+
+
+@dataclass
+class SentMessage:
+    chat_id: int
+    text: str
+
+
+@dataclass
+class FakeBotApi:
+    token: str = TOKEN
+    host: str = "127.0.0.1"
+    port: int = 0
+    fail_with_500: bool = False
+    sent: list[SentMessage] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    _runner: web.AppRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/bot"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        if self.port == 0:
+            server = site._server
+            assert server is not None
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            return dict(await request.json())
+        form = await request.post()
+        return {k: str(v) for k, v in form.items()}
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        self.calls.append(method)
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        params = await self._params(request)
+        if method == "getMe":
+            return _ok({"id": 123456, "is_bot": True, "first_name": "Rexian", "username": "rexian_bot"})
+        if method == "sendMessage":
+            if self.fail_with_500:
+                return web.json_response(
+                    {"ok": False, "error_code": 500, "description": "Internal Server Error"}, status=500
+                )
+            chat_id = int(params["chat_id"])
+            self.sent.append(SentMessage(chat_id, str(params["text"])))
+            return _ok(
+                {
+                    "message_id": len(self.sent),
+                    "date": int(time.time()),
+                    "chat": {"id": chat_id, "type": "private"},
+                    "text": params["text"],
+                }
+            )
+        return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+
+    def texts(self, chat_id: int) -> list[str]:
+        return [m.text for m in self.sent if m.chat_id == chat_id]
+
+
+def _ok(result: Any) -> web.Response:
+    return web.Response(text=json.dumps({"ok": True, "result": result}), content_type="application/json")
