@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from knowledge_base.tokenize import Analysis, Analyzer, text_bigrams
+from knowledge_base.tokenize import Analysis, Analyzer, bigram_counts
 
 #: Confidence at or above which the bot answers with the top hit.
 ANSWER_THRESHOLD = 0.5
@@ -130,6 +130,14 @@ _IntArray = npt.NDArray[np.int64]
 _FloatArray = npt.NDArray[np.float64]
 
 
+class _Vocabulary(dict[str, int]):
+    """Feature → feature number; a new feature gets the next number on first lookup."""
+
+    def __missing__(self, feature: str) -> int:
+        number = self[feature] = len(self)
+        return number
+
+
 def _csr(keys: _IntArray, size: int) -> tuple[_IntArray, _IntArray]:
     """(order, pointers): a stable sort of ``keys`` and where each key's run starts (``size + 1`` entries)."""
     pointers = np.zeros(size + 1, dtype=np.int64)
@@ -161,11 +169,12 @@ class _Field:
     gains: _FloatArray
     best_tfn: list[float]
     fptr: list[int]
-    fids: list[int]
+    fids: _IntArray
 
     @classmethod
     def empty(cls, features: int = 0) -> _Field:
-        return cls([0] * (features + 1), np.zeros(0, np.int64), np.zeros(0), [0.0] * features, [0], [])
+        none = np.zeros(0, np.int64)
+        return cls([0] * (features + 1), none, np.zeros(0), [0.0] * features, [0], none)
 
 
 @dataclass(slots=True)
@@ -186,15 +195,14 @@ class _Snapshot:
     idf_unseen: float
     max_gain: list[float]
     q_start: list[int]
-    q_heads: _IntArray
-    q_owners: _IntArray
+    q_owner: _IntArray
     question: _Field
     answer: _Field
 
     @classmethod
     def empty(cls) -> _Snapshot:
         none = np.zeros(0, np.int64)
-        return cls([], [], none, {}, {}, [], {}, 0.0, [], [0], none, none, _Field.empty(), _Field.empty())
+        return cls([], [], none, {}, {}, [], {}, 0.0, [], [0], none, _Field.empty(), _Field.empty())
 
 
 def _feature_weight(feature: str) -> float:
@@ -213,7 +221,7 @@ class KnowledgeIndex:
 
     Postings are numpy arrays, and a query scores every passage its features occur in with one vectorised
     add per feature and field, so the cost of a query grows with the total length of its posting lists (common
-    words and bigrams included) but stays at numpy speed; see ``docs/adr/0007-kb-search-speed.md``.
+    words and bigrams included) but stays at numpy speed; see ``docs/adr/0010-kb-search-speed.md``.
 
     Args:
         analyzer: The text analyzer; a new one is created by default.
@@ -254,8 +262,8 @@ class KnowledgeIndex:
 
         # Pass 1 (Python): features of every passage as feature numbers and counts, in text order.
         analyze = self.analyzer.analyze
-        vocab: dict[str, int] = {}
-        number = vocab.setdefault
+        vocab = _Vocabulary()
+        number = vocab.__getitem__
         q_start: list[int] = []
         q_owner: list[int] = []
         q_fids: list[int] = []
@@ -273,16 +281,16 @@ class KnowledgeIndex:
                 if analysis:
                     tf = Counter(analysis.words)
                     tf.update(analysis.bigrams)
-                    q_fids.extend([number(f, len(vocab)) for f in tf])
+                    q_fids.extend(map(number, tf))
                     q_counts.extend(tf.values())
                     q_sizes.append(len(tf))
                     q_lengths.append(tf.total())
                     q_owner.append(index)
-            tf = Counter(text_bigrams(f"{article.answer}\n{article.spoken_answer}"))
-            a_fids.extend([number(f, len(vocab)) for f in tf])
-            a_counts.extend(tf.values())
-            a_sizes.append(len(tf))
-            a_lengths.append(tf.total())
+            answer_tf = bigram_counts(f"{article.answer}\n{article.spoken_answer}")
+            a_fids.extend(map(number, answer_tf))
+            a_counts.extend(answer_tf.values())
+            a_sizes.append(len(answer_tf))
+            a_lengths.append(sum(answer_tf.values()))
         q_start.append(len(q_sizes))
 
         # Pass 2 (numpy): document frequencies, BM25 weights and postings.
@@ -318,7 +326,7 @@ class KnowledgeIndex:
                     gains=(weight[fid] * tfn)[order],
                     best_tfn=_run_max(tfn[order], ptr).tolist(),
                     fptr=[0, *itertools.accumulate(sizes)],
-                    fids=fid.tolist(),
+                    fids=fid,
                 )
             )
         question, answer = fields
@@ -329,20 +337,18 @@ class KnowledgeIndex:
         industries = [a.industry for a in articles]
         industry_index: dict[str, int] = {}
         codes = [-1 if i is None else industry_index.setdefault(i, len(industry_index)) for i in industries]
-        q_counts_per_article = np.diff(np.array(q_start, dtype=np.int64))
         snap = _Snapshot(
             ids=ids,
             industries=industries,
             industry_codes=np.array(codes, dtype=np.int64),
             industry_index=industry_index,
-            vocab=vocab,
+            vocab=dict(vocab),
             features=features,
             idf=dict(zip(features, idf_list, strict=True)),
             idf_unseen=math.log(1.0 + (total + 0.5) / 0.5),
             max_gain=max_gain,
             q_start=q_start,
-            q_heads=np.array(q_start[:-1], dtype=np.int64)[q_counts_per_article > 0],
-            q_owners=np.flatnonzero(q_counts_per_article > 0),
+            q_owner=owner,
             question=question,
             answer=answer,
         )
@@ -422,8 +428,8 @@ class KnowledgeIndex:
             if end > start:
                 answer_scores[answer.slots[start:end]] += answer.gains[start:end]
         best_question = np.zeros(len(snap.ids))
-        if len(snap.q_heads):
-            best_question[snap.q_owners] = np.maximum.reduceat(question_scores, snap.q_heads)
+        matched = np.flatnonzero(question_scores)
+        np.maximum.at(best_question, snap.q_owner[matched], question_scores[matched])
         totals = best_question + ANSWER_WEIGHT * answer_scores
         if industry is not None:
             same = snap.industry_codes == snap.industry_index.get(industry, -2)
@@ -441,11 +447,11 @@ class KnowledgeIndex:
         """
         features = snap.features
         answer = snap.answer
-        answer_terms = {features[f] for f in answer.fids[answer.fptr[article] : answer.fptr[article + 1]]}
+        answer_terms = {features[f] for f in answer.fids[answer.fptr[article] : answer.fptr[article + 1]].tolist()}
         if passage >= 0:
             question = snap.question
             terms: Collection[str] = [
-                features[f] for f in question.fids[question.fptr[passage] : question.fptr[passage + 1]]
+                features[f] for f in question.fids[question.fptr[passage] : question.fptr[passage + 1]].tolist()
             ]
             term_set: Collection[str] = set(terms)
         else:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+import random
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pytest
 
 from knowledge_base.search import (
     ANSWER_THRESHOLD,
+    MIN_IDF,
     SUGGEST_THRESHOLD,
     ArticleDoc,
     Decision,
@@ -19,8 +23,9 @@ from knowledge_base.search import (
     decide,
     to_article_doc,
 )
+from knowledge_base.segment import cut_precise
 from knowledge_base.sources import load_articles, load_taxonomy_words
-from knowledge_base.tokenize import Analyzer, text_bigrams
+from knowledge_base.tokenize import _JIEBA, Analyzer, bigram_counts, normalize, text_bigrams
 
 DEV_SET = Path(__file__).with_name("kb_dev.jsonl")
 
@@ -210,3 +215,122 @@ def test_ten_thousand_articles_build_and_search() -> None:
     started = time.perf_counter()
     index.build(docs)
     print(f"10k synthetic: rebuild {time.perf_counter() - started:.2f}s (analysis cache)")
+
+
+# --- the fast paths must not change results -------------------------------------------------------------------
+
+
+def test_fast_segmenter_matches_jieba(articles: list[ArticleDoc], index: KnowledgeIndex) -> None:
+    tokenizer = _JIEBA.get()  # with the demo taxonomy words the index fixture added
+    texts = [t for a in articles for t in (a.question, *a.similar_questions, a.answer, a.spoken_answer)]
+    texts += [row["query"] for row in _dev_set()]
+    texts += [t for d in _synthetic(300) for t in (d.question, *d.similar_questions, d.answer)]
+    pool = "".join(texts[:200]) + "abcXYZ0123 \t\r\n-_.%#&+，。！？ＡＢ１２"
+    rng = random.Random(4)
+    texts += ["".join(rng.choice(pool) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    for text in texts:
+        for variant in (text, normalize(text)):
+            assert cut_precise(tokenizer, variant) == tokenizer.lcut(variant, HMM=False), variant
+
+
+def _reference_search(
+    docs: list[ArticleDoc], analyzer: Analyzer, query: str, industry: str | None = None, industry_only: bool = False
+) -> list[tuple[str, float]]:
+    """Plain-Python BM25 over passages, as documented in knowledge_base.search: every article, no shortcuts."""
+    k1, b = 1.2, 0.75
+    passages: list[tuple[int, int, Counter[str]]] = []  # (article, field 0=question 1=answer, tf)
+    for number, doc in enumerate(docs):
+        for text in dict.fromkeys((doc.question, *doc.similar_questions)):
+            analysis = analyzer.analyze(text)
+            if analysis:
+                passages.append((number, 0, Counter([*analysis.words, *analysis.bigrams])))
+        answer = Counter(text_bigrams(f"{doc.answer}\n{doc.spoken_answer}"))
+        if answer:
+            passages.append((number, 1, answer))
+    df: Counter[str] = Counter()
+    for number in range(len(docs)):
+        df.update({f for article, _, tf in passages if article == number for f in tf})
+    idf = {f: math.log(1.0 + (len(docs) - n + 0.5) / (n + 0.5)) for f, n in df.items()}
+    avgdl = {}
+    for field in (0, 1):
+        lengths = [tf.total() for _, f, tf in passages if f == field]
+        avgdl[field] = sum(lengths) / len(lengths) if lengths else 1.0
+    analysis = analyzer.analyze(query)
+    features = [f for f in dict.fromkeys([*analysis.words, *analysis.bigrams]) if idf.get(f, 0.0) >= MIN_IDF]
+    best_question = [0.0] * len(docs)
+    answer_score = [0.0] * len(docs)
+    for article, field, tf in passages:
+        norm = k1 * (1.0 - b + b * tf.total() / avgdl[field])
+        score = sum(
+            idf[f] * (0.5 if f.startswith("#") else 1.0) * tf[f] * (k1 + 1.0) / (tf[f] + norm)
+            for f in features
+            if f in tf
+        )
+        if field == 0:
+            best_question[article] = max(best_question[article], score)
+        else:
+            answer_score[article] = score
+    ranked = []
+    for number, doc in enumerate(docs):
+        total = best_question[number] + 0.3 * answer_score[number]
+        if industry is not None and doc.industry == industry:
+            total *= 1.2
+        elif industry_only and industry is not None:
+            continue
+        if total > 0:
+            ranked.append((doc.id, total))
+    return sorted(ranked, key=lambda item: -item[1])
+
+
+@pytest.mark.parametrize(
+    ("query", "industry", "industry_only"),
+    [
+        ("城东区路灯不亮的问题怎么处理", None, False),  # only common features: nothing can be skipped
+        ("编号17燃气开户", None, False),
+        ("编号17燃气开户", "gas", False),
+        ("暖气不热", "municipal", True),
+        ("三个工作日", None, False),  # answer-only matches
+        ("燃气费怎么交", None, False),
+    ],
+)
+def test_vectorised_scores_match_a_plain_reference(
+    articles: list[ArticleDoc], query: str, industry: str | None, industry_only: bool
+) -> None:
+    docs = articles + _synthetic(400)
+    index = KnowledgeIndex()
+    index.build(docs)
+    expected = _reference_search(docs, index.analyzer, query, industry, industry_only)
+    hits = index.search(query, k=len(docs), industry=industry, industry_only=industry_only)
+    assert [h.article_id for h in hits] == [article_id for article_id, _ in expected]
+    assert [h.score for h in hits] == pytest.approx([score for _, score in expected], abs=1e-3)
+    for k in (1, 3, 7):  # a shallower search is a prefix of a deeper one (the partial sort is exact)
+        shallow = index.search(query, k=k, industry=industry, industry_only=industry_only)
+        assert shallow == index.search(query, k=k + 1, industry=industry, industry_only=industry_only)[:k]
+
+
+def test_top_k_ties_go_to_the_article_built_first() -> None:
+    docs = [ArticleDoc(f"same-{i}", "路灯不亮怎么报修", answer="拨打12319") for i in range(12)]
+    docs += _synthetic(200)[1::8]  # other topics, so that the shared words are not in every article
+    index = KnowledgeIndex()
+    index.build(docs)
+    for k in (1, 3, 5, 12, 20):
+        hits = index.search("路灯不亮", k=k)
+        assert [h.article_id for h in hits] == [f"same-{i}" for i in range(min(k, 12))]
+        assert len({h.score for h in hits}) == 1
+
+
+def test_shared_analysis_cache_follows_the_dictionary() -> None:
+    first = Analyzer()
+    before = first.analyze("枫桥湾畔小区停水")
+    assert "枫桥湾畔" not in before.words
+    Analyzer(domain_words=["枫桥湾畔"]).analyze("x")  # another analyzer changes the shared dictionary
+    assert "枫桥湾畔" in first.analyze("枫桥湾畔小区停水").words
+    assert Analyzer().analyze("枫桥湾畔小区停水") is first.analyze("枫桥湾畔小区停水")  # one cache per synonym table
+    other = Analyzer(synonyms={"停水": ["枫桥湾畔"]})
+    assert "停水" in other.analyze("枫桥湾畔小区").words
+
+
+def test_bigram_counts_match_text_bigrams(articles: list[ArticleDoc]) -> None:
+    texts = [f"{a.answer}\n{a.spoken_answer}" for a in articles] + ["", "！", "ＡＢ 测试，测试测试", "a"]
+    for text in texts:
+        assert list(bigram_counts(text).items()) == list(Counter(text_bigrams(text)).items())
