@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,9 +13,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from hub.storage.sqlite_inline import inline_creator
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,11 @@ def sqlite_url(data_dir: Path) -> str:
 def create_engine(url: str) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        database = make_url(url).database
+        if database and database != ":memory:" and os.environ.get("REXIAN_SQLITE_THREADED") != "1":
+            engine = create_async_engine(url, async_creator=inline_creator(database, timeout=30))
+        else:  # aiosqlite's worker thread per connection (REXIAN_SQLITE_THREADED=1, for comparison)
+            engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
