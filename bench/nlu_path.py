@@ -35,7 +35,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ws_sessions import free_port, summary, wait_healthy
+from ws_sessions import free_port, rasa_for_bench, summary, wait_healthy
 
 from nlu.client import RasaNLU
 
@@ -96,15 +96,7 @@ async def load(call: Callable[[str], Awaitable[None]], concurrency: int, request
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    rasa_url = os.environ.get("REXIAN_RASA_URL")
-    server = None
-    if not rasa_url:
-        from nlu import runtime
-
-        server = runtime.RasaServer(runtime.ensure_model(), venv=runtime.ensure_venv())
-        await server.start()
-        rasa_url = server.base_url
-    rasa_url = rasa_url.rstrip("/")
+    rasa_url, server = await rasa_for_bench()
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="rexian-bench-nlu-")
     argv = [sys.executable, "-m", "rexian.cli", "serve", "--demo", "--data-dir", data_dir, "--port", str(port)]

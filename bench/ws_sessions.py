@@ -134,15 +134,20 @@ async def wait_healthy(base: str, limit_s: float = 120) -> None:
     raise TimeoutError("hub did not become healthy")
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    rasa_url = os.environ.get("REXIAN_RASA_URL")
-    server = None
-    if not rasa_url:
-        from nlu import runtime
+async def rasa_for_bench() -> tuple[str, Any]:
+    """The Rasa server to measure against: ``REXIAN_RASA_URL``, or one started from nlu/ (returned to stop)."""
+    url = os.environ.get("REXIAN_RASA_URL")
+    if url:
+        return url.rstrip("/"), None
+    from nlu import runtime
 
-        server = runtime.RasaServer(runtime.ensure_model(), venv=runtime.ensure_venv())
-        await server.start()
-        rasa_url = server.base_url
+    server = runtime.RasaServer(runtime.ensure_model(), venv=runtime.ensure_venv())
+    await server.start()
+    return server.base_url, server
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    rasa_url, server = await rasa_for_bench()
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="rexian-bench-")
     hub = (
