@@ -40,8 +40,10 @@ declare -A apt_needed_by=(
     [libespeak-ng1]="run test"   # pyttsx3 TTS for IVR prompts
     [espeak-ng-data]="run test"
     [sip-tester]="test" # sipp, drives SIP calls against the voice channel
+    [baresip]="test"       # the agent's SIP softphone in bridged-call tests
+    [dovecot-imapd]="test" # IMAP IDLE server for the email channel tests (standalone config, no service)
 )
-apt_order=(postgresql-15 chromium fonts-wqy-microhei libespeak-ng1 espeak-ng-data sip-tester)
+apt_order=(postgresql-15 chromium fonts-wqy-microhei libespeak-ng1 espeak-ng-data sip-tester baresip dovecot-imapd)
 
 pkg_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
