@@ -52,6 +52,7 @@ class Contact:
     vip: bool
     blacklisted: bool
     created_at: datetime
+    preferred_channel: str | None = None  # where notices go; None: decided per notice (hub/notices.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from hub.demo import load_demo
 from hub.dialogue.engine import DialogueEngine
 from hub.events import EventBus
 from hub.nlu import NluService
+from hub.notices import NoticeRoutes
 from hub.outbox import Outbox, RetryPolicy
 from hub.storage.conversations import ConversationStore
 from hub.storage.engine import create_engine, migrate
@@ -133,7 +134,8 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     )
     calendar = CalendarHolder(calendar_from_rows(await orders.calendar_days()))
     order_service = WorkOrderService(orders, taxonomy, calendar, bus)
-    CitizenNotifier(conversations, taxonomy, bus).attach()
+    notice_routes = NoticeRoutes(conversations)
+    CitizenNotifier(conversations, taxonomy, bus, notice_routes).attach()
     desk = RuleDispatchDesk(orders, conversations, taxonomy, bus, order_service)
     dialogue = DialogueEngine(nlu_service or nlu, kb, desk, taxonomy(), settings.bot, announcements=notices)
     service = ConversationService(conversations, dialogue, bus)
@@ -165,6 +167,7 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
             "knowledge_base": kb_health,
         },
         secure_cookies=settings.secure_cookies,
+        notice_routes=notice_routes,
     )
     app = create_app(ctx, template_dirs=[web_chat.TEMPLATE_DIR])
     web_chat.setup(app)
@@ -173,14 +176,15 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     kb_web.setup(app, KnowledgeService(KnowledgeStore(engine), taxonomy, lambda: kb.reload(taxonomy())), notices.reload)
     open311.setup(app, engine=engine, desk=desk)
     nlu_admin.setup(app, engine, nlu)
-    telegram.setup(
+    if telegram.setup(
         app,
         outbox,
         token=settings.telegram_token,
         secret=settings.telegram_secret,
         base_url=settings.telegram_base_url,
         base_file_url=settings.telegram_base_file_url,
-    )
+    ):
+        notice_routes.register(telegram.CHANNEL_TELEGRAM, lambda contact: contact.telegram_id)
     hub = Hub(settings, engine, session, nlu, service, kb, app, outbox)
 
     watcher: list[asyncio.Task[None]] = []

@@ -85,6 +85,9 @@ async def telegram_webhook(request: web.Request) -> web.StreamResponse:
             conversation = await ctx.conversations.get_or_create_by_ref(CHANNEL_TELEGRAM, chat_id)
             if inbound.phone is not None:
                 contact = await ctx.conversations.ensure_contact_by_phone(inbound.phone, _name(message.from_user))
+                if message.chat.type == "private" and contact.telegram_id != chat_id:
+                    # the chat reaches this citizen: work-order notices may go here (hub/notices.py)
+                    contact = await ctx.conversations.update_contact(contact.id, telegram_id=chat_id)
                 if conversation.contact_id != contact.id:
                     conversation = await ctx.conversations.update(conversation.id, contact_id=contact.id)
             await ctx.service.accept(

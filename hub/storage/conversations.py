@@ -362,6 +362,29 @@ class ConversationStore:
             )
             return rows.contact(result.one())
 
+    async def set_preferred_channel(self, contact_id: int, channel: str | None) -> Contact:
+        """Set (or clear, with None) where a contact's notices go.
+
+        Raises:
+            LookupError: no such contact.
+        """
+        return await self.update_contact(contact_id, preferred_channel=channel)
+
+    async def update_contact(self, contact_id: int, **values: Any) -> Contact:
+        """Update columns of a contact (e.g. ``telegram_id``, ``email``) and return it.
+
+        Raises:
+            LookupError: no such contact.
+        """
+        async with begin(self._engine) as conn:
+            result = await conn.execute(
+                contacts.update().where(contacts.c.id == contact_id).values(**values).returning(contacts)
+            )
+            row = result.first()
+        if row is None:
+            raise LookupError(f"no contact {contact_id}")
+        return rows.contact(row)
+
     async def count_by_status(self) -> dict[str, int]:
         """How many conversations are in each status."""
         async with self._engine.connect() as conn:

@@ -63,6 +63,7 @@ def contact(row: Any) -> Contact:
         vip=bool(m["vip"]),
         blacklisted=bool(m["blacklisted"]),
         created_at=as_utc(m["created_at"]),
+        preferred_channel=m["preferred_channel"],
     )
 
 

@@ -113,6 +113,8 @@ contacts = sa.Table(
     sa.Column("vip", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("blacklisted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", TS, nullable=False),
+    # Where work-order notices and callbacks go (sms/email/telegram/...); NULL: decided per notice (hub/notices.py)
+    sa.Column("preferred_channel", sa.String(16), nullable=True),
 )
 
 conversations = sa.Table(

@@ -11,6 +11,7 @@ from aiohttp import web
 from hub.conversation_service import ConversationService
 from hub.dialogue.ports import KnowledgeBase
 from hub.events import EventBus
+from hub.notices import NoticeRoutes
 from hub.storage.conversations import ConversationStore
 from hub.storage.users import UserStore
 from hub.storage.work_orders import WorkOrderStore
@@ -35,6 +36,7 @@ class HubContext:
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     channel_health: dict[str, HealthCheck] = field(default_factory=dict)
     secure_cookies: bool = False
+    notice_routes: NoticeRoutes | None = None  # push channels for notices (the inbox's preference selector)
 
 
 CTX: web.AppKey[HubContext] = web.AppKey("hub_context", HubContext)

@@ -65,6 +65,8 @@ UI: dict[str, dict[str, str]] = {
     "inbox.correct_type": {"zh-CN": "诉求类型", "en": "Request type"},
     "inbox.correct_industry": {"zh-CN": "行业", "en": "Industry"},
     "inbox.send_answer": {"zh-CN": "发送", "en": "Send"},
+    "inbox.notify_via": {"zh-CN": "工单通知方式", "en": "Notices via"},
+    "inbox.notify_auto": {"zh-CN": "自动（原渠道或短信）", "en": "automatic (same channel or SMS)"},
     "channel.web_chat": {"zh-CN": "网页", "en": "web chat"},
     "channel.rest": {"zh-CN": "接口", "en": "REST"},
     "channel.voice": {"zh-CN": "电话", "en": "phone"},

@@ -116,7 +116,15 @@ async def conversation_detail(request: web.Request) -> web.StreamResponse:
             "nlu": nlu,
             "contact": None
             if contact is None
-            else {"id": contact.id, "name": contact.name, "phone": contact.phone, "vip": contact.vip},
+            else {
+                "id": contact.id,
+                "name": contact.name,
+                "phone": contact.phone,
+                "email": contact.email,
+                "vip": contact.vip,
+                "preferred_channel": contact.preferred_channel,
+            },
+            "notice_channels": list(ctx.notice_routes.channels) if ctx.notice_routes is not None else [],
             "history": history,
             "work_orders": [
                 {

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from hub.events import Event, EventBus, MessageStored, WorkOrderChanged
 from hub.i18n import t
 from hub.models import ConversationStatus, SenderKind
+from hub.notices import NoticeRoutes
 from hub.storage.conversations import ConversationNotFound, ConversationStore
 from hub.taxonomy import Taxonomy
 
@@ -23,10 +24,17 @@ class CitizenNotifier:
     announced with the result, followed by the satisfaction question, which the bot then handles.
     """
 
-    def __init__(self, conversations: ConversationStore, taxonomy: Callable[[], Taxonomy], bus: EventBus) -> None:
+    def __init__(
+        self,
+        conversations: ConversationStore,
+        taxonomy: Callable[[], Taxonomy],
+        bus: EventBus,
+        routes: NoticeRoutes | None = None,
+    ) -> None:
         self.conversations = conversations
         self.taxonomy = taxonomy
         self.bus = bus
+        self.routes = routes  # None: always the order's own conversation
 
     def attach(self) -> None:
         """Subscribe to the bus."""
@@ -42,6 +50,19 @@ class CitizenNotifier:
             conversation = await self.conversations.get(order.conversation_id)
         except ConversationNotFound:
             return
+        if self.routes is not None:
+            contact_id = order.contact_id or conversation.contact_id
+            contact = await self.conversations.get_contact(contact_id) if contact_id else None
+            target = await self.routes.target(conversation, contact)
+            if target.conversation.id != conversation.id:
+                log.info(
+                    "notices of work order %s go to %s (%s) instead of %s",
+                    order.number,
+                    target.conversation.channel,
+                    target.reason,
+                    conversation.channel,
+                )
+            conversation = target.conversation
         locale = conversation.locale
         unit = self.taxonomy().units.get(order.unit or "")
         unit_name = unit.name(locale) if unit else t("centre", locale)

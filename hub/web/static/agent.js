@@ -118,7 +118,10 @@
       (d.nlu.entities || []).forEach(function (e) { nlu.appendChild(el("dt", "", e.entity)); nlu.appendChild(el("dd", "", e.value)); });
     }
     var contact = document.getElementById("contact"); contact.textContent = "";
-    if (d.contact) { contact.appendChild(el("div", "", (d.contact.name || "") + " " + (d.contact.phone || ""))); }
+    if (d.contact) {
+      contact.appendChild(el("div", "", (d.contact.name || "") + " " + (d.contact.phone || "") + " " + (d.contact.email || "")));
+      if (d.notice_channels.length) { contact.appendChild(noticeSelector(d.contact, d.notice_channels)); }
+    }
     var orders = document.getElementById("orders"); orders.textContent = "";
     d.work_orders.forEach(function (o) {
       orders.appendChild(el("li", "order", o.number + " · " + label("state", o.state) + " · " + (o.unit_name || "") + " · " + (o.address || "")));
@@ -127,6 +130,21 @@
     d.history.forEach(function (h) {
       history.appendChild(el("li", "", h.updated_at.slice(0, 16).replace("T", " ") + " " + label("channel", h.channel) + " " + h.last_text));
     });
+  }
+
+  function noticeSelector(c, channels) {
+    var wrap = el("label", "notify-via", body.dataset.i18nNotifyVia + " ");
+    var sel = el("select"); sel.id = "notify-via";
+    var auto = el("option", "", body.dataset.i18nNotifyAuto); auto.value = ""; sel.appendChild(auto);
+    channels.forEach(function (ch) { var o = el("option", "", label("channel", ch)); o.value = ch; sel.appendChild(o); });
+    sel.value = c.preferred_channel || "";
+    sel.addEventListener("change", function () {
+      api("POST", "/api/contacts/" + c.id + "/preferred-channel", { channel: sel.value || null })
+        .then(function (r) { c.preferred_channel = r.preferred_channel; })
+        .catch(function () { sel.value = c.preferred_channel || ""; });
+    });
+    wrap.appendChild(sel);
+    return wrap;
   }
 
   function select(id) {
