@@ -20,11 +20,11 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.shared.nlu.constants import ENTITIES, METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT, TEXT_TOKENS
+from rasa.shared.nlu.constants import METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT, TEXT_TOKENS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.tfidf_base import TfidfLogisticComponent
+from components.tfidf_base import TfidfLogisticComponent, entity_spans
 
 logger = logging.getLogger(__name__)
 
@@ -43,24 +43,29 @@ def industry_of(message: Message) -> Optional[Text]:
     return None
 
 
-def _entity_spans(message: Message) -> List[Tuple[int, int]]:
-    return [(int(e["start"]), int(e["end"])) for e in message.get(ENTITIES) or [] if "start" in e and "end" in e]
+def _entity_spans(message: Message, training: bool = False) -> List[Tuple[int, int]]:
+    """Non-overlapping entity spans; at training time addresses are those AddressExtractor finds at run time."""
+    out: List[Tuple[int, int]] = []
+    for start, end, _ in sorted(entity_spans(message, training), key=lambda s: (s[0], -s[1])):
+        if not out or start >= out[-1][1]:
+            out.append((start, end))
+    return out
 
 
-def _text(message: Message) -> Text:
+def _text(message: Message, training: bool = False) -> Text:
     """The text with entity spans (addresses, phones) cut out: they say nothing about the industry."""
     text = message.get(TEXT) or ""
-    for start, end in sorted(_entity_spans(message), reverse=True):
+    for start, end in sorted(_entity_spans(message, training), reverse=True):
         text = text[:start] + " " + text[end:]
     return text
 
 
-def _tokens(message: Message) -> Text:
-    spans = _entity_spans(message)
+def _tokens(message: Message, training: bool = False) -> Text:
+    spans = _entity_spans(message, training)
     tokens = [
         t.text for t in message.get(TEXT_TOKENS) or [] if not any(s < t.end and t.start < e for s, e in spans)
     ]
-    return " ".join(tokens) or _text(message)
+    return " ".join(tokens) or _text(message, training)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -81,7 +86,7 @@ class IndustryClassifier(TfidfLogisticComponent):
         if len(set(labels)) < 2:
             logger.warning("IndustryClassifier: fewer than two industry labels; nothing trained.")
             return self._resource
-        return self._fit([_text(m) for m in examples], [_tokens(m) for m in examples], labels)
+        return self._fit([_text(m, True) for m in examples], [_tokens(m, True) for m in examples], labels)
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Sets ``industry`` and ``industry_ranking`` on each message (added to the parse output)."""

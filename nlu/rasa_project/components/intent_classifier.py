@@ -5,8 +5,9 @@ over character 1-3 grams and Jieba word uni/bigrams is more accurate on both hel
 dev, 0.90 vs 0.88 on the larger holdout), trains in about a second instead of ~35 s of DIET epochs and gives
 calibrated-ish probabilities instead of DIET's 1.0/1e-11.
 
-Entity spans (addresses, phones, times: found by the entity regexes of the training data at training time and by
-RegexEntityExtractor, which must come earlier in the pipeline, at run time) are replaced by a placeholder, so
+Entity spans (phones, times: found by the entity regexes of the training data at training time and by
+RegexEntityExtractor at run time; addresses: found by ``components.address.find_addresses`` at training time and by
+AddressExtractor at run time; both extractors come earlier in the pipeline) are replaced by a placeholder, so
 "幸福路12号" teaches "an address", not a street name.
 
 Output: the standard ``intent`` and ``intent_ranking`` keys of ``/model/parse``.
@@ -20,28 +21,28 @@ from typing import Any, Dict, List, Pattern, Sequence, Text, Tuple
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT, TEXT_TOKENS
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT, TEXT_TOKENS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.tfidf_base import TfidfLogisticComponent
+from components.tfidf_base import TfidfLogisticComponent, entity_spans
 
 logger = logging.getLogger(__name__)
 
 _MODEL_FILE = "intent_classifier.joblib"
 
 
-def _spans(message: Message, patterns: Sequence[Tuple[Text, Pattern[Text]]] = ()) -> List[Tuple[int, int, Text]]:
-    """Entity spans of a message: its entities plus, at training time, every match of the entity regexes.
+def _spans(
+    message: Message, patterns: Sequence[Tuple[Text, Pattern[Text]]] = (), training: bool = False
+) -> List[Tuple[int, int, Text]]:
+    """Entity spans of a message: its entities plus, at training time, every match of the entity regexes and
+    every address AddressExtractor finds.
 
-    Training examples annotate only some entities, while RegexEntityExtractor finds all of them at run time;
-    matching the same regexes here keeps the training features like the run-time ones.
+    Training examples annotate only some entities, while RegexEntityExtractor (phone, time) and AddressExtractor
+    find all of them at run time; running the same regexes and address grammar here keeps the training features
+    like the run-time ones.
     """
-    spans = {
-        (int(e["start"]), int(e["end"]), str(e.get("entity", "x")))
-        for e in message.get(ENTITIES) or []
-        if "start" in e and "end" in e
-    }
+    spans = entity_spans(message, training)
     text = message.get(TEXT) or ""
     for name, pattern in patterns:
         spans |= {(m.start(), m.end(), name) for m in pattern.finditer(text) if m.end() > m.start()}
@@ -83,9 +84,9 @@ class TfidfIntentClassifier(TfidfLogisticComponent):
         return {"C": 20.0, "max_char_ngram": 3, "ranking_length": 10, "random_seed": 0, "mask_entities": True}
 
     def _views(
-        self, messages: List[Message], patterns: Sequence[Tuple[Text, Pattern[Text]]] = ()
+        self, messages: List[Message], patterns: Sequence[Tuple[Text, Pattern[Text]]] = (), training: bool = False
     ) -> Tuple[List[Text], List[Text]]:
-        spans = [_spans(m, patterns) if self._config["mask_entities"] else [] for m in messages]
+        spans = [_spans(m, patterns, training) if self._config["mask_entities"] else [] for m in messages]
         return [_text(m, s) for m, s in zip(messages, spans)], [_tokens(m, s) for m, s in zip(messages, spans)]
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -96,7 +97,7 @@ class TfidfIntentClassifier(TfidfLogisticComponent):
             logger.warning("TfidfIntentClassifier: fewer than two intents; nothing trained.")
             return self._resource
         patterns = [(str(r["name"]), re.compile(str(r["pattern"]))) for r in training_data.regex_features]
-        texts, tokens = self._views(examples, patterns)
+        texts, tokens = self._views(examples, patterns, training=True)
         return self._fit(texts, tokens, labels)
 
     def process(self, messages: List[Message]) -> List[Message]:

@@ -6,7 +6,7 @@ Each subclass prepares two views of a message — the text (char n-grams) and it
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Text
+from typing import Any, Dict, List, Optional, Sequence, Set, Text, Tuple
 
 import joblib
 import numpy as np
@@ -14,11 +14,32 @@ import scipy.sparse
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from components.address import find_addresses
+
 logger = logging.getLogger(__name__)
+
+
+def entity_spans(message: Message, training: bool = False) -> Set[Tuple[int, int, Text]]:
+    """``(start, end, entity)`` of a message's entities.
+
+    At run time these are what the extractors found. At training time the annotated ``address`` entities are
+    replaced by what AddressExtractor finds in the text (``components.address.find_addresses``), so the
+    classifiers mask addresses at training time exactly as at run time (annotations cover only some of them).
+    """
+    spans = {
+        (int(e["start"]), int(e["end"]), str(e.get("entity", "x")))
+        for e in message.get(ENTITIES) or []
+        if "start" in e and "end" in e and not (training and e.get("entity") == "address")
+    }
+    if training:
+        spans |= {(start, end, "address") for start, end, _ in find_addresses(message.get(TEXT) or "")}
+    return spans
 
 
 class TfidfLogisticComponent(GraphComponent):
