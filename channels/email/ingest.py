@@ -1,0 +1,197 @@
+"""Storing one inbound mail in the hub: thread → conversation, attachments to disk, message stored, bot scheduled.
+
+The IMAP reader calls :meth:`MailIngest.ingest` for each fetched mail and marks it ``\\Seen`` only after it
+returns; anything that raises leaves the mail unseen for the next round. A mail is stored once: the dedupe key
+is the SHA-256 of its Message-ID (``email_messages`` and the message's external id ``mail:<key>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from channels.email.config import MailLimits
+from channels.email.loops import BOUNCE, NORMAL
+from channels.email.mime import Attachment, Envelope, MailRejected, ParsedMail, message_key, parse_mail, read_headers
+from hub.conversation_service import ConversationService
+from hub.logsafe import mask
+from hub.models import Conversation
+from hub.storage.email import EmailStore
+
+log = logging.getLogger(__name__)
+
+CHANNEL_EMAIL = "email"
+EMPTY_TEXT = "[邮件无正文]"
+TRUNCATED = "\n……（邮件正文过长，已截断，全文见原邮件）"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one mail (for logs, health counters and tests)."""
+
+    kind: str  # normal | bounce | auto_reply | rejected | duplicate
+    conversation_id: str | None
+    message_id: int | None
+
+
+class AttachmentStore:
+    """Content-addressed files under ``<data dir>/attachments/email`` (never executed, served as downloads)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_of(self, sha256: str) -> Path:
+        """Where the file with this SHA-256 lives (``sha256`` must be 64 hex digits)."""
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError("not a SHA-256 hex digest")
+        return self.root / sha256[:2] / sha256
+
+    def _write(self, attachment: Attachment) -> str:
+        digest = attachment.sha256
+        path = self.path_of(digest)
+        if path.is_file() and path.stat().st_size == len(attachment.data):
+            return digest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            f.write(attachment.data)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)  # atomic: a crash never leaves half a file under the final name
+        return digest
+
+    async def save(self, attachment: Attachment) -> dict[str, Any]:
+        """Write the file (in an executor) and return the attachment record stored with the message."""
+        digest = await asyncio.get_running_loop().run_in_executor(None, self._write, attachment)
+        return {
+            "kind": "file",
+            "source": "email",
+            "name": attachment.name,
+            "content_type": attachment.content_type,
+            "size": len(attachment.data),
+            "sha256": digest,
+        }
+
+
+class MailIngest:
+    """Turns raw mails into stored hub messages."""
+
+    def __init__(
+        self,
+        service: ConversationService,
+        emails: EmailStore,
+        files: AttachmentStore,
+        limits: MailLimits,
+        own_address: str,
+    ) -> None:
+        self.service = service
+        self.emails = emails
+        self.files = files
+        self.limits = limits
+        self.own_address = own_address.lower()
+
+    async def ingest(self, raw: bytes) -> Outcome:
+        """Store one whole mail; raises only if storing failed (the mail must then stay unseen)."""
+        loop = asyncio.get_running_loop()
+        try:
+            parsed = await loop.run_in_executor(
+                None, lambda: parse_mail(raw, self.limits, own_address=self.own_address)
+            )
+        except MailRejected as exc:
+            return await self.ingest_rejected(raw, str(exc))
+        return await self._store(parsed, message_key(parsed.envelope, raw))
+
+    async def ingest_rejected(self, header_block: bytes, reason: str) -> Outcome:
+        """Store a note for agents about a mail that is over a limit (only its headers are read)."""
+        try:
+            envelope = read_headers(header_block.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0])
+        except Exception:  # headers beyond repair: a note without sender
+            envelope = Envelope(None, "", None, "", "", None, ())
+        key = message_key(envelope, header_block)
+        log.warning("email from %s rejected: %s", mask(envelope.sender or "?"), reason)
+        text = f"[邮件被拒收：{reason}] 主题：{envelope.subject or '（无）'}"
+        return await self._store_note(envelope, key, text, "rejected")
+
+    async def _conversation(self, envelope: Envelope, address: str) -> Conversation:
+        known = await self.emails.conversation_of(envelope.thread_ids)
+        if known is not None:
+            return await self.service.store.get(known)
+        conversation = await self.service.store.get_or_create_by_ref(CHANNEL_EMAIL, address)
+        if conversation.contact_id is None and "@" in address:
+            contact = await self.service.store.ensure_contact_by_email(address, envelope.sender_name)
+            conversation = await self.service.store.update(conversation.id, contact_id=contact.id)
+        return conversation
+
+    async def _store_note(self, envelope: Envelope, key: str, text: str, kind: str) -> Outcome:
+        if await self.emails.stored_inbound(key):
+            return Outcome("duplicate", None, None)
+        address = envelope.reply_to or envelope.sender or "unknown@invalid"
+        async with self.service.sender_lock(CHANNEL_EMAIL, address):
+            conversation = await self._conversation(envelope, address)
+            message = await self.service.accept(conversation, text, f"mail:{key}", for_bot=False)
+            await self.emails.record_inbound(
+                message_key=key,
+                message_id=envelope.message_id,
+                conversation_id=conversation.id,
+                hub_message_id=message.id,
+                address=address,
+                subject=envelope.subject,
+                thread_ids=envelope.thread_ids,
+                answerable=False,
+            )
+        return Outcome(kind, conversation.id, message.id)
+
+    def _text(self, parsed: ParsedMail) -> str:
+        text = parsed.text.strip() or parsed.envelope.subject.strip() or EMPTY_TEXT
+        if parsed.notes:
+            text = text + "\n" + "\n".join(f"[{n}]" for n in parsed.notes)
+        if parsed.classification.kind != NORMAL:
+            label = "退信" if parsed.classification.kind == BOUNCE else "自动回复"
+            text = f"[{label}：{parsed.classification.reason}] {text}"
+        limit = self.service.limits.max_chars
+        if len(text) > limit:
+            text = text[: limit - len(TRUNCATED)] + TRUNCATED
+        return text
+
+    async def _store(self, parsed: ParsedMail, key: str) -> Outcome:
+        if await self.emails.stored_inbound(key):
+            return Outcome("duplicate", None, None)
+        envelope = parsed.envelope
+        kind = parsed.classification.kind
+        address = envelope.reply_to or envelope.sender
+        if not address:
+            return await self._store_note(envelope, key, f"[邮件无发件人地址] {self._text(parsed)}", "rejected")
+        records = [await self.files.save(a) for a in parsed.attachments]
+        conversation_ref = envelope
+        if kind == BOUNCE:
+            failed = await self.emails.fail_bounced(parsed.bounced_ids, f"bounced: {parsed.classification.reason}")
+            if failed:
+                log.warning("email bounce: outbound messages %s marked failed", failed)
+            conversation_ref = Envelope(
+                envelope.message_id, envelope.sender, None, envelope.sender, envelope.subject, None, parsed.bounced_ids
+            )
+        answerable = parsed.classification.answerable
+        async with self.service.sender_lock(CHANNEL_EMAIL, address):
+            conversation = await self._conversation(conversation_ref, address)
+            message = await self.service.accept(
+                conversation, self._text(parsed), f"mail:{key}", attachments=records or None, for_bot=answerable
+            )
+            await self.emails.record_inbound(
+                message_key=key,
+                message_id=envelope.message_id,
+                conversation_id=conversation.id,
+                hub_message_id=message.id,
+                address=address,
+                subject=envelope.subject,
+                thread_ids=envelope.thread_ids,
+                answerable=answerable,
+            )
+        if answerable:
+            self.service.schedule_turn(conversation.id)
+        else:
+            log.info("email %s stored for agents, not answered (%s)", kind, parsed.classification.reason)
+        return Outcome(kind, conversation.id, message.id)
