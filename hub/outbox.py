@@ -26,6 +26,8 @@ from hub.storage.outbox import OutboxItem, OutboxStore
 
 log = logging.getLogger(__name__)
 
+PAGE_SIZE = 100  # pending rows read per query
+
 
 class Sender(Protocol):
     """Pushes one message to the citizen on a channel."""
@@ -75,6 +77,7 @@ class Outbox:
         self.retry = retry or RetryPolicy()
         self._clock = clock
         self._channels: dict[str, _Channel] = {}
+        self._wakers: set[asyncio.Task[None]] = set()
 
     def register(self, channel: str, sender: Sender, close: Callable[[], Awaitable[None]] | None = None) -> None:
         """Deliver outbound messages of ``channel`` conversations through ``sender``.
@@ -82,6 +85,28 @@ class Outbox:
         ``close`` (releasing the sender's connections) is awaited by :meth:`stop` after the loop has stopped.
         """
         self._channels[channel] = _Channel(sender, asyncio.Event(), close=close)
+
+    def wake(self, channel: str) -> None:
+        """The channel's link came back (e.g. the SMSC bind succeeded): retry its pending rows now, without
+        waiting for their backoff. Unknown channels are ignored."""
+        if channel in self._channels:
+            task = asyncio.get_running_loop().create_task(self.retry_now(channel))
+            self._wakers.add(task)
+            task.add_done_callback(self._wakers.discard)
+
+    async def retry_now(self, channel: str) -> None:
+        """Make the channel's pending rows due now and run its delivery loop."""
+        state = self._channels.get(channel)
+        if state is None:
+            return
+        try:
+            moved = await self.store.retry_now(channel, self._clock())
+        except Exception:
+            log.exception("outbox %s: could not reschedule pending rows", channel)
+            return
+        if moved:
+            log.info("outbox %s: link is back, retrying %d pending message(s) now", channel, moved)
+        state.wake.set()
 
     def attach(self, bus: EventBus) -> None:
         """Queue outbound messages as they are stored."""
@@ -156,18 +181,24 @@ class Outbox:
         channel = self._channels[name]
         blocked: set[str] = set()
         next_due: datetime | None = None
-        for item in await self.store.pending(name):
-            if item.conversation_id in blocked:
-                continue
-            now = self._clock()
-            if item.next_attempt_at > now:
-                blocked.add(item.conversation_id)
-                next_due = item.next_attempt_at if next_due is None else min(next_due, item.next_attempt_at)
-                continue
-            retry_at = await self._attempt(channel, item)
-            if retry_at is not None:
-                blocked.add(item.conversation_id)
-                next_due = retry_at if next_due is None else min(next_due, retry_at)
+        after_id = 0
+        while True:  # every page: a backlog longer than one page must not wait for the next wake-up
+            page = await self.store.pending(name, limit=PAGE_SIZE, after_id=after_id)
+            for item in page:
+                if item.conversation_id in blocked:
+                    continue
+                now = self._clock()
+                if item.next_attempt_at > now:
+                    blocked.add(item.conversation_id)
+                    next_due = item.next_attempt_at if next_due is None else min(next_due, item.next_attempt_at)
+                    continue
+                retry_at = await self._attempt(channel, item)
+                if retry_at is not None:
+                    blocked.add(item.conversation_id)
+                    next_due = retry_at if next_due is None else min(next_due, retry_at)
+            if len(page) < PAGE_SIZE:
+                break
+            after_id = page[-1].id
         if next_due is None:
             return None
         return max(0.0, (next_due - self._clock()).total_seconds())

@@ -104,12 +104,12 @@ class OutboxStore:
             )
             return [(row.id, row.conversation_id) for row in (await conn.execute(query)).all()]
 
-    async def pending(self, channel: str, limit: int = 100) -> list[OutboxItem]:
-        """The channel's pending rows, oldest first (due or not)."""
+    async def pending(self, channel: str, limit: int = 100, after_id: int = 0) -> list[OutboxItem]:
+        """The channel's pending rows after row ``after_id``, oldest first (due or not): one page."""
         query = (
             sa.select(outbox, messages)
             .join(messages, messages.c.id == outbox.c.message_id)
-            .where(outbox.c.channel == channel, outbox.c.status == PENDING)
+            .where(outbox.c.channel == channel, outbox.c.status == PENDING, outbox.c.id > after_id)
             .order_by(outbox.c.id)
             .limit(limit)
         )
@@ -143,6 +143,16 @@ class OutboxStore:
                 .where(outbox.c.id == item_id)
                 .values(attempts=attempts, next_attempt_at=next_attempt_at, last_error=error[:2000])
             )
+
+    async def retry_now(self, channel: str, now: datetime) -> int:
+        """Make every pending row of ``channel`` due at ``now`` (its link came back); returns how many moved."""
+        async with begin(self._engine) as conn:
+            result = await conn.execute(
+                outbox.update()
+                .where(outbox.c.channel == channel, outbox.c.status == PENDING, outbox.c.next_attempt_at > now)
+                .values(next_attempt_at=now)
+            )
+        return int(result.rowcount or 0)
 
     async def mark_failed(self, item_id: int, attempts: int, error: str) -> None:
         """The channel rejected the message for good (it will not be retried)."""

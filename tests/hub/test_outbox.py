@@ -184,3 +184,39 @@ async def test_enabling_a_channel_does_not_send_its_history(engine: AsyncEngine)
     conversation = await store.create("fake", external_ref="1")
     await store.add_message(conversation.id, direction="out", sender_kind=SenderKind.BOT, text="old")
     assert await OutboxStore(engine).unqueued_since_last("fake") == []
+
+
+async def test_a_backlog_longer_than_one_page_is_sent_in_one_round(engine: AsyncEngine) -> None:
+    """250 rows queued while the channel was down (no loop running) all go in one delivery round."""
+    store, bus = ConversationStore(engine), EventBus()
+    outbox = Outbox(OutboxStore(engine), store, FAST)
+    sender = FlakySender()
+    outbox.register("fake", sender)
+    outbox.attach(bus)
+    conversations = [await store.create("fake", external_ref=str(i)) for i in range(25)]
+    for n in range(10):
+        for conversation in conversations:
+            await say(store, bus, conversation, f"notice {n}")
+    assert await outbox.deliver_due("fake") is None
+    assert len(sender.sent) == 250
+    for conversation in conversations:  # per-conversation order kept across pages
+        texts = [text for cid, text in sender.sent if cid == conversation.id]
+        assert texts == [f"notice {n}" for n in range(10)]
+
+
+async def test_wake_sends_what_waits_for_a_link_that_came_back(engine: AsyncEngine) -> None:
+    store, bus = ConversationStore(engine), EventBus()
+    outbox = Outbox(OutboxStore(engine), store, RetryPolicy(base_s=60.0, max_s=60.0))
+    sender = FlakySender(failures=1)
+    outbox.register("fake", sender)
+    outbox.attach(bus)
+    outbox.start()
+    try:
+        conversation = await store.create("fake", external_ref="1")
+        await say(store, bus, conversation, "工单已办结")
+        await until(lambda: sender.attempts == 1)  # failed; the next try would be in 60 s
+        outbox.wake("fake")  # e.g. the SMSC bind succeeded: no 60 s wait
+        outbox.wake("unknown")  # ignored
+        await until(lambda: sender.sent == [(conversation.id, "工单已办结")])
+    finally:
+        await outbox.stop()

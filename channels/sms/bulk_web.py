@@ -1,0 +1,193 @@
+"""The 群发 (bulk SMS) staff page and API (administrators and supervisors).
+
+- ``GET /sms/bulk``: the form (numbers as textarea/CSV, text) and recent jobs with progress.
+- ``POST /sms/bulk`` (form, CSRF): create a job, then redirect to its page.
+- ``GET /sms/bulk/{id}``: one job's progress and per-number status.
+- ``POST /api/sms/bulk`` ``{"numbers": [...] | "...", "text": "..."}`` (CSRF header): 201 ``{"id": ...}``;
+  400 ``{"error": ..., "invalid": [...]}`` for bad input.
+- ``GET /api/sms/bulk/{id}``: the job's counts and recipients as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from channels.sms.bulk import MAX_NUMBERS, MAX_TEXT, BulkRunner, parse_numbers
+from hub.models import Role
+from hub.storage.sms import BulkJob, SmsStore
+from hub.web.auth import current_user, require_roles
+from hub.web.i18n_web import UI
+
+BULK_ROLES = (Role.ADMIN, Role.SUPERVISOR)
+STORE: web.AppKey[SmsStore] = web.AppKey("sms_store", SmsStore)
+RUNNER: web.AppKey[BulkRunner] = web.AppKey("sms_bulk_runner", BulkRunner)
+
+UI.update(
+    {
+        "sms.bulk.title": {"zh-CN": "短信群发", "en": "Bulk SMS"},
+        "sms.bulk.numbers": {
+            "zh-CN": "手机号码（每行一个，或用逗号分隔）",
+            "en": "Mobile numbers (one per line or comma-separated)",
+        },
+        "sms.bulk.text": {"zh-CN": "短信内容", "en": "Message"},
+        "sms.bulk.submit": {"zh-CN": "开始群发", "en": "Send"},
+        "sms.bulk.jobs": {"zh-CN": "群发任务", "en": "Jobs"},
+        "sms.bulk.none": {"zh-CN": "暂无群发任务", "en": "No jobs yet"},
+        "sms.bulk.job": {"zh-CN": "群发任务", "en": "Job"},
+        "sms.bulk.created": {"zh-CN": "创建时间", "en": "Created"},
+        "sms.bulk.total": {"zh-CN": "号码数", "en": "Numbers"},
+        "sms.bulk.phone": {"zh-CN": "号码", "en": "Number"},
+        "sms.bulk.error": {"zh-CN": "说明", "en": "Note"},
+        "sms.bulk.optout_hint": {
+            "zh-CN": "已回复TD退订的号码将自动跳过；短信末尾会附“回复TD退订”。",
+            "en": "Numbers that replied TD are skipped; “回复TD退订” is appended to the text.",
+        },
+        "sms.bulk.back": {"zh-CN": "返回任务列表", "en": "All jobs"},
+        "sms.bulk.err.no_numbers": {"zh-CN": "请填写至少一个有效手机号码", "en": "Enter at least one valid number"},
+        "sms.bulk.err.invalid_numbers": {"zh-CN": "以下号码无效", "en": "Invalid numbers"},
+        "sms.bulk.err.no_text": {"zh-CN": "请填写短信内容", "en": "Enter the message"},
+        "sms.bulk.err.too_long": {"zh-CN": "短信内容过长", "en": "The message is too long"},
+        "sms.bulk.err.too_many": {"zh-CN": "号码过多", "en": "Too many numbers"},
+        "sms.status.running": {"zh-CN": "发送中", "en": "sending"},
+        "sms.status.done": {"zh-CN": "已完成", "en": "done"},
+        "sms.status.pending": {"zh-CN": "待发送", "en": "pending"},
+        "sms.status.sent": {"zh-CN": "已提交", "en": "sent"},
+        "sms.status.delivered": {"zh-CN": "已送达", "en": "delivered"},
+        "sms.status.failed": {"zh-CN": "失败", "en": "failed"},
+        "sms.status.skipped": {"zh-CN": "已跳过（退订）", "en": "skipped (opted out)"},
+        "staff.sms_bulk": {"zh-CN": "短信群发", "en": "Bulk SMS"},
+    }
+)
+OPT_OUT_SUFFIX = "回复TD退订"
+
+
+class BulkInputError(ValueError):
+    """Bad numbers or text for a job."""
+
+    def __init__(self, code: str, invalid: list[str] | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.invalid = invalid or []
+
+
+def validate(numbers: object, text: object) -> tuple[list[str], str]:
+    """The job's numbers and text (with the opt-out hint), or :class:`BulkInputError`."""
+    if not isinstance(text, str) or not text.strip():
+        raise BulkInputError("no_text")
+    body = text.strip()
+    if OPT_OUT_SUFFIX not in body:
+        body = f"{body} {OPT_OUT_SUFFIX}"
+    if len(body) > MAX_TEXT:
+        raise BulkInputError("too_long")
+    if not isinstance(numbers, (str, list)):
+        raise BulkInputError("no_numbers")
+    valid, invalid = parse_numbers(numbers)
+    if invalid:
+        raise BulkInputError("invalid_numbers", invalid)
+    if not valid:
+        raise BulkInputError("no_numbers")
+    if len(valid) > MAX_NUMBERS:
+        raise BulkInputError("too_many")
+    return valid, body
+
+
+def job_json(job: BulkJob, recipients: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The wire form of a job."""
+    data: dict[str, Any] = {
+        "id": job.id,
+        "text": job.text,
+        "status": job.status,
+        "created_at": job.created_at.isoformat(),
+        "total": job.total,
+        "counts": job.counts,
+    }
+    if recipients is not None:
+        data["recipients"] = recipients
+    return data
+
+
+async def _create(request: web.Request, numbers: object, text: object) -> int:
+    valid, body = validate(numbers, text)
+    user = current_user(request)
+    assert user is not None  # require_roles
+    job_id = await request.app[STORE].create_job(user.id, body, valid)
+    request.app[RUNNER].wake.set()
+    return job_id
+
+
+@require_roles(BULK_ROLES)
+async def bulk_page(request: web.Request) -> web.StreamResponse:
+    """GET /sms/bulk."""
+    jobs = await request.app[STORE].jobs()
+    return aiohttp_jinja2.render_template("sms_bulk.html", request, {"jobs": jobs, "error": None, "form": {}})
+
+
+@require_roles(BULK_ROLES)
+async def bulk_submit(request: web.Request) -> web.StreamResponse:
+    """POST /sms/bulk (form)."""
+    form = await request.post()
+    numbers, text = str(form.get("numbers", "")), str(form.get("text", ""))
+    try:
+        job_id = await _create(request, numbers, text)
+    except BulkInputError as exc:
+        jobs = await request.app[STORE].jobs()
+        error = {"code": exc.code, "invalid": exc.invalid[:50]}
+        context = {"jobs": jobs, "error": error, "form": {"numbers": numbers, "text": text}}
+        return aiohttp_jinja2.render_template("sms_bulk.html", request, context, status=400)
+    raise web.HTTPSeeOther(f"/sms/bulk/{job_id}")
+
+
+@require_roles(BULK_ROLES)
+async def job_page(request: web.Request) -> web.StreamResponse:
+    """GET /sms/bulk/{id}."""
+    store = request.app[STORE]
+    job = await store.job(int(request.match_info["id"]))
+    if job is None:
+        raise web.HTTPNotFound()
+    recipients = await store.recipients(job.id)
+    return aiohttp_jinja2.render_template("sms_bulk_job.html", request, {"job": job, "recipients": recipients})
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+@require_roles(BULK_ROLES, api=True)
+async def api_create(request: web.Request) -> web.StreamResponse:
+    """POST /api/sms/bulk."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return _json({"error": "invalid_json"}, 400)
+    if not isinstance(body, dict):
+        return _json({"error": "invalid_json"}, 400)
+    try:
+        job_id = await _create(request, body.get("numbers"), body.get("text"))
+    except BulkInputError as exc:
+        return _json({"error": exc.code, "invalid": exc.invalid}, 400)
+    return _json({"id": job_id}, 201)
+
+
+@require_roles(BULK_ROLES, api=True)
+async def api_job(request: web.Request) -> web.StreamResponse:
+    """GET /api/sms/bulk/{id}."""
+    store = request.app[STORE]
+    job = await store.job(int(request.match_info["id"]))
+    if job is None:
+        return _json({"error": "not_found"}, 404)
+    return _json(job_json(job, await store.recipients(job.id)))
+
+
+def setup(app: web.Application, store: SmsStore, runner: BulkRunner) -> None:
+    """Mount the bulk page and API."""
+    app[STORE] = store
+    app[RUNNER] = runner
+    app.router.add_get("/sms/bulk", bulk_page)
+    app.router.add_post("/sms/bulk", bulk_submit)
+    app.router.add_get("/sms/bulk/{id:\\d+}", job_page)
+    app.router.add_post("/api/sms/bulk", api_create)
+    app.router.add_get("/api/sms/bulk/{id:\\d+}", api_job)
