@@ -1,1 +1,59 @@
-"""channels/voice package."""
+"""The voice channel: phone calls over SIP into the IVR, the agent queue and the inbox (see README.md)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from hub.web.context import CTX
+
+from .config import VoiceSettings
+
+if TYPE_CHECKING:
+    from hub.storage.sip_accounts import SipAccountStore
+
+    from .hub_port import VoiceHub
+    from .ivr.store import IvrFlows
+    from .service import VoiceChannel
+
+__all__ = ["CHANNEL_VOICE", "VoiceSettings", "setup"]
+
+log = logging.getLogger(__name__)
+
+CHANNEL_VOICE = "voice"
+
+
+def setup(
+    app: web.Application,
+    settings: VoiceSettings | None,
+    *,
+    hub: VoiceHub,
+    flows: IvrFlows,
+    accounts: SipAccountStore,
+    calendar: Any = None,
+) -> VoiceChannel | None:
+    """Start the SIP endpoint with the app (when configured); report its health either way."""
+    ctx = app[CTX]
+    if settings is None:
+
+        async def disabled() -> dict[str, Any]:
+            return {"status": "ok", "enabled": False}
+
+        ctx.channel_health[CHANNEL_VOICE] = disabled
+        return None
+    from .service import VoiceChannel
+
+    channel = VoiceChannel(settings, hub=hub, flows=flows, accounts=accounts, calendar=calendar)
+    ctx.channel_health[CHANNEL_VOICE] = channel.health
+
+    async def start(_app: web.Application) -> None:
+        await channel.start()
+
+    async def stop(_app: web.Application) -> None:
+        await channel.stop()
+
+    app.on_startup.append(start)
+    app.on_cleanup.insert(0, stop)  # before the hub closes its stores
+    return channel

@@ -219,13 +219,17 @@ class DtmfEventDetector:
     """Receiver side of RFC 4733: one :class:`DtmfDigit` per event, whatever the retransmissions.
 
     A digit is reported on the first packet of an event (keyed by SSRC and RTP timestamp), so a lost start or
-    lost end packets still yield the digit once; the three retransmitted end packets are ignored.
+    lost end packets still yield the digit once; the three retransmitted end packets are ignored. With ``now``
+    given, an event that ended and is heard again with the same timestamp after ``REPEAT_GAP_S`` is a new key
+    press (some senders, e.g. sipp replaying a capture, repeat the timestamp of every press of the same key).
     """
 
     payload_type: int
-    _seen: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)
+    _seen: dict[tuple[int, int], tuple[float | None, bool]] = field(default_factory=dict, repr=False)
 
-    def feed(self, packet: RtpPacket) -> DtmfDigit | None:
+    REPEAT_GAP_S = 0.25
+
+    def feed(self, packet: RtpPacket, now: float | None = None) -> DtmfDigit | None:
         """Process one received packet; returns a digit when a new key press starts."""
         if packet.payload_type != self.payload_type:
             return None
@@ -235,9 +239,17 @@ class DtmfEventDetector:
             return None
         digit = event.digit
         key = (packet.ssrc, packet.timestamp)
-        if digit is None or key in self._seen:
+        if digit is None:
             return None
-        self._seen[key] = event.event
+        previous = self._seen.get(key)
+        if previous is not None:
+            last, ended = previous
+            repeated = now is not None and last is not None and ended and now - last > self.REPEAT_GAP_S
+            self._seen[key] = (now, ended or event.end) if not repeated else (now, event.end)
+            if not repeated:
+                return None
+        else:
+            self._seen[key] = (now, event.end)
         if len(self._seen) > 64:
             del self._seen[next(iter(self._seen))]
         return DtmfDigit(digit, packet.timestamp, event.duration)

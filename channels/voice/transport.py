@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from .rtp import RtpPacket, RtpParseError, RtpSender
 from .sip.transaction import Address, Send
 from .sip.uas import Event, MessageDropped, UserAgent
+
+if TYPE_CHECKING:
+    from .transport_tcp import SipTcpServer
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
+        self.tcp: SipTcpServer | None = None  # set by start_sip_tcp_server(udp=...) for TCP on the same UA
 
     def now(self) -> float:
         """The clock the core runs on (the loop's monotonic time)."""
@@ -47,13 +51,26 @@ class SipEndpoint(asyncio.DatagramProtocol):
         """Send what must be sent, hand the rest to ``on_event``, re-arm the timer."""
         for event in events:
             if isinstance(event, Send):
-                if self.transport is not None:
+                if event.transport != "UDP":
+                    if self.tcp is not None:
+                        self.tcp.send(event)
+                    else:
+                        log.info("no %s listener; message dropped", event.transport)
+                elif self.transport is not None:
                     self.transport.sendto(bytes(event.message), event.address)
             elif isinstance(event, MessageDropped):
-                log.info("dropped SIP datagram from %s: %s", event.source, event.reason)
+                log.info("dropped SIP datagram (%s); %d dropped so far", event.reason, self.ua.stats.dropped)
             else:
                 self.on_event(self, event)
         self._rearm()
+
+    def stats(self) -> dict[str, int]:
+        """Counters for /healthz: the core's (``received``, ``dropped``, ``bad_requests`` ...) plus TCP's."""
+        out = self.ua.stats.as_dict()
+        if self.tcp is not None:
+            out.update(tcp_connections=self.tcp.connections, tcp_refused=self.tcp.refused)
+            out.update(tcp_framing_errors=self.tcp.framing_errors)
+        return out
 
     def _rearm(self) -> None:
         if self._timer is not None:

@@ -109,7 +109,9 @@ class PromptSynthesizer:
         self._engine: Any = None  # only touched in the worker thread
         self._threads: set[int] = set()
         self._done = threading.Event()
+        self._phase = ""  # "" idle, "queued" after save_to_file, "started" once espeak began our utterance
         self._token: Any = None
+        self._start_token: Any = None
         self._closed = False
         self.syntheses = 0
         self.memory_hits = 0
@@ -230,9 +232,22 @@ class PromptSynthesizer:
             raise TtsUnavailable(f"text-to-speech voice {self.voice!r} is not installed")
         # espeak runs in AUDIO_OUTPUT_RETRIEVAL mode: synthesis continues in espeak's own thread and pyttsx3's
         # runAndWait may return before the WAV is written. "finished-utterance" comes after the file is saved.
-        self._token = engine.connect("finished-utterance", lambda **_kw: self._done.set())
+        # pyttsx3.init() returns one shared engine per driver, so every instance's callbacks see every utterance
+        # (and the espeak driver reports no utterance names for files): only an end that follows the start of our
+        # own utterance may wake us, or a late event would hand us a half-written file.
+        self._token = engine.connect("finished-utterance", self._on_finished)
+        self._start_token = engine.connect("started-utterance", self._on_started)
         self._engine = engine
         return engine
+
+    def _on_started(self, **_kw: Any) -> None:
+        if self._phase == "queued":
+            self._phase = "started"
+
+    def _on_finished(self, **_kw: Any) -> None:
+        if self._phase == "started":
+            self._phase = ""
+            self._done.set()
 
     def _synthesise(self, text: str) -> bytes:
         """Render ``text`` to normalised 8 kHz PCM (worker thread only)."""
@@ -253,6 +268,7 @@ class PromptSynthesizer:
                     engine.setProperty("voice", self.voice)
                     engine.setProperty("rate", self.rate)
                     self._done.clear()
+                    self._phase = "queued"
                     engine.save_to_file(text, str(wav))
                     engine.runAndWait()
                 except Exception as exc:
@@ -300,7 +316,9 @@ class PromptSynthesizer:
 
     def _release_engine(self) -> None:
         """Worker thread: stop listening to the (process-shared) pyttsx3 engine."""
-        if self._engine is not None and self._token is not None:
+        if self._engine is not None:
             with _ESPEAK_LOCK:
-                self._engine.disconnect(self._token)
-        self._engine = self._token = None
+                for token in (self._token, self._start_token):
+                    if token is not None:
+                        self._engine.disconnect(token)
+        self._engine = self._token = self._start_token = None

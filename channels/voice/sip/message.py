@@ -35,6 +35,7 @@ REASON_PHRASES: dict[int, str] = {
     415: "Unsupported Media Type",
     416: "Unsupported URI Scheme",
     420: "Bad Extension",
+    423: "Interval Too Brief",
     480: "Temporarily Unavailable",
     481: "Call/Transaction Does Not Exist",
     483: "Too Many Hops",

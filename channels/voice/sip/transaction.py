@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .headers import BRANCH_MAGIC_COOKIE
-from .message import SipMessage, SipRequest, SipResponse
+from .headers import BRANCH_MAGIC_COOKIE, canonical_name
+from .message import Headers, SipMessage, SipRequest, SipResponse
 
 Address = tuple[str, int]
 TransactionKey = tuple[str, str, str]
@@ -41,10 +41,11 @@ class TxState(StrEnum):
 
 @dataclass(frozen=True)
 class Send:
-    """Output: put ``message`` on the wire to ``address``."""
+    """Output: put ``message`` on the wire to ``address`` over ``transport`` (``"UDP"`` or ``"TCP"``)."""
 
     message: SipMessage
     address: Address
+    transport: str = "UDP"
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,10 @@ def response_address(request: SipRequest, source: Address) -> Address:
 
 
 class _Timed:
-    def __init__(self, timers: Timers, reliable: bool) -> None:
+    def __init__(self, timers: Timers, transport: str) -> None:
         self.timers = timers
-        self.reliable = reliable
+        self.transport = transport.upper()
+        self.reliable = self.transport != "UDP"
         self.state = TxState.TRYING
         self._retransmit_at: float | None = None
         self._interval = timers.t1
@@ -119,12 +121,12 @@ class InviteServerTransaction(_Timed):
     """INVITE server transaction; also retransmits the 2xx until the ACK (RFC 3261 §13.3.1.4) in "Accepted"."""
 
     def __init__(
-        self, request: SipRequest, source: Address, timers: Timers = DEFAULT_TIMERS, reliable: bool = False
+        self, request: SipRequest, source: Address, timers: Timers = DEFAULT_TIMERS, transport: str = "UDP"
     ) -> None:
-        super().__init__(timers, reliable)
+        super().__init__(timers, transport)
         self.request = request
         self.key = transaction_key(request)
-        self.address = response_address(request, source)
+        self.address = source if self.reliable else response_address(request, source)
         self.state = TxState.PROCEEDING
         self.last_response: SipResponse | None = None
         self.acked = False
@@ -133,7 +135,7 @@ class InviteServerTransaction(_Timed):
         """Send a response from the TU."""
         if self.state is TxState.ACCEPTED and response.status // 100 == 2:
             self.last_response = response
-            return [Send(response, self.address)]
+            return [Send(response, self.address, self.transport)]
         if self.state is not TxState.PROCEEDING:
             raise TransactionStateError(f"cannot send {response.status} in state {self.state}")
         self.last_response = response
@@ -145,7 +147,7 @@ class InviteServerTransaction(_Timed):
             self.state = TxState.ACCEPTED
             self._start_retransmit(now)  # 2xx retransmission, T1 doubling to T2
             self._end_at = now + 64 * self.timers.t1  # timer L
-        return [Send(response, self.address)]
+        return [Send(response, self.address, self.transport)]
 
     def receive_request(self, request: SipRequest, now: float) -> list[Send]:
         """A retransmitted INVITE or an ACK for a non-2xx final response."""
@@ -156,9 +158,9 @@ class InviteServerTransaction(_Timed):
                 self._end_at = now + (0.0 if self.reliable else self.timers.t4)  # timer I
             return []
         if self.last_response is not None and self.state in (TxState.PROCEEDING, TxState.COMPLETED):
-            return [Send(self.last_response, self.address)]
+            return [Send(self.last_response, self.address, self.transport)]
         if self.last_response is not None and self.state is TxState.ACCEPTED and not self.acked:
-            return [Send(self.last_response, self.address)]
+            return [Send(self.last_response, self.address, self.transport)]
         return []
 
     def ack_2xx(self) -> bool:
@@ -178,7 +180,7 @@ class InviteServerTransaction(_Timed):
                 out.append(TransactionTimedOut(self.key))
             return out
         if self._retransmit_at is not None and now >= self._retransmit_at and self.last_response is not None:
-            out.append(Send(self.last_response, self.address))
+            out.append(Send(self.last_response, self.address, self.transport))
             self._backoff(now)
         return out
 
@@ -187,12 +189,12 @@ class NonInviteServerTransaction(_Timed):
     """Non-INVITE server transaction (RFC 3261 §17.2.2)."""
 
     def __init__(
-        self, request: SipRequest, source: Address, timers: Timers = DEFAULT_TIMERS, reliable: bool = False
+        self, request: SipRequest, source: Address, timers: Timers = DEFAULT_TIMERS, transport: str = "UDP"
     ) -> None:
-        super().__init__(timers, reliable)
+        super().__init__(timers, transport)
         self.request = request
         self.key = transaction_key(request)
-        self.address = response_address(request, source)
+        self.address = source if self.reliable else response_address(request, source)
         self.last_response: SipResponse | None = None
 
     def send_response(self, response: SipResponse, now: float) -> list[Send]:
@@ -205,12 +207,12 @@ class NonInviteServerTransaction(_Timed):
             self._end_at = now + (0.0 if self.reliable else 64 * self.timers.t1)  # timer J
         else:
             self.state = TxState.PROCEEDING
-        return [Send(response, self.address)]
+        return [Send(response, self.address, self.transport)]
 
     def receive_request(self, request: SipRequest, now: float) -> list[Send]:
         """A retransmission: answered with the last response, if any."""
         if self.last_response is not None and self.state is not TxState.TERMINATED:
-            return [Send(self.last_response, self.address)]
+            return [Send(self.last_response, self.address, self.transport)]
         return []
 
     def handle_timeout(self, now: float) -> list[Output]:
@@ -224,9 +226,9 @@ class NonInviteClientTransaction(_Timed):
     """Non-INVITE client transaction (RFC 3261 §17.1.2), e.g. the BYE we send to hang up."""
 
     def __init__(
-        self, request: SipRequest, address: Address, now: float, timers: Timers = DEFAULT_TIMERS, reliable: bool = False
+        self, request: SipRequest, address: Address, now: float, timers: Timers = DEFAULT_TIMERS, transport: str = "UDP"
     ) -> None:
-        super().__init__(timers, reliable)
+        super().__init__(timers, transport)
         self.request = request
         self.key = transaction_key(request)
         self.address = address
@@ -236,7 +238,7 @@ class NonInviteClientTransaction(_Timed):
 
     def start(self) -> list[Send]:
         """The first transmission."""
-        return [Send(self.request, self.address)]
+        return [Send(self.request, self.address, self.transport)]
 
     def receive_response(self, response: SipResponse, now: float) -> bool:
         """Process a response; returns whether it is new (not a retransmission) and final."""
@@ -261,5 +263,91 @@ class NonInviteClientTransaction(_Timed):
             if self.state is TxState.PROCEEDING:
                 self._interval = self.timers.t2 / 2  # keeps retransmitting every T2
             self._backoff(now)
-            return [Send(self.request, self.address)]
+            return [Send(self.request, self.address, self.transport)]
+        return []
+
+
+class InviteClientTransaction(_Timed):
+    """INVITE client transaction (RFC 3261 §17.1.1 with the "Accepted" state of RFC 6026).
+
+    Timer A retransmits the INVITE (T1 doubling) until a response, timer B gives up after 64·T1. A 3xx-6xx final
+    response is ACKed here (same branch, §17.1.1.3) and its retransmissions re-ACKed until timer D; a 2xx moves to
+    "Accepted" for 64·T1 (timer M) so that its retransmissions still reach the TU, which ACKs them (§13.2.2.4).
+    """
+
+    def __init__(
+        self, request: SipRequest, address: Address, now: float, timers: Timers = DEFAULT_TIMERS, transport: str = "UDP"
+    ) -> None:
+        super().__init__(timers, transport)
+        self.request = request
+        self.key = transaction_key(request)
+        self.address = address
+        self.state = TxState.TRYING  # "Calling"
+        self.response: SipResponse | None = None
+        self._ack: SipRequest | None = None
+        self._start_retransmit(now)  # timer A
+        self._end_at = now + 64 * timers.t1  # timer B
+
+    def start(self) -> list[Send]:
+        """The first transmission."""
+        return [Send(self.request, self.address, self.transport)]
+
+    def receive_response(self, response: SipResponse, now: float) -> tuple[bool, list[Send]]:
+        """Process a response.
+
+        Returns:
+            Whether the TU must see it (every provisional, every 2xx including retransmissions, the first
+            non-2xx final), and what to send (the ACK for a non-2xx final response or its retransmission).
+        """
+        if self.state is TxState.TERMINATED:
+            return False, []
+        if self.state is TxState.COMPLETED:
+            if response.status >= 300 and self._ack is not None:
+                return False, [Send(self._ack, self.address, self.transport)]
+            return False, []
+        if response.status < 200:
+            if self.state is TxState.TRYING:
+                self.state = TxState.PROCEEDING
+                self._retransmit_at = self._end_at = None  # no timer in "Proceeding": the TU bounds the ringing
+            return self.state is TxState.PROCEEDING, []
+        if response.status < 300:
+            first = self.state is not TxState.ACCEPTED
+            if first:
+                self.state = TxState.ACCEPTED
+                self.response = response
+                self._retransmit_at = None
+                self._end_at = now + 64 * self.timers.t1  # timer M
+            return True, []
+        if self.state is TxState.ACCEPTED:
+            return False, []
+        self.state = TxState.COMPLETED
+        self.response = response
+        self._retransmit_at = None
+        self._end_at = now + (0.0 if self.reliable else 32.0)  # timer D
+        self._ack = self.ack_for(response)
+        return True, [Send(self._ack, self.address, self.transport)]
+
+    def ack_for(self, response: SipResponse) -> SipRequest:
+        """The ACK for a non-2xx final response (RFC 3261 §17.1.1.3)."""
+        req = self.request
+        headers: list[tuple[str, str]] = [("Via", str(req.top_via))]
+        for name, value in req.headers.items:
+            canon = canonical_name(name)
+            if canon in ("From", "Call-ID", "Route", "Max-Forwards"):
+                headers.append((name, value))
+        headers.append(("To", response.headers.get("To") or ""))
+        headers.append(("CSeq", f"{req.cseq.number} ACK"))
+        headers.append(("Content-Length", "0"))
+        return SipRequest("ACK", req.uri, Headers(tuple(headers)))
+
+    def handle_timeout(self, now: float) -> list[Output]:
+        """Timers A, B, D and M."""
+        if self._end_at is not None and now >= self._end_at:
+            timed_out = self.state in (TxState.TRYING, TxState.PROCEEDING)
+            self._terminate()
+            return [TransactionTimedOut(self.key)] if timed_out else []
+        if self._retransmit_at is not None and now >= self._retransmit_at and self.state is TxState.TRYING:
+            self._interval *= 2  # timer A doubles without the T2 cap
+            self._retransmit_at = now + self._interval
+            return [Send(self.request, self.address, self.transport)]
         return []

@@ -1,33 +1,71 @@
-"""The user-agent core for incoming calls (RFC 3261 §8.2, §12-15), sans-IO.
+"""The user-agent core (RFC 3261 §8.2, §10.3, §12-15), sans-IO.
 
 Feed datagrams with :meth:`UserAgent.receive_datagram`, act on the returned events (``Send`` goes to the socket,
 the rest to the call logic), and drive timers with ``next_deadline()``/``handle_timeout(now)``. The call logic
-answers with :meth:`ringing`, :meth:`answer`, :meth:`reject`, :meth:`respond_reinvite` and :meth:`hangup`.
+answers incoming calls with :meth:`ringing`, :meth:`answer`, :meth:`reject`, :meth:`respond_reinvite` and
+:meth:`hangup`; it places outgoing calls with :meth:`invite` / :meth:`cancel` (see :mod:`.uac`). With a
+:class:`~.registrar.Registrar`, REGISTER is served and agents' bindings are reported as events.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 
-from .errors import SipParseError
-from .headers import BRANCH_MAGIC_COOKIE, Via, canonical_name, split_outside_quotes
-from .message import Headers, SipRequest, SipResponse, make_response, parse_message
+from .errors import ParseErrorReason, SipParseError
+from .events import (
+    CallCancelled,
+    CallConfirmed,
+    CallEnded,
+    Event,
+    IncomingCall,
+    MessageDropped,
+    OutgoingAnswered,
+    OutgoingFailed,
+    OutgoingRinging,
+    ReinviteReceived,
+)
+from .headers import canonical_name, split_outside_quotes
+from .incoming import IncomingCalls
+from .message import Headers, SipRequest, SipResponse, parse_message
+from .registrar import AgentRegistered, AgentUnregistered, Registrar
+from .robust import EndpointStats, RateLimiter, salvage
 from .transaction import (
     DEFAULT_TIMERS,
     Address,
+    InviteClientTransaction,
     InviteServerTransaction,
-    NonInviteClientTransaction,
     NonInviteServerTransaction,
     Output,
     Send,
     Timers,
-    TransactionKey,
     TransactionTimedOut,
     TxState,
+    response_address,
     transaction_key,
 )
+from .uac import OutgoingCalls, Target
+
+__all__ = [
+    "ALLOWED",
+    "AgentRegistered",
+    "AgentUnregistered",
+    "CallCancelled",
+    "CallConfirmed",
+    "CallEnded",
+    "Event",
+    "IncomingCall",
+    "MessageDropped",
+    "OutgoingAnswered",
+    "OutgoingFailed",
+    "OutgoingRinging",
+    "ReinviteReceived",
+    "Send",
+    "UserAgent",
+]
+
+log = logging.getLogger(__name__)
 
 ALLOWED = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS")
 #: Methods defined by RFC 3261 and its common extensions: known, so 405; anything else is 501.
@@ -36,81 +74,21 @@ KNOWN_METHODS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class IncomingCall:
-    """A new INVITE (100 Trying already sent). Answer with ringing/answer/reject."""
+class UserAgent(IncomingCalls):
+    """SIP user agent (UAS for incoming calls, UAC for outgoing ones, optional registrar) on one address.
 
-    call_id: str
-    request: SipRequest
-    source: Address
-
-
-@dataclass(frozen=True)
-class CallCancelled:
-    """The caller cancelled before we answered (487 sent)."""
-
-    call_id: str
-
-
-@dataclass(frozen=True)
-class CallConfirmed:
-    """The ACK for our 2xx arrived: media may flow both ways."""
-
-    call_id: str
-
-
-@dataclass(frozen=True)
-class ReinviteReceived:
-    """A re-INVITE (e.g. hold) in a confirmed call; answer with :meth:`UserAgent.respond_reinvite`."""
-
-    call_id: str
-    request: SipRequest
-
-
-@dataclass(frozen=True)
-class CallEnded:
-    """The call is over: ``cause`` is ``"bye"`` (caller hung up), ``"hangup"`` (we did) or ``"ack_timeout"``."""
-
-    call_id: str
-    cause: str
-
-
-@dataclass(frozen=True)
-class MessageDropped:
-    """A datagram was ignored (malformed, or a stray response/ACK)."""
-
-    reason: str
-    source: Address
-
-
-Event = Send | IncomingCall | CallCancelled | CallConfirmed | ReinviteReceived | CallEnded | MessageDropped
-
-
-@dataclass
-class _Call:
-    invite: SipRequest
-    source: Address
-    local_tag: str
-    tx: InviteServerTransaction
-    remote_seq: int
-    local_seq: int = 1
-    answered: bool = False
-    confirmed: bool = False
-    ended: bool = False
-    hangup_pending: bool = False
-    reinvite: InviteServerTransaction | None = None
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-class UserAgent:
-    """Server-side SIP UA over one (UDP) transport address.
+    One instance may serve UDP and TCP on the same port: every input says which transport it came on and every
+    ``Send`` says which transport to use (``"UDP"``/``"TCP"``).
 
     Args:
         host: the address to put in Via/Contact.
         port: the port to put in Via/Contact.
         timers: T1/T2/T4.
-        token: random token source (tags, branches), injectable for tests.
+        token: random token source (tags, branches, Call-IDs), injectable for tests.
         user_agent: the Server/User-Agent header value.
+        registrar: serve REGISTER with this registrar (otherwise REGISTER gets 405).
+        rate_limit: ``(messages per second, burst)`` allowed per source host; ``None`` disables the limit.
+        ring_timeout: seconds an outgoing call may ring before we CANCEL it.
     """
 
     def __init__(
@@ -121,69 +99,106 @@ class UserAgent:
         timers: Timers = DEFAULT_TIMERS,
         token: Callable[[], str] = lambda: secrets.token_hex(8),
         user_agent: str = "Rexian",
+        registrar: Registrar | None = None,
+        rate_limit: tuple[float, float] | None = None,
+        ring_timeout: float = 120.0,
     ) -> None:
-        self.host, self.port, self.timers, self._token, self.user_agent = host, port, timers, token, user_agent
-        self.contact = f"<sip:rexian@{host}:{port}>"
-        self._server: dict[TransactionKey, InviteServerTransaction | NonInviteServerTransaction] = {}
-        self._client: dict[TransactionKey, NonInviteClientTransaction] = {}
-        self._calls: dict[str, _Call] = {}
+        allowed = (*ALLOWED, "REGISTER") if registrar is not None else ALLOWED
+        super().__init__(host, port, timers, token, user_agent, allowed)
+        self.registrar = registrar
+        self.stats = EndpointStats()
+        self._limiter = RateLimiter(*rate_limit) if rate_limit is not None else None
+        self.outgoing = OutgoingCalls(self, ring_timeout)
 
     # -- input -----------------------------------------------------------------------------------------------
 
-    def receive_datagram(self, data: bytes, source: Address, now: float) -> list[Event]:
-        """Process one datagram from ``source``."""
+    def receive_datagram(self, data: bytes, source: Address, now: float, *, transport: str = "UDP") -> list[Event]:
+        """Process one datagram (or one framed TCP message) from ``source``."""
+        self.stats.received += 1
+        if self._limiter is not None and not self._limiter.allow(source[0], now):
+            self.stats.dropped += 1
+            self.stats.rate_limited += 1
+            return [MessageDropped("rate_limited", source)]
         try:
             msg = parse_message(data)
         except SipParseError as exc:
-            return [MessageDropped(exc.reason.value, source)]
+            return self._on_parse_error(data, exc, source, transport)
         if isinstance(msg, SipResponse):
             return self._on_response(msg, source, now)
-        return self._on_request(_stamp_via(msg, source), source, now)
+        return self._on_request(_stamp_via(msg, source), source, now, transport.upper())
+
+    def _on_parse_error(self, data: bytes, exc: SipParseError, source: Address, transport: str) -> list[Event]:
+        response = salvage(data, exc)
+        if response is None:
+            self.stats.dropped += 1
+            if exc.reason is ParseErrorReason.TOO_LARGE:
+                self.stats.too_large += 1
+            return [MessageDropped(exc.reason.value, source)]
+        self.stats.bad_requests += 1
+        request = SipRequest("OPTIONS", "sip:invalid", response.headers)  # only Via matters for the address
+        address = source if transport.upper() != "UDP" else response_address(request, source)
+        return [Send(response, address, transport.upper())]
 
     def _on_response(self, response: SipResponse, source: Address, now: float) -> list[Event]:
         via = response.top_via
         key = (via.branch or "", f"{via.host}:{via.port or 5060}", response.cseq.method)
         tx = self._client.get(key)
         if tx is None:
+            self.stats.dropped += 1
             return [MessageDropped("no matching client transaction", source)]
+        if isinstance(tx, InviteClientTransaction):
+            return self.outgoing.on_response(tx, response, now)
         tx.receive_response(response, now)
         return []
 
-    def _on_request(self, req: SipRequest, source: Address, now: float) -> list[Event]:
+    def _on_request(self, req: SipRequest, source: Address, now: float, transport: str) -> list[Event]:
         if req.method == "ACK":
             return self._on_ack(req, now)
         existing = self._server.get(transaction_key(req))
         if existing is not None:
             return list(existing.receive_request(req, now))
+        if req.headers.get("Max-Forwards") == "0" and req.method != "OPTIONS":
+            return self.reply(req, source, now, 483, transport=transport)
         if req.method == "CANCEL":
-            return self._on_cancel(req, source, now)
+            return self._on_cancel(req, source, now, transport)
         if req.uri.split(":", 1)[0].lower() not in ("sip", "sips", "tel"):
-            return self._reply(req, source, now, 416)
+            return self.reply(req, source, now, 416, transport=transport)
+        if req.headers.get_all("Require") and req.method != "REGISTER":
+            unsupported = ", ".join(req.headers.get_all("Require"))
+            return self.reply(req, source, now, 420, extra=[("Unsupported", unsupported)], transport=transport)
+        if req.method not in self.allowed:
+            status = 405 if req.method in KNOWN_METHODS else 501
+            return self.reply(req, source, now, status, extra=[("Allow", ", ".join(self.allowed))], transport=transport)
+        if req.method == "REGISTER":
+            return self._on_register(req, source, now, transport)
+        if req.to.tag is not None:
+            handled = self.outgoing.in_dialog(req, source, now, transport)
+            return handled if handled is not None else self._in_dialog(req, source, now, transport)
+        if req.method == "INVITE":
+            if req.call_id in self.outgoing:
+                return self.reply(req, source, now, 482, transport=transport)  # merged request (§8.2.2.2)
+            return self._new_call(req, source, now, transport)
+        if req.method == "OPTIONS":
+            extra = [
+                ("Allow", ", ".join(self.allowed)),
+                ("Accept", "application/sdp"),
+                ("Contact", self.contact_for(transport)),
+            ]
+            return self.reply(req, source, now, 200, extra=extra, transport=transport)
+        return self.reply(req, source, now, 481, transport=transport)  # BYE outside a dialog
+
+    def _on_register(self, req: SipRequest, source: Address, now: float, transport: str) -> list[Event]:
+        assert self.registrar is not None
         if req.headers.get_all("Require"):
             unsupported = ", ".join(req.headers.get_all("Require"))
-            return self._reply(req, source, now, 420, extra=[("Unsupported", unsupported)])
-        if req.method not in ALLOWED:
-            status = 405 if req.method in KNOWN_METHODS else 501
-            return self._reply(req, source, now, status, extra=[("Allow", ", ".join(ALLOWED))])
-        if req.to.tag is not None:
-            return self._in_dialog(req, source, now)
-        if req.method == "INVITE":
-            return self._new_call(req, source, now)
-        if req.method == "OPTIONS":
-            extra = [("Allow", ", ".join(ALLOWED)), ("Accept", "application/sdp"), ("Contact", self.contact)]
-            return self._reply(req, source, now, 200, extra=extra)
-        return self._reply(req, source, now, 481)  # BYE outside a dialog
-
-    def _new_call(self, req: SipRequest, source: Address, now: float) -> list[Event]:
-        if req.call_id in self._calls:
-            return self._reply(req, source, now, 482)  # merged request (§8.2.2.2)
-        if req.body and req.content_type != "application/sdp":
-            return self._reply(req, source, now, 415, extra=[("Accept", "application/sdp")])
-        tx = InviteServerTransaction(req, source, self.timers)
+            return self.reply(req, source, now, 420, extra=[("Unsupported", unsupported)], transport=transport)
+        response, change = self.registrar.handle(req, source, now, transport=transport)
+        tx = NonInviteServerTransaction(req, source, self.timers, transport)
         self._server[tx.key] = tx
-        self._calls[req.call_id] = _Call(req, source, self._token(), tx, req.cseq.number)
-        out: list[Event] = list(tx.send_response(make_response(req, 100), now))
-        out.append(IncomingCall(req.call_id, req, source))
+        headers = response.headers.remove("Content-Length").add("Server", self.user_agent).add("Content-Length", "0")
+        out: list[Event] = list(tx.send_response(response.with_headers(headers), now))
+        if change is not None:
+            out.append(change)
         return out
 
     def _on_ack(self, req: SipRequest, now: float) -> list[Event]:
@@ -191,6 +206,8 @@ class UserAgent:
         if isinstance(tx, InviteServerTransaction) and tx.state is TxState.COMPLETED:
             tx.receive_request(req, now)
             return []
+        if req.call_id in self.outgoing:
+            return self.outgoing.in_dialog(req, ("", 0), now, "UDP") or []
         call = self._calls.get(req.call_id)
         if call is None or req.to.tag != call.local_tag:
             return []
@@ -205,71 +222,58 @@ class UserAgent:
             return out
         return []
 
-    def _on_cancel(self, req: SipRequest, source: Address, now: float) -> list[Event]:
-        tx = self._server.get((*transaction_key(req)[:2], "INVITE"))
-        if not isinstance(tx, InviteServerTransaction):
-            return self._reply(req, source, now, 481)
-        out: list[Event] = list(self._reply(req, source, now, 200))
-        call = self._calls.get(tx.request.call_id)
-        if tx.state is TxState.PROCEEDING and call is not None:
-            out += tx.send_response(self._response(call, tx.request, 487), now)
-            call.ended = True
-            del self._calls[tx.request.call_id]
-            out.append(CallCancelled(tx.request.call_id))
-        return out
-
-    def _in_dialog(self, req: SipRequest, source: Address, now: float) -> list[Event]:
-        call = self._calls.get(req.call_id)
-        if call is None or call.ended or req.to.tag != call.local_tag or req.from_.tag != call.invite.from_.tag:
-            return self._reply(req, source, now, 481)
-        if req.cseq.number <= call.remote_seq:
-            return self._reply(req, source, now, 500)  # §12.2.2: out of order
-        call.remote_seq = req.cseq.number
-        if req.method == "BYE":
-            out = self._reply(req, source, now, 200)
-            call.ended = True
-            del self._calls[req.call_id]
-            return [*out, CallEnded(req.call_id, "bye")]
-        if req.method == "OPTIONS":
-            return self._reply(req, source, now, 200, extra=[("Allow", ", ".join(ALLOWED))])
-        # re-INVITE
-        pending = call.reinvite is not None and call.reinvite.state is TxState.PROCEEDING
-        if pending or not call.confirmed:
-            return self._reply(req, source, now, 500, extra=[("Retry-After", "1")])  # §14.2
-        tx = InviteServerTransaction(req, source, self.timers)
-        self._server[tx.key] = tx
-        call.reinvite = tx
-        return [*tx.send_response(make_response(req, 100), now), ReinviteReceived(req.call_id, req)]
-
     # -- commands from the call logic ------------------------------------------------------------------------
 
-    def ringing(self, call_id: str, now: float) -> list[Event]:
-        """Send 180 Ringing."""
-        call = self._calls[call_id]
-        return list(call.tx.send_response(self._response(call, call.invite, 180), now))
+    def invite(
+        self,
+        target: Target,
+        sdp: bytes,
+        now: float,
+        *,
+        from_display: str | None = None,
+        caller_id: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> tuple[str, list[Event]]:
+        """Place an outgoing call.
 
-    def answer(self, call_id: str, sdp: bytes, now: float) -> list[Event]:
-        """Send 200 OK with our SDP answer; it is retransmitted until the ACK."""
-        call = self._calls[call_id]
-        call.answered = True
-        return list(call.tx.send_response(self._response(call, call.invite, 200, sdp), now))
+        Args:
+            target: a registrar :class:`~.registrar.Binding` (Request-URI = its Contact, sent to the REGISTER's
+                source over its transport) or ``(request_uri, address)`` (transport from ``;transport=`` in the URI).
+            sdp: our SDP offer.
+            now: the current time.
+            from_display: display name in From (e.g. the citizen's masked number for the agent's screen).
+            caller_id: user part of the From URI (default ``rexian``).
+            headers: extra header fields (e.g. ``X-Rexian-Conversation``).
 
-    def reject(self, call_id: str, status: int, now: float) -> list[Event]:
-        """Refuse the call with a final status (486, 488, 603 ...)."""
-        call = self._calls.pop(call_id)
-        call.ended = True
-        extra = [("Accept", "application/sdp")] if status == 488 else []
-        return list(call.tx.send_response(self._response(call, call.invite, status, extra=extra), now))
+        Returns:
+            The new Call-ID and the events (the INVITE to send). Then expect ``OutgoingRinging``,
+            ``OutgoingAnswered`` (ACK already sent) or ``OutgoingFailed(status)`` (408 on timeout), and later
+            ``CallEnded(call_id, "bye")`` when the callee hangs up.
+        """
+        return self.outgoing.invite(target, sdp, now, from_display=from_display, caller_id=caller_id, headers=headers)
+
+    def cancel(self, call_id: str, now: float) -> list[Event]:
+        """Cancel an unanswered outgoing call (``OutgoingFailed(call_id, 487)`` follows); answered ones get BYE."""
+        return self.outgoing.cancel(call_id, now)
 
     def respond_reinvite(self, call_id: str, status: int, now: float, sdp: bytes = b"") -> list[Event]:
-        """Answer the pending re-INVITE (200 with SDP, or 488 to keep the old session)."""
+        """Answer the pending re-INVITE (200 with SDP, or 488 to keep the old session), incoming or outgoing call."""
+        handled = self.outgoing.respond_reinvite(call_id, status, now, sdp)
+        if handled is not None:
+            return handled
         call = self._calls[call_id]
         if call.reinvite is None:
             raise KeyError(f"no re-INVITE pending on {call_id}")
         return list(call.reinvite.send_response(self._response(call, call.reinvite.request, status, sdp), now))
 
     def hangup(self, call_id: str, now: float) -> list[Event]:
-        """End the call: reject it if unanswered, else send BYE (after the ACK, §15)."""
+        """End a call, incoming or outgoing.
+
+        Incoming: reject it if unanswered (480), else BYE (after the ACK, §15). Outgoing: CANCEL if unanswered
+        (``OutgoingFailed(487)`` follows), else BYE. Answered calls report ``CallEnded(call_id, "hangup")``.
+        """
+        if call_id in self.outgoing:
+            return self.outgoing.hangup(call_id, now)
         call = self._calls.get(call_id)
         if call is None:
             return []
@@ -280,41 +284,18 @@ class UserAgent:
             return []
         return [*self._send_bye(call, now), CallEnded(call_id, "hangup")]
 
-    def _send_bye(self, call: _Call, now: float) -> list[Event]:
-        call.ended = True
-        self._calls.pop(call.invite.call_id, None)
-        call.local_seq += 1
-        inv = call.invite
-        remote_target = inv.contacts[0].uri if inv.contacts else inv.from_.uri
-        headers = [
-            (
-                "Via",
-                str(
-                    Via("UDP", self.host, self.port, (("branch", BRANCH_MAGIC_COOKIE + self._token()), ("rport", None)))
-                ),
-            ),
-            ("Max-Forwards", "70"),
-            ("From", str(inv.to.with_tag(call.local_tag))),
-            ("To", str(inv.from_)),
-            ("Call-ID", inv.call_id),
-            ("CSeq", f"{call.local_seq} BYE"),
-        ]
-        headers += [("Route", v) for v in inv.headers.get_all("Record-Route")]
-        headers += [("User-Agent", self.user_agent), ("Content-Length", "0")]
-        bye = SipRequest("BYE", remote_target, Headers(tuple(headers)))
-        tx = NonInviteClientTransaction(bye, call.source, now, self.timers)
-        self._client[tx.key] = tx
-        return list(tx.start())
-
     # -- timers ----------------------------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        """The earliest timer of any transaction."""
+        """The earliest timer of any transaction, ring timeout or registration expiry."""
         times = [t for tx in (*self._server.values(), *self._client.values()) if (t := tx.next_deadline()) is not None]
+        for extra in (self.outgoing.next_deadline(), self.registrar.next_expiry() if self.registrar else None):
+            if extra is not None:
+                times.append(extra)
         return min(times) if times else None
 
     def handle_timeout(self, now: float) -> list[Event]:
-        """Fire due timers; forget terminated transactions."""
+        """Fire due timers; forget terminated transactions; expire registrations."""
         out: list[Event] = []
         for table in (self._server, self._client):
             for key, tx in list(table.items()):
@@ -323,13 +304,18 @@ class UserAgent:
                     out += self._after_timer(tx.handle_timeout(now), tx, now)
                 if tx.terminated:
                     del table[key]
+        out += self.outgoing.handle_timeout(now)
+        if self.registrar is not None:
+            out += self.registrar.expire(now)
         return out
 
     def _after_timer(self, outputs: list[Output], tx: object, now: float) -> list[Event]:
         out: list[Event] = []
         for item in outputs:
             if isinstance(item, TransactionTimedOut):
-                if isinstance(tx, InviteServerTransaction):
+                if isinstance(tx, InviteClientTransaction):
+                    out += self.outgoing.on_timeout(tx)
+                elif isinstance(tx, InviteServerTransaction):
                     call = self._calls.get(tx.request.call_id)
                     if call is not None and call.tx is tx and call.answered:
                         out += [*self._send_bye(call, now), CallEnded(tx.request.call_id, "ack_timeout")]
@@ -339,34 +325,8 @@ class UserAgent:
 
     @property
     def active_calls(self) -> int:
-        """Calls not yet ended."""
-        return len(self._calls)
-
-    def _response(
-        self,
-        call: _Call,
-        request: SipRequest,
-        status: int,
-        body: bytes = b"",
-        extra: list[tuple[str, str]] | None = None,
-    ) -> SipResponse:
-        headers = list(extra or [])
-        if 100 < status < 300:
-            headers.append(("Contact", self.contact))
-        if status == 200:
-            headers.append(("Allow", ", ".join(ALLOWED)))
-        headers.append(("Server", self.user_agent))
-        if body:
-            headers.append(("Content-Type", "application/sdp"))
-        return make_response(request, status, to_tag=call.local_tag, extra=headers, body=body)
-
-    def _reply(
-        self, req: SipRequest, source: Address, now: float, status: int, extra: list[tuple[str, str]] | None = None
-    ) -> list[Event]:
-        tx = NonInviteServerTransaction(req, source, self.timers)
-        self._server[tx.key] = tx
-        headers = [*(extra or []), ("Server", self.user_agent)]
-        return list(tx.send_response(make_response(req, status, to_tag=self._token(), extra=headers), now))
+        """Calls (incoming and outgoing) not yet ended."""
+        return len(self._calls) + len(self.outgoing)
 
 
 def _stamp_via(req: SipRequest, source: Address) -> SipRequest:

@@ -1,0 +1,312 @@
+"""What a phone call needs from the hub: its conversation, call record, lookups and the agent queue state.
+
+Calls are conversations: the caller ID finds (or creates) the citizen's contact, every call opens a conversation
+on the ``voice`` channel (``external_ref`` = the SIP Call-ID) with a call record (``hub/storage/calls.py``). What the
+caller says in free form is stored as citizen messages and labelled by the same NLU as text; knowledge-base answers
+read to the caller are stored as bot messages; voicemail and recordings are audio attachments; waiting for an agent
+puts the conversation in the shared inbox queue, answered calls are assigned to the agent who took them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hub.clock import Clock, utc_now
+from hub.dialogue.ports import KnowledgeBase
+from hub.events import CallFinished, ConversationAssigned, ConversationQueued, EventBus, MessageStored
+from hub.i18n import t
+from hub.logsafe import mask
+from hub.models import Contact, Conversation, ConversationStatus, SenderKind
+from hub.nlu import NluService, NluUnavailable
+from hub.storage.calls import CallStore
+from hub.storage.conversations import ConversationStore
+from hub.storage.work_orders import WorkOrderStore
+from hub.taxonomy import Taxonomy
+
+from .ivr.events import Announcements, KbResult, OrderStatusResult
+
+log = logging.getLogger(__name__)
+
+CHANNEL_VOICE = "voice"
+KB_MIN_CONFIDENCE = 0.5  # the bot's threshold for answering from the knowledge base (BotSettings.kb_answer)
+_PHONE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9}|0\d{9,11})$")
+
+
+def caller_number(from_user: str | None) -> str | None:
+    """The caller's phone number from the From URI's user part (None: withheld or not a phone number)."""
+    if not from_user:
+        return None
+    digits = re.sub(r"[^\d+]", "", from_user)
+    match = _PHONE.match(digits)
+    return match.group(1) if match else None
+
+
+@dataclass
+class CallContext:
+    """One call's place in the hub."""
+
+    sip_call_id: str
+    conversation: Conversation
+    contact: Contact | None
+    caller: str | None
+    record_id: int
+    locale: str = "zh-CN"
+    turns: int = 0
+
+
+def _cause_key(cause: str) -> str:
+    known = {"caller_bye", "agent_bye", "ivr_end", "abandoned", "rejected", "no_input", "overflow"}
+    return f"voice.cause.{cause if cause in known else 'error'}"
+
+
+class VoiceHub:
+    """The hub side of the voice channel (stores, lookups, events)."""
+
+    def __init__(
+        self,
+        *,
+        conversations: ConversationStore,
+        work_orders: WorkOrderStore,
+        calls: CallStore,
+        kb: KnowledgeBase,
+        nlu: NluService,
+        bus: EventBus,
+        taxonomy: Any,
+        notices: Any,
+        data_dir: Path,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.conversations = conversations
+        self.work_orders = work_orders
+        self.calls = calls
+        self.kb = kb
+        self.nlu = nlu
+        self.bus = bus
+        self._taxonomy = taxonomy  # () -> Taxonomy
+        self.notices = notices  # AnnouncementBoard
+        self.data_dir = data_dir
+        self._clock = clock
+
+    def taxonomy(self) -> Taxonomy:
+        """The current taxonomy."""
+        result: Taxonomy = self._taxonomy()
+        return result
+
+    @property
+    def voice_dir(self) -> Path:
+        """Where recordings and voicemail are written (served by ``/voice/audio``)."""
+        return self.data_dir / "voice"
+
+    # -- call lifecycle ------------------------------------------------------------------------------------
+
+    async def call_arrived(self, sip_call_id: str, from_user: str | None, called: str | None) -> CallContext:
+        """Find the contact by caller ID, open the conversation, start the call record."""
+        caller = caller_number(from_user)
+        contact = await self.conversations.ensure_contact_by_phone(caller) if caller else None
+        conversation = await self.conversations.create(
+            CHANNEL_VOICE, external_ref=sip_call_id, contact_id=contact.id if contact else None
+        )
+        record = await self.calls.start_call(
+            sip_call_id=sip_call_id,
+            caller=caller or from_user,
+            called=called,
+            conversation_id=conversation.id,
+            contact_id=contact.id if contact else None,
+        )
+        text = t("voice.call_arrived", conversation.locale, caller=caller or t("voice.withheld", conversation.locale))
+        await self._system(conversation, text)
+        log.info("call %s from %s: conversation %s", record.id, mask(caller or "withheld"), conversation.id)
+        return CallContext(sip_call_id, conversation, contact, caller, record.id)
+
+    async def answered_by_ivr(self, ctx: CallContext, routing: str) -> None:
+        """The IVR picked up."""
+        await self.calls.update(ctx.record_id, answered_at=self._clock(), routing=routing)
+
+    async def call_finished(
+        self, ctx: CallContext, *, cause: str, ivr_path: list[dict[str, Any]], recordings: dict[str, Path], talk: bool
+    ) -> None:
+        """Close the record, attach the recordings to the conversation, tell listeners."""
+        attachments = [self._audio_attachment(path, label) for label, path in recordings.items() if path is not None]
+        if attachments:
+            message, _ = await self.conversations.add_message(
+                ctx.conversation.id,
+                direction="out",
+                sender_kind=SenderKind.SYSTEM,
+                text=t("voice.recording", ctx.locale),
+                attachments=attachments,
+            )
+            await self.bus.publish(MessageStored(ctx.conversation, message))
+        for attachment in attachments:
+            await self.calls.add_recording(ctx.record_id, attachment["file"])
+        await self._system(ctx.conversation, t("voice.ended", ctx.locale, cause=t(_cause_key(cause), ctx.locale)))
+        conversation = await self.conversations.get(ctx.conversation.id)
+        if conversation.status is ConversationStatus.BOT:  # the IVR served the caller: nothing left to do
+            conversation = await self.conversations.update(
+                conversation.id, status=ConversationStatus.CLOSED.value, closed_at=self._clock()
+            )
+        await self.calls.finish(ctx.record_id, cause=cause, ivr_path=ivr_path)  # last: the record says "done"
+        await self.bus.publish(CallFinished(conversation, ctx.record_id, cause))
+        log.info("call %s ended: %s", ctx.record_id, cause)
+
+    # -- lookups for the IVR -------------------------------------------------------------------------------
+
+    async def order_status(self, ctx: CallContext, number: str | None, by_caller: bool) -> OrderStatusResult:
+        """Status of work order ``number``, or of the latest order of the caller (``number`` = caller ID)."""
+        order = None
+        if by_caller:
+            contact = ctx.contact or (await self.conversations.contact_by_phone(number) if number else None)
+            order = await self.work_orders.latest_for_contact(contact.id) if contact is not None else None
+        elif number:
+            order = await self.work_orders.get_by_number(number)
+        if order is None:
+            await self._system(ctx.conversation, t("voice.self_service_none", ctx.locale))
+            return OrderStatusResult(found=False, number=None if by_caller else number)
+        taxonomy = self.taxonomy()
+        unit = taxonomy.units.get(order.unit or "")
+        state = t(f"state.{order.state}", ctx.locale)
+        detail = t(
+            "voice.order_detail",
+            ctx.locale,
+            unit=unit.name(ctx.locale) if unit else t("centre", ctx.locale),
+            result=order.result or "",
+        )
+        await self._system(ctx.conversation, t("voice.self_service", ctx.locale, number=order.number, state=state))
+        return OrderStatusResult(found=True, number=order.number, status=state, detail=detail)
+
+    async def kb_answer(self, ctx: CallContext, question: str, confidence: float) -> KbResult:
+        """Label the caller's question with the NLU, answer it from the knowledge base, keep both in the transcript."""
+        ctx.turns += 1
+        message, created = await self.conversations.add_message(
+            ctx.conversation.id,
+            direction="in",
+            sender_kind=SenderKind.CITIZEN,
+            text=question,
+            external_id=f"voice:{ctx.sip_call_id}:{ctx.turns}",
+            processed=True,
+        )
+        if created:
+            await self.bus.publish(MessageStored(ctx.conversation, message))
+        industry: str | None = None
+        try:
+            result = await self.nlu.parse(question)
+        except NluUnavailable as exc:
+            log.warning("call %s: NLU unavailable (%s); answering from the KB alone", ctx.record_id, exc)
+        else:
+            nlu_json = result.to_json()
+            nlu_json["asr_confidence"] = round(confidence, 3)
+            await self.conversations.mark_processed(message.id, nlu_json)
+            industry = result.industry.name if result.industry else None
+            updates = {"industry": industry} if industry else {}
+            if result.type is not None:
+                updates["request_type"] = result.type.name
+            if updates:
+                ctx.conversation = await self.conversations.update(ctx.conversation.id, **updates)
+        hits = self.kb.search(question, k=1, industry=industry) or self.kb.search(question, k=1)
+        if not hits or hits[0].confidence < KB_MIN_CONFIDENCE:
+            return KbResult(None)
+        best = hits[0]
+        answer = best.spoken_answer or best.answer
+        reply, _ = await self.conversations.add_message(
+            ctx.conversation.id, direction="out", sender_kind=SenderKind.BOT, text=answer
+        )
+        await self.bus.publish(MessageStored(ctx.conversation, reply))
+        return KbResult(answer)
+
+    async def announcements(self) -> Announcements:
+        """The knowledge base's current notices, as texts to read."""
+        return Announcements(tuple(self.notices.current_texts()))
+
+    # -- voicemail and the agent queue ---------------------------------------------------------------------
+
+    async def voicemail(self, ctx: CallContext, path: Path, duration_s: float, transcript: str) -> None:
+        """Store the voicemail as a citizen message (audio + transcript) and put the conversation in the queue."""
+        attachment = self._audio_attachment(path, "voicemail", duration_s)
+        text = transcript.strip() or t("voice.voicemail_placeholder", ctx.locale)
+        message, created = await self.conversations.add_message(
+            ctx.conversation.id,
+            direction="in",
+            sender_kind=SenderKind.CITIZEN,
+            text=text,
+            external_id=f"voicemail:{ctx.sip_call_id}",
+            attachments=[attachment],
+            processed=True,
+        )
+        if created:
+            await self.bus.publish(MessageStored(ctx.conversation, message))
+        if transcript.strip():
+            try:
+                result = await self.nlu.parse(transcript)
+                await self.conversations.mark_processed(message.id, result.to_json())
+            except NluUnavailable:
+                log.warning("call %s: voicemail stored without NLU labels (NLU unavailable)", ctx.record_id)
+        await self.calls.update(ctx.record_id, voicemail_path=attachment["file"], transcript=transcript or None)
+        await self._queue(ctx, "voicemail")
+
+    async def queued(self, ctx: CallContext, queue: str, priority: int) -> None:
+        """The caller waits for an agent: the conversation joins the inbox queue."""
+        await self.calls.update(ctx.record_id, queue=queue, priority=priority, queue_entered_at=self._clock())
+        await self._queue(ctx, "phone")
+
+    async def left_queue(self, ctx: CallContext, *, agent_id: int | None) -> None:
+        """The caller left the queue (answered by ``agent_id``, or gone)."""
+        now = self._clock()
+        record = await self.calls.get(ctx.record_id)
+        wait = (now - record.queue_entered_at).total_seconds() if record.queue_entered_at else None
+        values: dict[str, Any] = {"queue_left_at": now, "wait_s": wait}
+        if agent_id is not None:
+            values.update(agent_id=agent_id, agent_answered_at=now)
+        await self.calls.update(ctx.record_id, **values)
+        if agent_id is None:
+            return
+        assigned = await self.conversations.transition(
+            ctx.conversation.id,
+            {ConversationStatus.QUEUED, ConversationStatus.BOT},
+            status=ConversationStatus.ASSIGNED.value,
+            assignee_id=agent_id,
+            assigned_at=now,
+        )
+        if assigned is not None:
+            ctx.conversation = assigned
+            await self.bus.publish(ConversationAssigned(assigned))
+
+    async def _queue(self, ctx: CallContext, reason: str) -> None:
+        queued = await self.conversations.transition(
+            ctx.conversation.id,
+            {ConversationStatus.BOT},
+            status=ConversationStatus.QUEUED.value,
+            handoff_reason=reason,
+            queued_at=self._clock(),
+        )
+        if queued is not None:
+            ctx.conversation = queued
+            await self.bus.publish(ConversationQueued(queued, reason))
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _audio_attachment(self, path: Path, label: str, duration_s: float | None = None) -> dict[str, Any]:
+        relative = path.resolve().relative_to(self.data_dir.resolve())
+        if duration_s is None:
+            duration_s = max(0.0, (path.stat().st_size - 44) / 16000) if path.exists() else 0.0
+        return {
+            "kind": "audio",
+            "source": "voice",
+            "file": relative.as_posix(),
+            "mime": "audio/wav",
+            "duration_s": round(duration_s, 2),
+            "label": label,
+        }
+
+    async def _system(self, conversation: Conversation, text: str) -> None:
+        message, _ = await self.conversations.add_message(
+            conversation.id, direction="out", sender_kind=SenderKind.SYSTEM, text=text
+        )
+        await self.bus.publish(MessageStored(conversation, message))
+
+    def now(self) -> datetime:
+        """The hub clock (for the IVR's business hours)."""
+        return self._clock()

@@ -1,0 +1,349 @@
+"""Builders of the flow's nodes, one per node type: fields, defaults and per-field checks."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable
+from datetime import time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from channels.voice.ivr.flow import (
+    DTMF_KEYS,
+    NODE_CLASSES,
+    ORDER_PLACEHOLDERS,
+    WEEKDAYS,
+    AgentNode,
+    CollectDigitsNode,
+    Defaults,
+    FlowIssue,
+    GotoNode,
+    HangupNode,
+    HoursNode,
+    KbAnswerNode,
+    MenuNode,
+    MenuOption,
+    Node,
+    OrderStatusNode,
+    PlayNode,
+    Prompt,
+    VoicemailNode,
+)
+from channels.voice.ivr.reader import Reader, kind
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_RANGE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+
+COMMON = {"type", "description"}
+FIELDS: dict[str, set[str]] = {
+    "play": {"prompt", "announcements", "empty_prompt", "next"},
+    "menu": {"prompt", "options", "timeout_s", "retries", "invalid_prompt", "no_input_prompt", "return_prompt"}
+    | {"on_fail", "agent", "back"},
+    "hours": {"weekly", "timezone", "holidays", "open", "closed"},
+    "collect_digits": {"prompt", "min_digits", "max_digits", "terminator", "timeout_s", "retries"}
+    | {"invalid_prompt", "store_as", "next", "on_fail"},
+    "order_status": {"by", "digits_from", "found", "not_found", "next", "not_found_next"},
+    "kb_answer": {"prompt", "timeout_s", "retries", "no_input_prompt", "no_answer_prompt", "next", "no_answer"}
+    | {"agent"},
+    "voicemail": {"prompt", "max_s", "beep", "next"},
+    "agent": {"queue", "skill", "industry", "priority", "prompt", "overflow", "return_to_menu"},
+    "hangup": {"prompt", "cause"},
+    "goto": {"target"},
+}
+
+
+def build_node(
+    r: Reader, node_id: str, raw: Any, path: str, defaults: Defaults, prompts: dict[str, Prompt]
+) -> Node | None:
+    """Build the node ``node_id`` from its mapping (None, with issues recorded in ``r``, if it is unusable)."""
+    data = r.mapping(raw, path)
+    if data is None:
+        return None
+    node_type = data.get("type")
+    if node_type not in NODE_CLASSES:
+        known = ", ".join(NODE_CLASSES)
+        reason = f"unknown node type {node_type!r} (known: {known})" if node_type else f"required ({known})"
+        r.error(f"{path}.type", reason)
+        return None
+    r.check_fields(data, path, FIELDS[node_type] | COMMON)
+    builder: Callable[..., Node | None] = _BUILDERS[node_type]
+    return builder(r, node_id, data, path, defaults, prompts)
+
+
+def _timing(r: Reader, data: dict[str, Any], path: str, defaults: Defaults) -> tuple[float, int]:
+    return (
+        r.number(data, "timeout_s", path, defaults.timeout_s, 1.0, 60.0),
+        r.integer(data, "retries", path, defaults.retries, 0, 9),
+    )
+
+
+def _agent_target(r: Reader, data: dict[str, Any], path: str, defaults: Defaults) -> str | None:
+    if data.get("agent") is False:
+        return None
+    if "agent" in data:
+        return r.ref(data, "agent", path)
+    return defaults.agent
+
+
+def _play(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
+    announcements = r.boolean(d, "announcements", path, False)
+    prompt = r.prompt(d, "prompt", path, f"{nid}.prompt")
+    if prompt is None and not announcements and "prompt" not in d:
+        r.error(f"{path}.prompt", "required (or announcements: true)")
+    empty = r.prompt(d, "empty_prompt", path, f"{nid}.empty_prompt")
+    if announcements and empty is None:
+        empty = Prompt("目前没有新的公告。", "There are no current announcements.", f"{nid}.empty_prompt")
+    target = r.ref(d, "next", path) or ""
+    return PlayNode(id=nid, prompt=prompt, announcements=announcements, empty_prompt=empty, next=target)
+
+
+def _menu(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
+    timeout, retries = _timing(r, d, path, df)
+    options = _options(r, d.get("options"), f"{path}.options")
+    agent = _agent_target(r, d, path, df)
+    if agent is None and d.get("agent") is not False:
+        r.warnings.append(FlowIssue(f"{path}.agent", "no agent target: '0' does nothing here (set defaults.agent)"))
+    return MenuNode(
+        id=nid,
+        prompt=r.need_prompt(d, "prompt", path, f"{nid}.prompt"),
+        options=options,
+        timeout_s=timeout,
+        retries=retries,
+        invalid_prompt=r.prompt(d, "invalid_prompt", path, f"{nid}.invalid_prompt") or pr["invalid_prompt"],
+        no_input_prompt=r.prompt(d, "no_input_prompt", path, f"{nid}.no_input_prompt") or pr["no_input_prompt"],
+        return_prompt=r.prompt(d, "return_prompt", path, f"{nid}.return_prompt") or pr["return_prompt"],
+        on_fail=r.ref(d, "on_fail", path, required=False),
+        agent=agent,
+        back=r.boolean(d, "back", path, True),
+    )
+
+
+def _options(r: Reader, raw: Any, path: str) -> tuple[MenuOption, ...]:
+    if not isinstance(raw, list) or not raw:
+        r.error(path, "required: a non-empty list of options" if raw is None else f"expected a list, got {kind(raw)}")
+        return ()
+    keys: dict[str, int] = {}
+    phrases: dict[str, int] = {}
+    out = []
+    for i, item in enumerate(raw):
+        where = f"{path}[{i}]"
+        data = r.mapping(item, where)
+        if data is None:
+            continue
+        r.check_fields(data, where, {"key", "say", "next"})
+        key = data.get("key")
+        if isinstance(key, int) and not isinstance(key, bool) and 0 <= key <= 9:
+            key = str(key)
+        if key is not None and (not isinstance(key, str) or key not in DTMF_KEYS):
+            r.error(f"{where}.key", f"{key!r} is not a DTMF key (0-9, *, #)")
+            key = None
+        elif key is not None and key in keys:
+            r.error(f"{where}.key", f"duplicate DTMF key '{key}' (also options[{keys[key]}])")
+        elif key is not None:
+            keys[key] = i
+        say = data.get("say") or []
+        say = [say] if isinstance(say, str) else say
+        if not isinstance(say, list) or not all(isinstance(p, str) and p.strip() for p in say):
+            r.error(f"{where}.say", "expected a phrase or a list of non-empty phrases")
+            say = []
+        for phrase in say:
+            if phrase.strip() in phrases and phrases[phrase.strip()] != i:
+                r.error(f"{where}.say", f"phrase {phrase.strip()!r} also belongs to options[{phrases[phrase.strip()]}]")
+            phrases[phrase.strip()] = i
+        if data.get("key") is None and not say:
+            r.error(where, "an option needs a key or phrases (say)")
+        target = r.ref(data, "next", where)
+        out.append(MenuOption(key, tuple(p.strip() for p in say), target or ""))
+    return tuple(out)
+
+
+def _hours(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
+    tz = r.text(d, "timezone", path, default="Asia/Shanghai") or "Asia/Shanghai"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.error(f"{path}.timezone", f"unknown time zone {tz!r}")
+    weekly: list[list[tuple[time, time]]] = [[] for _ in WEEKDAYS]
+    raw = d.get("weekly")
+    if not isinstance(raw, dict) or not raw:
+        r.error(f"{path}.weekly", "required: a mapping of weekdays (mon..sun, mon-fri) to time ranges")
+        raw = {}
+    set_by: dict[int, str] = {}
+    for spec, ranges in raw.items():
+        where = f"{path}.weekly.{spec}"
+        days = _weekdays(str(spec))
+        if days is None:
+            r.error(where, "unknown weekday (use mon..sun or a span like mon-fri)")
+            continue
+        for day in days:
+            if day in set_by:
+                r.error(where, f"{WEEKDAYS[day]} is already set by '{set_by[day]}'")
+            set_by[day] = str(spec)
+        parsed = _ranges(r, ranges, where)
+        for day in days:
+            weekly[day] = parsed
+    return HoursNode(
+        id=nid,
+        weekly=tuple(tuple(day) for day in weekly),
+        timezone=tz,
+        holidays=r.boolean(d, "holidays", path, True),
+        open=r.ref(d, "open", path) or "",
+        closed=r.ref(d, "closed", path) or "",
+    )
+
+
+def _weekdays(spec: str) -> list[int] | None:
+    if spec in WEEKDAYS:
+        return [WEEKDAYS.index(spec)]
+    first, sep, last = spec.partition("-")
+    if sep and first in WEEKDAYS and last in WEEKDAYS and WEEKDAYS.index(first) <= WEEKDAYS.index(last):
+        return list(range(WEEKDAYS.index(first), WEEKDAYS.index(last) + 1))
+    return None
+
+
+def _ranges(r: Reader, raw: Any, path: str) -> list[tuple[time, time]]:
+    items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else None
+    if items is None:
+        r.error(path, "expected a list of ranges like '08:30-12:00' ([] = closed)")
+        return []
+    out: list[tuple[time, time]] = []
+    for i, item in enumerate(items):
+        m = _RANGE.match(str(item).strip())
+        values = [int(g) for g in m.groups()] if m else []
+        if not m or values[0] > 24 or values[2] > 24 or values[1] > 59 or values[3] > 59 or values[0] == 24:
+            r.error(f"{path}[{i}]", f"bad time range {item!r} (expected HH:MM-HH:MM)")
+            continue
+        if values[2] == 24 and values[3] != 0:
+            r.error(f"{path}[{i}]", f"bad time range {item!r} (24:00 is the latest end)")
+            continue
+        start = time(values[0], values[1])
+        end = time.max if values[2] == 24 else time(values[2], values[3])
+        if start >= end:
+            r.error(f"{path}[{i}]", f"{item!r}: the start must be before the end")
+            continue
+        clash = next((j for j, (s, e) in enumerate(out) if start < e and s < end), None)
+        if clash is not None:
+            r.error(f"{path}[{i}]", f"{item!r} overlaps another range of the same day")
+            continue
+        out.append((start, end))
+    return sorted(out)
+
+
+def _collect(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
+    timeout, retries = _timing(r, d, path, df)
+    low = r.integer(d, "min_digits", path, 1, 1, 32)
+    high = r.integer(d, "max_digits", path, max(low, 20), 1, 32)
+    if high < low:
+        r.error(f"{path}.max_digits", "must not be less than min_digits")
+    terminator = d.get("terminator", "#")
+    if terminator not in (None, "", "#", "*"):
+        r.error(f"{path}.terminator", "expected '#', '*' or nothing")
+        terminator = "#"
+    store_as = r.text(d, "store_as", path, default="digits") or "digits"
+    if not _NAME.match(store_as):
+        r.error(f"{path}.store_as", "a variable name is lower-case letters, digits and '_'")
+    return CollectDigitsNode(
+        id=nid,
+        prompt=r.need_prompt(d, "prompt", path, f"{nid}.prompt"),
+        min_digits=low,
+        max_digits=high,
+        terminator=terminator or None,
+        timeout_s=timeout,
+        retries=retries,
+        invalid_prompt=r.prompt(d, "invalid_prompt", path, f"{nid}.invalid_prompt") or pr["invalid_prompt"],
+        store_as=store_as,
+        next=r.ref(d, "next", path) or "",
+        on_fail=r.ref(d, "on_fail", path, required=False),
+    )
+
+
+def _order(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
+    by = r.text(d, "by", path, default="auto") or "auto"
+    if by not in ("digits", "caller", "auto"):
+        r.error(f"{path}.by", "expected digits, caller or auto")
+    found = r.need_prompt(d, "found", path, f"{nid}.found")
+    for lang, text in (("zh-CN", found.zh), ("en", found.en)):
+        try:
+            names = {name for _lit, name, _spec, _conv in string.Formatter().parse(text or "") if name is not None}
+        except ValueError as exc:
+            r.error(f"{path}.found", f"{lang}: bad template ({exc})")
+            continue
+        for name in sorted(names - ORDER_PLACEHOLDERS):
+            r.error(f"{path}.found", f"{lang}: unknown placeholder {{{name}}} (known: number, status, detail)")
+    target = r.ref(d, "next", path) or ""
+    return OrderStatusNode(
+        id=nid,
+        by=by,
+        digits_from=r.text(d, "digits_from", path, default="digits") or "digits",
+        found=found,
+        not_found=r.need_prompt(d, "not_found", path, f"{nid}.not_found"),
+        next=target,
+        not_found_next=r.ref(d, "not_found_next", path, required=False) or target,
+    )
+
+
+def _kb(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
+    timeout, retries = _timing(r, d, path, df)
+    return KbAnswerNode(
+        id=nid,
+        prompt=r.need_prompt(d, "prompt", path, f"{nid}.prompt"),
+        timeout_s=r.number(d, "timeout_s", path, max(timeout, 8.0), 1.0, 60.0),
+        retries=retries,
+        no_input_prompt=r.prompt(d, "no_input_prompt", path, f"{nid}.no_input_prompt") or pr["no_input_prompt"],
+        no_answer_prompt=r.prompt(d, "no_answer_prompt", path, f"{nid}.no_answer_prompt") or pr["no_answer_prompt"],
+        next=r.ref(d, "next", path) or "",
+        no_answer=r.ref(d, "no_answer", path, required=False),
+        agent=_agent_target(r, d, path, df),
+    )
+
+
+def _voicemail(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
+    return VoicemailNode(
+        id=nid,
+        prompt=r.need_prompt(d, "prompt", path, f"{nid}.prompt"),
+        max_s=r.integer(d, "max_s", path, 60, 5, 600),
+        beep=r.boolean(d, "beep", path, True),
+        next=r.ref(d, "next", path) or "",
+    )
+
+
+def _agent(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
+    queue = r.text(d, "queue", path, default="general") or "general"
+    if not _NAME.match(queue):
+        r.error(f"{path}.queue", "a queue name is lower-case letters, digits and '_'")
+    return AgentNode(
+        id=nid,
+        queue=queue,
+        skill=r.text(d, "skill", path),
+        industry=r.text(d, "industry", path),
+        priority=r.integer(d, "priority", path, 0, -100, 100),
+        prompt=r.prompt(d, "prompt", path, f"{nid}.prompt"),
+        overflow=r.ref(d, "overflow", path, required=False),
+        return_to_menu=r.boolean(d, "return_to_menu", path, True),
+    )
+
+
+def _hangup(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
+    cause = r.text(d, "cause", path, default="ivr_end") or "ivr_end"
+    if not _NAME.match(cause):
+        r.error(f"{path}.cause", "a cause is lower-case letters, digits and '_'")
+    return HangupNode(id=nid, prompt=r.prompt(d, "prompt", path, f"{nid}.prompt"), cause=cause)
+
+
+def _goto(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
+    return GotoNode(id=nid, target=r.ref(d, "target", path) or "")
+
+
+_BUILDERS: dict[str, Callable[..., Node | None]] = {
+    "play": _play,
+    "menu": _menu,
+    "hours": _hours,
+    "collect_digits": _collect,
+    "order_status": _order,
+    "kb_answer": _kb,
+    "voicemail": _voicemail,
+    "agent": _agent,
+    "hangup": _hangup,
+    "goto": _goto,
+}

@@ -1,0 +1,197 @@
+"""The IVR flow admin page (administrators): view the active flow, edit, validate, save, history, activate.
+
+- ``GET /admin/ivr`` (``?version=<id>`` loads that version into the editor): the page.
+- ``POST /admin/ivr/validate``, ``POST /admin/ivr/save`` (form: ``document``, ``comment``, ``csrf``): check the
+  YAML (errors listed with their paths, nothing changes) or store it as a new active version.
+- ``POST /admin/ivr/versions/{id}/activate``: make an older version active again.
+- ``GET /api/admin/ivr``: the active version, its warnings and the history as JSON.
+
+Saving or activating replaces the flow in :class:`~channels.voice.ivr.store.FlowHolder`: the next call uses it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from channels.voice.ivr.flow import Flow, FlowError, FlowIssue
+from channels.voice.ivr.loader import MAX_DOCUMENT_CHARS
+from channels.voice.ivr.store import IvrFlows
+from hub.models import Role
+from hub.storage.ivr_flows import FlowVersion, FlowVersionNotFound
+from hub.web.auth import current_user, require_roles
+from hub.web.context import CTX
+from hub.web.i18n_web import UI
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+FLOWS: web.AppKey[IvrFlows] = web.AppKey("ivr_flows", IvrFlows)
+ADMINS = [Role.ADMIN]
+
+IVR_UI: dict[str, dict[str, str]] = {
+    "ivr.title": {"zh-CN": "语音导航流程", "en": "IVR flow"},
+    "ivr.active": {"zh-CN": "当前生效版本", "en": "Active version"},
+    "ivr.viewing": {"zh-CN": "正在查看版本", "en": "Viewing version"},
+    "ivr.document": {"zh-CN": "流程定义（YAML）", "en": "Flow document (YAML)"},
+    "ivr.comment": {"zh-CN": "修改说明", "en": "Change note"},
+    "ivr.validate": {"zh-CN": "校验", "en": "Validate"},
+    "ivr.save": {"zh-CN": "保存为新版本并生效", "en": "Save as a new version and activate"},
+    "ivr.activate": {"zh-CN": "启用此版本", "en": "Activate"},
+    "ivr.view": {"zh-CN": "查看", "en": "View"},
+    "ivr.history": {"zh-CN": "历史版本", "en": "History"},
+    "ivr.version": {"zh-CN": "版本", "en": "Version"},
+    "ivr.created": {"zh-CN": "保存时间", "en": "Saved"},
+    "ivr.author": {"zh-CN": "保存人", "en": "By"},
+    "ivr.system": {"zh-CN": "系统（默认流程）", "en": "system (default flow)"},
+    "ivr.state": {"zh-CN": "状态", "en": "State"},
+    "ivr.is_active": {"zh-CN": "生效中", "en": "active"},
+    "ivr.errors": {"zh-CN": "流程有错误，未保存：", "en": "The flow has errors and was not saved:"},
+    "ivr.warnings": {"zh-CN": "提示：", "en": "Warnings:"},
+    "ivr.nodes": {"zh-CN": "节点", "en": "Nodes"},
+    "ivr.msg.valid": {"zh-CN": "校验通过（尚未保存）", "en": "The flow is valid (not saved yet)"},
+    "ivr.msg.saved": {"zh-CN": "已保存并生效，新来电将使用新流程", "en": "Saved and active: new calls use it"},
+    "ivr.msg.activated": {"zh-CN": "已启用所选版本", "en": "The selected version is active"},
+    "ivr.msg.invalid_version": {
+        "zh-CN": "该版本无法通过校验，未启用",
+        "en": "That version does not validate; not activated",
+    },
+    "staff.ivr_link": {"zh-CN": "语音导航流程", "en": "IVR flow"},
+}
+UI.update(IVR_UI)
+
+
+def _summary(flow: Flow) -> dict[str, int]:
+    return dict(sorted(Counter(node.type for node in flow.nodes.values()).items()))
+
+
+async def _page(
+    request: web.Request,
+    *,
+    document: str | None = None,
+    comment: str = "",
+    errors: tuple[FlowIssue, ...] = (),
+    warnings: tuple[FlowIssue, ...] = (),
+    msg: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    flows = request.app[FLOWS]
+    history = await flows.history()
+    active = next((v for v in history if v.active), None)
+    viewing: FlowVersion | None = None
+    if document is None:
+        wanted = request.query.get("version", "")
+        viewing = next((v for v in history if str(v.id) == wanted), None) or active
+        document = viewing.document if viewing else ""
+        if viewing is not None and not warnings:
+            try:
+                warnings = flows.validate(document).warnings
+            except FlowError as exc:
+                errors = exc.issues
+    users = request.app[CTX].users
+    authors = {uid: await users.get(uid) for uid in {v.created_by for v in history if v.created_by is not None}}
+    context: dict[str, Any] = {
+        "authors": {uid: u.display_name for uid, u in authors.items() if u is not None},
+        "document": document,
+        "comment": comment,
+        "errors": errors,
+        "warnings": warnings,
+        "msg": msg or request.query.get("msg"),
+        "history": history,
+        "active": active,
+        "viewing": viewing,
+        "summary": _summary(flows.holder()),
+    }
+    return aiohttp_jinja2.render_template("ivr_admin.html", request, context, status=status)
+
+
+async def _form(request: web.Request) -> tuple[str, str]:
+    form = await request.post()
+    document = form.get("document")
+    if not isinstance(document, str):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "document_missing"}), content_type="application/json")
+    comment = form.get("comment")
+    return document.replace("\r\n", "\n"), (comment if isinstance(comment, str) else "")[:200]
+
+
+@require_roles(ADMINS)
+async def admin_page(request: web.Request) -> web.StreamResponse:
+    """GET /admin/ivr."""
+    return await _page(request)
+
+
+@require_roles(ADMINS)
+async def validate(request: web.Request) -> web.StreamResponse:
+    """POST /admin/ivr/validate: check the document; show errors or warnings; change nothing."""
+    document, comment = await _form(request)
+    try:
+        flow = request.app[FLOWS].validate(document)
+    except FlowError as exc:
+        return await _page(request, document=document, comment=comment, errors=exc.issues, status=422)
+    return await _page(request, document=document, comment=comment, warnings=flow.warnings, msg="valid")
+
+
+@require_roles(ADMINS)
+async def save(request: web.Request) -> web.StreamResponse:
+    """POST /admin/ivr/save: store a valid document as the new active version."""
+    document, comment = await _form(request)
+    if len(document) > MAX_DOCUMENT_CHARS:
+        issue = FlowIssue("(document)", f"longer than {MAX_DOCUMENT_CHARS} characters")
+        return await _page(request, document="", comment=comment, errors=(issue,), status=422)
+    user = current_user(request)
+    try:
+        await request.app[FLOWS].save(document, user_id=user.id if user else None, comment=comment or None)
+    except FlowError as exc:
+        return await _page(request, document=document, comment=comment, errors=exc.issues, status=422)
+    raise web.HTTPSeeOther("/admin/ivr?msg=saved")
+
+
+@require_roles(ADMINS)
+async def activate(request: web.Request) -> web.StreamResponse:
+    """POST /admin/ivr/versions/{id}/activate."""
+    user = current_user(request)
+    try:
+        await request.app[FLOWS].activate(int(request.match_info["id"]), user_id=user.id if user else None)
+    except (FlowVersionNotFound, ValueError):
+        raise web.HTTPNotFound() from None
+    except FlowError:
+        raise web.HTTPSeeOther("/admin/ivr?msg=invalid_version") from None
+    raise web.HTTPSeeOther("/admin/ivr?msg=activated")
+
+
+@require_roles(ADMINS, api=True)
+async def status(request: web.Request) -> web.StreamResponse:
+    """GET /api/admin/ivr: the active version, the loaded flow and the history."""
+    flows = request.app[FLOWS]
+    flow = flows.holder()
+    history = await flows.history()
+    body = {
+        "loaded_version_id": flows.holder.version_id,
+        "flow": {"name": flow.name, "start": flow.start, "nodes": _summary(flow)},
+        "warnings": [str(w) for w in flow.warnings],
+        "history": [
+            {
+                "id": v.id,
+                "version": v.version,
+                "active": v.active,
+                "comment": v.comment,
+                "created_by": v.created_by,
+                "created_at": v.created_at.isoformat(),
+            }
+            for v in history
+        ],
+    }
+    return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def setup(app: web.Application, flows: IvrFlows) -> None:
+    """Mount the IVR admin page (add :data:`TEMPLATE_DIR` to the app's template folders)."""
+    app[FLOWS] = flows
+    app.router.add_get("/admin/ivr", admin_page)
+    app.router.add_post("/admin/ivr/validate", validate)
+    app.router.add_post("/admin/ivr/save", save)
+    app.router.add_post("/admin/ivr/versions/{id:\\d+}/activate", activate)
+    app.router.add_get("/api/admin/ivr", status)

@@ -1,0 +1,450 @@
+"""The voice channel: the SIP endpoint (UDP + TCP), the registrar for agents' softphones, and every call.
+
+``VoiceChannel.start()`` binds the SIP port, loads the speech model (or logs why speech input is off), warms the
+prompt cache with the flow's prompts and starts taking calls. For each INVITE: capacity check (486 when full),
+SDP answer (488 when no G.711), a conversation + call record (:mod:`.hub_port`), 180/200, and after the ACK a
+:class:`~channels.voice.session.CallSession` runs the IVR. Agent legs and the queue are :mod:`.agents`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hub.storage.sip_accounts import SipAccountStore
+
+from .acd import Acd
+from .agents import AgentDesk
+from .asr import SpeechRecognizer
+from .config import VoiceSettings
+from .hub_port import VoiceHub
+from .ivr.flow import AgentNode, Flow, Prompt
+from .ivr.runtime import IvrSession
+from .ivr.store import IvrFlows
+from .leg import MediaClock, MediaLeg, open_leg_socket
+from .sdp import Direction, SdpParseError, SessionDescription, create_answer
+from .session import CallSession, speakable
+from .sip.digest import DigestChallenger
+from .sip.errors import SipParseError
+from .sip.headers import SipUri
+from .sip.registrar import AgentRegistered, AgentUnregistered, Registrar
+from .sip.uas import (
+    CallCancelled,
+    CallConfirmed,
+    CallEnded,
+    Event,
+    IncomingCall,
+    OutgoingAnswered,
+    OutgoingFailed,
+    ReinviteReceived,
+    UserAgent,
+)
+from .transport import RtpSocket, SipEndpoint, start_sip_endpoint
+from .transport_tcp import SipTcpServer, start_sip_tcp_server
+from .tts import PromptSynthesizer
+
+log = logging.getLogger(__name__)
+
+CREDENTIALS_REFRESH_S = 10.0
+
+
+@dataclass
+class _Pending:
+    """An INVITE being answered (before the ACK)."""
+
+    call: IncomingCall
+    socket: RtpSocket | None = None
+    leg: MediaLeg | None = None
+    session: CallSession | None = None
+    confirmed: bool = False
+    cancelled: bool = False
+    answered: bool = False
+
+
+class VoiceChannel:
+    """Answers calls on the configured SIP port for as long as the hub runs."""
+
+    def __init__(
+        self,
+        settings: VoiceSettings,
+        *,
+        hub: VoiceHub,
+        flows: IvrFlows,
+        accounts: SipAccountStore,
+        calendar: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.hub = hub
+        self.flows = flows
+        self.accounts = accounts
+        self.calendar = calendar  # () -> WorkingCalendar, for business hours
+        self.clock = MediaClock()
+        cache = settings.prompt_cache_dir or hub.voice_dir / "prompts"
+        self.tts = PromptSynthesizer(cache, voice=settings.tts_voice, rate=settings.tts_rate)
+        self.asr = SpeechRecognizer(settings.asr_model_dir)
+        self.calls: dict[str, _Pending] = {}
+        self._credentials: dict[str, tuple[int, str, str]] = {}
+        self.endpoint: SipEndpoint | None = None
+        self.tcp: SipTcpServer | None = None
+        self.ua: UserAgent | None = None
+        self.desk: AgentDesk | None = None
+        self.port = settings.sip_port
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._refresher: asyncio.Task[None] | None = None
+        self.accepting = False
+
+    # -- lifetime ------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind the SIP port(s), load speech, warm the prompts."""
+        s = self.settings
+        self.port = s.sip_port or _free_port(s.sip_host)
+        await self._refresh_credentials()
+        challenger = DigestChallenger(s.realm, secret=secrets.token_bytes(32), clock=time.time)
+        registrar = Registrar(s.realm, challenger, lambda _user: None, ha1_lookup=self._ha1_of)
+        self.ua = UserAgent(s.advertised_host, self.port, registrar=registrar, user_agent="Rexian 12319")
+        self.endpoint = await start_sip_endpoint(self.ua, self._on_event, s.sip_host, self.port)
+        if s.tcp:
+            self.tcp = await start_sip_tcp_server(self.ua, self._on_event, s.sip_host, self.port, udp=self.endpoint)
+        self.desk = AgentDesk(
+            ua=self.ua,
+            execute=self._execute,
+            clock=self.clock,
+            host=s.sip_host,
+            advertised_host=s.advertised_host,
+            acd=Acd(offer_timeout_s=s.agent_ring_s, max_wait_s=s.max_wait_s, announce_every_s=s.position_every_s),
+            bus=self.hub.bus,
+            agent_of=self._agent_of,
+            queues=self._queues,
+        )
+        await self.asr.load()  # never raises: logs "speech input disabled: ..." when there is no model
+        self._refresher = asyncio.create_task(self._refresh_loop(), name="voice:credentials")
+        self._spawn(self._warm())
+        self.accepting = True
+        log.info(
+            "SIP endpoint on %s:%d (UDP%s), advertised as %s; speech input %s",
+            s.sip_host,
+            self.port,
+            "+TCP" if self.tcp else "",
+            s.advertised_host,
+            "on" if self.asr.available else "off",
+        )
+
+    async def stop(self) -> None:
+        """Hang up every call, close sockets, stop the workers."""
+        self.accepting = False
+        for call_id, pending in list(self.calls.items()):
+            if pending.session is not None:
+                if pending.session.task is not None:
+                    pending.session.task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await pending.session.task
+            elif self.ua is not None:
+                self._execute(self.ua.hangup(call_id, self._now()))
+        if self.desk is not None:
+            self.desk.close()
+        if self._refresher is not None:
+            self._refresher.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self.tcp is not None:
+            await self.tcp.close()
+        if self.endpoint is not None:
+            self.endpoint.close()
+        await self.tts.close()
+        await self.asr.close()
+
+    async def health(self) -> dict[str, Any]:
+        """For /healthz: SIP, calls, queue, speech."""
+        asr = self.asr.status()
+        return {
+            "status": "ok" if self.accepting else "degraded",
+            "enabled": True,
+            "sip": {"host": self.settings.sip_host, "port": self.port, "tcp": self.tcp is not None},
+            "active_calls": len(self.calls),
+            "queue": self.desk.snapshot() if self.desk is not None else {},
+            "endpoint": self.endpoint.stats() if self.endpoint is not None else {},
+            "speech_input": asr,
+            "tts": self.tts.status(),
+            "media_late_ms_max": round(self.clock.late_ms_max, 1),
+        }
+
+    # -- credentials (hub accounts → registrar) ------------------------------------------------------------
+
+    async def _refresh_credentials(self) -> None:
+        self._credentials = await self.accounts.all_credentials(self.settings.realm)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(CREDENTIALS_REFRESH_S)
+            try:
+                await self._refresh_credentials()
+            except Exception:
+                log.exception("could not refresh the softphone accounts; keeping the previous ones")
+
+    def _ha1_of(self, sip_user: str, algorithm: str) -> str | None:
+        found = self._credentials.get(sip_user)
+        if found is None:
+            return None
+        return found[1] if algorithm.upper() == "MD5" else found[2] if algorithm.upper() == "SHA-256" else None
+
+    def _agent_of(self, sip_user: str) -> int | None:
+        found = self._credentials.get(sip_user)
+        return None if found is None else found[0]
+
+    def _queues(self) -> set[str]:
+        flow = self.flows.holder()
+        return {node.queue for node in flow.nodes.values() if isinstance(node, AgentNode)} or {"general"}
+
+    async def _warm(self) -> None:
+        texts = {speakable(prompt.text("zh-CN")) for prompt in _prompts(self.flows.holder())}  # as calls play them
+        try:
+            await self.tts.warm(texts)
+        except Exception:
+            log.exception("could not pre-render the IVR prompts; they will be synthesised on first use")
+
+    # -- SIP events ----------------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _execute(self, events: Iterable[Event]) -> None:
+        if self.endpoint is not None:
+            self.endpoint.execute(events)
+
+    def _on_event(self, _endpoint: object, event: Event) -> None:
+        desk = self.desk
+        if isinstance(event, IncomingCall):
+            self._incoming(event)
+        elif isinstance(event, CallConfirmed):
+            self._confirmed(event.call_id)
+        elif isinstance(event, CallCancelled):
+            self._gone(event.call_id, cancelled=True)
+        elif isinstance(event, CallEnded):
+            if desk is not None and desk.owns(event.call_id):
+                desk.ended(event.call_id)
+            elif event.cause != "hangup":
+                self._gone(event.call_id, cancelled=False)
+        elif isinstance(event, ReinviteReceived):
+            self._reinvite(event)
+        elif isinstance(event, OutgoingAnswered) and desk is not None:
+            desk.answered(event.call_id, event.sdp)
+        elif isinstance(event, OutgoingFailed) and desk is not None:
+            desk.failed(event.call_id, event.status)
+        elif isinstance(event, (AgentRegistered, AgentUnregistered)) and desk is not None:
+            desk.registration(event)
+
+    def _incoming(self, call: IncomingCall) -> None:
+        assert self.ua is not None
+        if not self.accepting or len(self.calls) >= self.settings.max_calls:
+            log.warning("call refused: %d calls in progress (max %d)", len(self.calls), self.settings.max_calls)
+            self._execute(self.ua.reject(call.call_id, 486, self._now()))
+            return
+        self.calls[call.call_id] = _Pending(call)
+        self._spawn(self._answer(call))
+
+    async def _answer(self, call: IncomingCall) -> None:
+        assert self.ua is not None
+        pending = self.calls[call.call_id]
+        try:
+            offer = SessionDescription.parse(call.request.body)
+        except SdpParseError as exc:
+            log.info("call refused: unusable SDP offer (%s)", exc)
+            self._refuse(call.call_id, 488)
+            return
+        sock = await open_leg_socket(self.settings.sip_host)
+        pending.socket = sock
+        answer, negotiated = create_answer(
+            offer, self.settings.advertised_host, sock.port, session_id=secrets.randbits(31)
+        )
+        if negotiated is None:
+            log.info("call refused: no G.711 audio in the offer")
+            sock.close()
+            self._refuse(call.call_id, 488)
+            return
+        try:
+            ctx = await self.hub.call_arrived(call.call_id, _user_of(call.request.from_.uri), _called(call))
+        except Exception:
+            log.exception("call refused: could not store it")
+            sock.close()
+            self._refuse(call.call_id, 503)
+            return
+        if pending.cancelled:
+            sock.close()
+            self.calls.pop(call.call_id, None)
+            await self.hub.call_finished(ctx, cause="abandoned", ivr_path=[], recordings={}, talk=False)
+            return
+        pending.leg = MediaLeg("caller", sock, negotiated, self.clock)
+        contact = ctx.contact
+        ivr = IvrSession(
+            self.flows.holder(),
+            caller=ctx.caller,
+            now=self.hub.now,
+            vip=bool(contact and contact.vip),
+            blacklisted=bool(contact and contact.blacklisted),
+            calendar=self.calendar() if self.calendar is not None else None,
+        )
+        assert self.desk is not None
+        pending.session = CallSession(
+            ctx=ctx,
+            ivr=ivr,
+            leg=pending.leg,
+            hub=self.hub,
+            tts=self.tts,
+            asr=self.asr,
+            desk=self.desk,
+            hangup=lambda: self._hangup(call.call_id),
+            recordings_dir=self.hub.voice_dir / "recordings",
+        )
+        self._execute(self.ua.ringing(call.call_id, self._now()))
+        if self.settings.ring_s > 0:
+            await asyncio.sleep(self.settings.ring_s)
+        if pending.cancelled:  # the caller gave up while it rang
+            pending.leg.close()
+            self.calls.pop(call.call_id, None)
+            await self.hub.call_finished(ctx, cause="abandoned", ivr_path=[], recordings={}, talk=False)
+            return
+        pending.answered = True
+        self._execute(self.ua.answer(call.call_id, bytes(answer), self._now()))
+        if pending.confirmed:
+            self._start_session(pending)
+
+    def _confirmed(self, call_id: str) -> None:
+        pending = self.calls.get(call_id)
+        if pending is None:
+            return
+        pending.confirmed = True
+        if pending.session is not None:
+            self._start_session(pending)
+
+    def _start_session(self, pending: _Pending) -> None:
+        session = pending.session
+        assert session is not None
+        if session.task is not None:
+            return
+        task = session.start()
+        task.add_done_callback(lambda _t: self.calls.pop(pending.call.call_id, None))
+
+    def _gone(self, call_id: str, *, cancelled: bool) -> None:
+        pending = self.calls.get(call_id)
+        if pending is None:
+            return
+        if pending.session is not None and pending.session.task is not None:
+            pending.session.caller_hung_up()
+            return
+        pending.cancelled = True
+        if pending.session is not None and pending.answered:  # answered but never ACKed, or BYE before the ACK
+            session = pending.session
+            session.caller_gone = True
+            self.calls.pop(call_id, None)
+            self._spawn(
+                session.hub.call_finished(session.ctx, cause="abandoned", ivr_path=[], recordings={}, talk=False)
+            )
+            session.leg.close()
+        # otherwise _answer() is still working on it and sees ``cancelled``
+
+    def _refuse(self, call_id: str, status: int) -> None:
+        assert self.ua is not None
+        self.calls.pop(call_id, None)
+        self._execute(self.ua.reject(call_id, status, self._now()))
+
+    def _hangup(self, call_id: str) -> None:
+        if self.ua is not None:
+            self._execute(self.ua.hangup(call_id, self._now()))
+
+    def _reinvite(self, event: ReinviteReceived) -> None:
+        """Hold/resume from either side: answer with our address and the mirrored direction."""
+        assert self.ua is not None
+        leg = self._leg_of(event.call_id)
+        try:
+            offer = SessionDescription.parse(event.request.body) if event.request.body else None
+        except SdpParseError:
+            offer = None
+        if leg is None or offer is None:
+            self._execute(self.ua.respond_reinvite(event.call_id, 488, self._now()))
+            return
+        local_port = leg.socket.port
+        answer, negotiated = create_answer(
+            offer,
+            self.settings.advertised_host,
+            local_port,
+            session_id=secrets.randbits(31),
+            session_version=1,
+            direction=Direction.SENDRECV,
+        )
+        if negotiated is None:
+            self._execute(self.ua.respond_reinvite(event.call_id, 488, self._now()))
+            return
+        leg.on_hold = negotiated.on_hold
+        if not negotiated.on_hold:
+            leg.remote = (negotiated.remote_address, negotiated.remote_port)
+        self._execute(self.ua.respond_reinvite(event.call_id, 200, self._now(), bytes(answer)))
+
+    def _leg_of(self, call_id: str) -> MediaLeg | None:
+        pending = self.calls.get(call_id)
+        if pending is not None:
+            return pending.leg
+        if self.desk is not None and call_id in self.desk.agent_calls:
+            return self.desk.agent_calls[call_id].leg
+        return None
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("voice task failed", exc_info=task.exception())
+
+
+def _prompts(flow: Flow) -> list[Prompt]:
+    """Every prompt of a flow (to pre-render them before the first call)."""
+    found: list[Prompt] = [flow.defaults.goodbye]
+    for node in flow.nodes.values():
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            if isinstance(value, Prompt):
+                found.append(value)
+    return found
+
+
+def _user_of(uri: str) -> str | None:
+    try:
+        return SipUri.parse(uri).user or None
+    except SipParseError:
+        return None
+
+
+def _called(call: IncomingCall) -> str | None:
+    return _user_of(call.request.uri)
+
+
+def _free_port(host: str) -> int:
+    """A port number free for both UDP and TCP on ``host`` (SIP listens on both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((host, 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind((host, port))
+                except OSError:
+                    continue
+                return port
+    raise OSError("no port free for both UDP and TCP")
+
+
+def recordings_root(data_dir: Path) -> Path:
+    """Where the voice channel keeps audio (relative paths in attachments start here)."""
+    return data_dir / "voice"
