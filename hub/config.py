@@ -6,9 +6,15 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from channels.voice.config import VoiceSettings
 from hub.dialogue.engine import BotSettings
 from hub.storage.engine import sqlite_url
+
+if TYPE_CHECKING:
+    from channels.email.config import EmailSettings
+    from channels.sms.config import SmsSettings
 
 
 def default_data_dir() -> Path:
@@ -36,11 +42,17 @@ class Settings:
     telegram_secret: str | None = None  # X-Telegram-Bot-Api-Secret-Token expected on webhook calls
     telegram_base_url: str | None = None  # Bot API base (default https://api.telegram.org/bot)
     telegram_base_file_url: str | None = None
+    telegram_polling: bool = False  # getUpdates instead of the webhook (development machines)
+    sms: SmsSettings | None = None  # None: the SMS channel is disabled
+    email: EmailSettings | None = None  # None: the email channel is disabled
+    voice: VoiceSettings | None = None  # None: no SIP endpoint (rexian serve starts one on --sip-port)
     bot: BotSettings = field(default_factory=BotSettings)
 
     def __post_init__(self) -> None:
-        if self.telegram_token and not (
-            self.telegram_secret and re.fullmatch(r"[A-Za-z0-9_-]{1,256}", self.telegram_secret)
+        if (
+            self.telegram_token
+            and not self.telegram_polling
+            and not (self.telegram_secret and re.fullmatch(r"[A-Za-z0-9_-]{1,256}", self.telegram_secret))
         ):
             raise ValueError("the Telegram channel needs --telegram-secret (1-256 of A-Z a-z 0-9 _ -)")
 

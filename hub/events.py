@@ -69,6 +69,24 @@ class WorkOrderChanged(Event):
     note: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CallOffered(Event):
+    """A queued phone call is ringing an agent's softphone (the agent's inbox opens the caller's conversation)."""
+
+    conversation: Conversation
+    agent_id: int
+    caller: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallFinished(Event):
+    """A phone call ended (its record is complete; ``call_id`` is the ``calls`` row id)."""
+
+    conversation: Conversation
+    call_id: int
+    cause: str
+
+
 Handler = Callable[[Event], Awaitable[None]]
 
 

@@ -42,3 +42,6 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
     logging.getLogger("jieba").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # httpx logs every request URL at INFO; Telegram's URLs contain the bot token (a secret)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -137,6 +137,11 @@ class AnnouncementBoard:
             self._taxonomy = taxonomy
         self._items = await self._store.announcements(include_ended=False)
 
+    def current_texts(self) -> list[str]:
+        """Every notice in force now, as a sentence to read (the phone IVR's announcements)."""
+        now = self._clock()
+        return [f"{item.title}。{item.body}" for item in self._items if item.current(now)]
+
     def relevant(self, text: str, industry: str | None) -> list[tuple[str, str]]:
         """(key, text) of the current notices for ``industry`` or a district named in ``text``."""
         now = self._clock()

@@ -13,7 +13,12 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from channels import open311, rest, telegram, web_chat
+import channels.voice.web as voice_web
+from channels import email, open311, rest, sms, telegram, voice, web_chat
+from channels.voice.hub_port import VoiceHub
+from channels.voice.ivr import web as ivr_web
+from channels.voice.ivr.store import IvrFlows
+from channels.voice.service import VoiceChannel
 from hub.config import Settings
 from hub.conversation_service import ConversationService
 from hub.demo import load_demo
@@ -22,10 +27,12 @@ from hub.events import EventBus
 from hub.nlu import NluService
 from hub.notices import NoticeRoutes
 from hub.outbox import Outbox, RetryPolicy
+from hub.storage.calls import CallStore
 from hub.storage.conversations import ConversationStore
 from hub.storage.engine import create_engine, migrate
 from hub.storage.knowledge import KnowledgeStore
 from hub.storage.outbox import OutboxStore
+from hub.storage.sip_accounts import SipAccountStore
 from hub.storage.taxonomy import load_taxonomy
 from hub.storage.users import UserStore
 from hub.storage.work_orders import WorkOrderStore
@@ -58,6 +65,8 @@ class Hub:
     kb: IndexedKnowledgeBase
     app: web.Application
     outbox: Outbox | None = None
+    ivr_flows: IvrFlows | None = None  # the active IVR flow (holder) and its versions
+    voice: VoiceChannel | None = None  # the SIP endpoint (None: voice is off)
 
     async def close(self) -> None:
         """Stop background work and release connections."""
@@ -169,13 +178,25 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         secure_cookies=settings.secure_cookies,
         notice_routes=notice_routes,
     )
-    app = create_app(ctx, template_dirs=[web_chat.TEMPLATE_DIR])
+    ivr_flows = await IvrFlows.open(engine)  # installs the default 12319 flow on the first start
+    app = create_app(
+        ctx, template_dirs=[web_chat.TEMPLATE_DIR, sms.TEMPLATE_DIR, ivr_web.TEMPLATE_DIR, voice_web.TEMPLATE_DIR]
+    )
     web_chat.setup(app)
     orders_pages.setup(app, settings.data_dir / "attachments")
     rest.setup(app)
     kb_web.setup(app, KnowledgeService(KnowledgeStore(engine), taxonomy, lambda: kb.reload(taxonomy())), notices.reload)
     open311.setup(app, engine=engine, desk=desk)
     nlu_admin.setup(app, engine, nlu)
+    ivr_web.setup(app, ivr_flows)
+    voice_web.setup(  # audio, /calls, /agent/softphone: mounted with voice on or off
+        app,
+        data_dir=settings.data_dir,
+        settings=settings.voice,
+        calls=CallStore(engine),
+        accounts=SipAccountStore(engine),
+        engine=engine,
+    )
     if telegram.setup(
         app,
         outbox,
@@ -183,9 +204,36 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         secret=settings.telegram_secret,
         base_url=settings.telegram_base_url,
         base_file_url=settings.telegram_base_file_url,
+        polling=settings.telegram_polling,
+        retry=(settings.outbox_retry_base_s, settings.outbox_retry_max_s),
     ):
         notice_routes.register(telegram.CHANNEL_TELEGRAM, lambda contact: contact.telegram_id)
+    mail = email.setup(app, outbox, settings=settings.email, engine=engine, data_dir=settings.data_dir)
+    if mail is not None:
+        notice_routes.register(email.CHANNEL_EMAIL, lambda contact: contact.email)
+    if sms.setup(app, outbox, engine, settings.sms):  # starts/stops its SMPP session with the app
+        notice_routes.register(sms.CHANNEL_SMS, lambda contact: contact.phone)
+    voice_channel = voice.setup(
+        app,
+        settings.voice,
+        hub=VoiceHub(
+            conversations=conversations,
+            work_orders=orders,
+            calls=CallStore(engine),
+            kb=kb,
+            nlu=nlu_service or nlu,
+            bus=bus,
+            taxonomy=taxonomy,
+            notices=notices,
+            data_dir=settings.data_dir,
+        ),
+        flows=ivr_flows,
+        accounts=SipAccountStore(engine),
+        calendar=calendar,
+    )
     hub = Hub(settings, engine, session, nlu, service, kb, app, outbox)
+    hub.ivr_flows = ivr_flows
+    hub.voice = voice_channel
 
     watcher: list[asyncio.Task[None]] = []
 
@@ -196,8 +244,12 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
             log.warning("handled messages of %d conversations left unhandled by the last run", recovered)
         watcher.append(asyncio.create_task(watch_deadlines(order_service, settings.deadline_scan_seconds)))
         outbox.start()
+        if mail is not None:
+            mail.start()
 
     async def on_cleanup(_app: web.Application) -> None:
+        if mail is not None:
+            await mail.stop()
         await outbox.stop()
         for task in watcher:
             task.cancel()

@@ -10,6 +10,9 @@ import os
 import sys
 from pathlib import Path
 
+from channels.email import cli as email_cli
+from channels.sms.config import SmsSettings
+from channels.voice import cli as voice_cli
 from hub.config import Settings, default_data_dir
 from hub.logsafe import setup_logging
 
@@ -29,6 +32,42 @@ def _store_args(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("REXIAN_DATABASE_URL"),
         help="SQLAlchemy async URL, e.g. postgresql+asyncpg://user:pw@host/db (default: SQLite in the data dir; "
         "env REXIAN_DATABASE_URL)",
+    )
+
+
+def _sms_args(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    parser.add_argument(
+        "--smpp-host", default=env("REXIAN_SMPP_HOST"), help="SMSC host: enables the SMS channel (env REXIAN_SMPP_HOST)"
+    )
+    parser.add_argument(
+        "--smpp-port", type=int, default=int(env("REXIAN_SMPP_PORT") or 2775), help="SMSC port (default 2775)"
+    )
+    parser.add_argument("--smpp-system-id", default=env("REXIAN_SMPP_SYSTEM_ID") or "rexian", help="SMPP system_id")
+    parser.add_argument(
+        "--smpp-password", default=env("REXIAN_SMPP_PASSWORD") or "", help="SMPP password (env REXIAN_SMPP_PASSWORD)"
+    )
+    parser.add_argument(
+        "--sms-source", default=env("REXIAN_SMS_SOURCE") or "12319", help="sender short code (default 12319)"
+    )
+    parser.add_argument(
+        "--sms-rate",
+        type=float,
+        default=float(env("REXIAN_SMS_RATE") or 50),
+        help="at most this many submit_sm per second (default 50; env REXIAN_SMS_RATE)",
+    )
+
+
+def _sms_settings(args: argparse.Namespace) -> SmsSettings | None:
+    if not getattr(args, "smpp_host", None):
+        return None
+    return SmsSettings(
+        host=args.smpp_host,
+        port=args.smpp_port,
+        system_id=args.smpp_system_id,
+        password=args.smpp_password,
+        source_addr=args.sms_source,
+        rate_per_s=args.sms_rate,
     )
 
 
@@ -64,10 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="secret token Telegram sends with each webhook call (env REXIAN_TELEGRAM_SECRET)",
     )
     serve.add_argument(
+        "--telegram-polling",
+        action="store_true",
+        default=os.environ.get("REXIAN_TELEGRAM_POLLING", "") in ("1", "true", "yes"),
+        help="fetch updates with getUpdates instead of the webhook (development; env REXIAN_TELEGRAM_POLLING=1)",
+    )
+    serve.add_argument(
         "--telegram-base-url",
         default=os.environ.get("REXIAN_TELEGRAM_BASE_URL"),
         help="Bot API base URL (env REXIAN_TELEGRAM_BASE_URL; default https://api.telegram.org/bot)",
     )
+    _sms_args(serve)
+    email_cli.add_arguments(serve)
+    voice_cli.add_arguments(serve)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     _store_args(migrate)
@@ -89,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     user_create.add_argument("--display-name", default=None)
     user_create.add_argument("--unit", default=None, help="unit code (departments: their unit)")
+    sip_secret = user_sub.add_parser(
+        "sip-secret", help="give an agent a new softphone (SIP) secret; prints it as the last line (shown once)"
+    )
+    _store_args(sip_secret)
+    sip_secret.add_argument("username")
+    sip_secret.add_argument("--realm", default=None, help="Digest realm (default: the voice channel's, 'rexian')")
 
     nlu = sub.add_parser("nlu", help="the Rasa NLU service")
     nlu_sub = nlu.add_subparsers(dest="nlu_command", required=True, metavar="ACTION")
@@ -127,6 +181,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         telegram_token=getattr(args, "telegram_token", None),
         telegram_secret=getattr(args, "telegram_secret", None),
         telegram_base_url=getattr(args, "telegram_base_url", None),
+        telegram_polling=getattr(args, "telegram_polling", False),
+        sms=_sms_settings(args),
+        email=email_cli.settings_from(args),
+        voice=voice_cli.settings_from(args),
     )
 
 
@@ -181,6 +239,31 @@ async def _user_create(settings: Settings, args: argparse.Namespace) -> None:
         await engine.dispose()
 
 
+async def _user_sip_secret(settings: Settings, username: str, realm: str | None) -> None:
+    import sqlalchemy as sa
+
+    from channels.voice.config import VoiceSettings
+    from hub.storage.schema import users
+    from hub.storage.sip_accounts import SipAccountStore
+    from rexian.app import prepare_store
+
+    realm = realm or (settings.voice or VoiceSettings()).realm
+    if len(realm) > 128 or not realm.isprintable() or '"' in realm:
+        raise SystemExit("a realm is at most 128 printable characters without quotes")
+    engine = await prepare_store(settings)
+    try:
+        async with engine.connect() as conn:
+            user_id = await conn.scalar(sa.select(users.c.id).where(users.c.username == username, users.c.active))
+        if user_id is None:
+            raise SystemExit(f"no active user {username!r}")
+        account, secret = await SipAccountStore(engine).reset(int(user_id), realm)
+        print(f"new softphone secret for SIP user {account.sip_user} (realm {account.realm}); only its digests are")
+        print("stored, so give it to the agent now:")
+        print(secret)
+    finally:
+        await engine.dispose()
+
+
 async def _open311_key_create(settings: Settings, name: str) -> None:
     from hub.storage.open311 import Open311Store
     from rexian.app import prepare_store
@@ -212,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_migrate(_settings(args)))
     elif args.command == "demo":
         asyncio.run(_demo_load(_settings(args)))
+    elif args.command == "user" and args.user_command == "sip-secret":
+        asyncio.run(_user_sip_secret(_settings(args), args.username, args.realm))
     elif args.command == "user":
         asyncio.run(_user_create(_settings(args), args))
     elif args.command == "open311":

@@ -131,3 +131,21 @@ if [[ ! -f $stamp ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
     printf '%s' "$want" >"$stamp"
     log ".venv ready"
 fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# SMSC simulator for the SMS tests (tests/peers/smsc: the npm `smpp` package, pinned by package-lock.json)
+# ---------------------------------------------------------------------------------------------------------------
+if [[ $mode != run ]] && command -v npm >/dev/null 2>&1; then
+    smsc_dir="$repo/tests/peers/smsc"
+    smsc_stamp="$smsc_dir/node_modules/.rexian-npm-stamp"
+    smsc_want="$(sha256sum "$smsc_dir/package-lock.json" | cut -d' ' -f1)"
+    if [[ ! -f $smsc_stamp ]] || [[ "$(cat "$smsc_stamp")" != "$smsc_want" ]]; then
+        log "npm ci in tests/peers/smsc (SMSC simulator)"
+        if ! (cd "$smsc_dir" && npm ci --no-audit --no-fund --silent) >&2; then
+            log "npm ci failed in tests/peers/smsc"
+            [[ $mode == test ]] && exit 1
+        else
+            printf '%s' "$smsc_want" >"$smsc_stamp"
+        fi
+    fi
+fi

@@ -2,4 +2,12 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.browser", "tests.fixtures.rasa", "tests.fixtures.hub"]
+pytest_plugins = [
+    "tests.fixtures.postgres",
+    "tests.fixtures.browser",
+    "tests.fixtures.rasa",
+    "tests.fixtures.hub",
+    "tests.fixtures.smsc",
+    "tests.fixtures.mail",
+    "tests.fixtures.softphone",
+]

@@ -10,8 +10,10 @@ from aiohttp import web
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from channels.telegram.ingest import CHANNEL_TELEGRAM
+from channels.telegram.polling import TelegramPoller
 from channels.telegram.sender import TelegramSender
-from channels.telegram.webhook import CHANNEL_TELEGRAM, ROUTE, WEBHOOK, WebhookConfig, telegram_webhook, webhook_path
+from channels.telegram.webhook import ROUTE, WEBHOOK, WebhookConfig, telegram_webhook, webhook_path
 from hub.outbox import Outbox
 from hub.web.context import CTX
 
@@ -35,11 +37,13 @@ def setup(
     secret: str | None,
     base_url: str | None = None,
     base_file_url: str | None = None,
+    polling: bool = False,
+    retry: tuple[float, float] = (1.0, 60.0),
 ) -> Bot | None:
-    """Mount the webhook and register the outbox sender when a token is given; report health either way.
+    """Mount the webhook (or start polling) and register the outbox sender when a token is given; report health.
 
     Raises:
-        ValueError: a token without a valid secret (the webhook would accept anyone's updates).
+        ValueError: a token without a valid secret in webhook mode (the webhook would accept anyone's updates).
     """
     ctx = app[CTX]
     if not token:
@@ -49,7 +53,7 @@ def setup(
 
         ctx.channel_health[CHANNEL_TELEGRAM] = disabled
         return None
-    if not secret or not _SECRET.fullmatch(secret):
+    if not polling and (not secret or not _SECRET.fullmatch(secret)):
         raise ValueError("the Telegram channel needs --telegram-secret (1-256 of A-Z a-z 0-9 _ -)")
     kwargs: dict[str, Any] = {}
     if base_url:
@@ -57,10 +61,37 @@ def setup(
         kwargs["base_file_url"] = base_file_url or _file_url(base_url)
     elif base_file_url:
         kwargs["base_file_url"] = base_file_url
-    bot = Bot(token, request=HTTPXRequest(connect_timeout=5.0, read_timeout=10.0), **kwargs)
+    # Requests are closed explicitly: Bot.shutdown() does nothing for a Bot that was never initialize()d.
+    send_request = HTTPXRequest(connect_timeout=5.0, read_timeout=10.0)
+    bot = Bot(token, request=send_request, get_updates_request=send_request, **kwargs)
+    outbox.register(CHANNEL_TELEGRAM, TelegramSender(bot, token), close=send_request.shutdown)
+    if polling:
+        poll_request = HTTPXRequest(connect_timeout=5.0, read_timeout=40.0)
+        poll_bot = Bot(token, request=poll_request, get_updates_request=poll_request, **kwargs)
+        poller = TelegramPoller(poll_bot, ctx, retry_base_s=retry[0], retry_max_s=retry[1])
+
+        async def start(_app: web.Application) -> None:
+            poller.start()
+
+        async def stop(_app: web.Application) -> None:
+            await poller.stop()
+            await poll_request.shutdown()
+
+        app.on_startup.append(start)
+        app.on_cleanup.insert(0, stop)
+
+        async def polling_health() -> dict[str, Any]:
+            sending, receiving = await outbox.health(CHANNEL_TELEGRAM), await poller.health()
+            degraded = "degraded" in (sending["status"], receiving["status"])
+            return {**sending, **receiving, "status": "degraded" if degraded else "ok", "enabled": True,
+                    "mode": "polling"}  # fmt: skip
+
+        ctx.channel_health[CHANNEL_TELEGRAM] = polling_health
+        log.info("telegram: polling getUpdates (development mode)")
+        return bot
+    assert secret is not None
     app[WEBHOOK] = WebhookConfig(path=webhook_path(token), secret=secret, bot=bot)
     app.router.add_post(ROUTE, telegram_webhook)
-    outbox.register(CHANNEL_TELEGRAM, TelegramSender(bot, token), close=bot.shutdown)
 
     async def health() -> dict[str, Any]:
         return {**(await outbox.health(CHANNEL_TELEGRAM)), "enabled": True, "mode": "webhook"}

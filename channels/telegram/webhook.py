@@ -11,18 +11,15 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 from telegram import Bot, Update
 
-from channels.telegram.inbound import to_inbound
-from hub.conversation_service import InvalidMessage
+from channels.telegram.ingest import ingest_update
 from hub.web.context import CTX
 
 log = logging.getLogger(__name__)
 
-CHANNEL_TELEGRAM = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 ROUTE = "/webhooks/telegram/{secret_path}"
 
@@ -67,37 +64,9 @@ async def telegram_webhook(request: web.Request) -> web.StreamResponse:
     except Exception as exc:  # de_json raises whatever a malformed field provokes
         log.info("rejected a malformed Telegram update: %s", type(exc).__name__)
         return _error(400, "invalid_update", "not a Telegram update")
-    message = update.message
-    if message is None:
-        return web.json_response({"ok": True, "ignored": "not a new message"})
-    try:
-        inbound = to_inbound(message)
-    except Exception as exc:
-        log.info("rejected a malformed Telegram message: %s", type(exc).__name__)
-        return _error(400, "invalid_update", "not a Telegram message")
-    if inbound is None:
-        return web.json_response({"ok": True, "ignored": "unsupported message kind"})
-    ctx = request.app[CTX]
-    chat_id = str(message.chat.id)
-    client_id = f"tg:{update.update_id}"
-    try:
-        async with ctx.service.sender_lock(CHANNEL_TELEGRAM, chat_id):
-            conversation = await ctx.conversations.get_or_create_by_ref(CHANNEL_TELEGRAM, chat_id)
-            if inbound.phone is not None:
-                contact = await ctx.conversations.ensure_contact_by_phone(inbound.phone, _name(message.from_user))
-                if message.chat.type == "private" and contact.telegram_id != chat_id:
-                    # the chat reaches this citizen: work-order notices may go here (hub/notices.py)
-                    contact = await ctx.conversations.update_contact(contact.id, telegram_id=chat_id)
-                if conversation.contact_id != contact.id:
-                    conversation = await ctx.conversations.update(conversation.id, contact_id=contact.id)
-            await ctx.service.accept(
-                conversation, inbound.text, client_id, attachments=inbound.attachments or None, for_bot=inbound.run_bot
-            )
-    except InvalidMessage as exc:
-        return _error(400, "invalid_message", str(exc))
-    ctx.service.schedule_turn(conversation.id)
+    outcome = await ingest_update(request.app[CTX], update)
+    if outcome.status == "invalid":
+        return _error(400, outcome.code, outcome.detail)
+    if outcome.status == "ignored":
+        return web.json_response({"ok": True, "ignored": outcome.detail})
     return web.json_response({"ok": True})
-
-
-def _name(user: Any) -> str | None:
-    return None if user is None else (user.full_name or None)

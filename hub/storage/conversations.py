@@ -258,6 +258,12 @@ class ConversationStore:
             ).first()
         return None if row is None else rows.message(row)
 
+    async def message(self, message_id: int) -> Message | None:
+        """A message by its id (None if there is none)."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).first()
+        return None if row is None else rows.message(row)
+
     async def mark_processed(self, message_id: int, nlu: dict[str, Any] | None) -> None:
         """Record that the bot handled an inbound message (and what the NLU made of it)."""
         async with begin(self._engine) as conn:
@@ -384,6 +390,22 @@ class ConversationStore:
         if row is None:
             raise LookupError(f"no contact {contact_id}")
         return rows.contact(row)
+
+    async def ensure_contact_by_email(self, email: str, name: str | None = None) -> Contact:
+        """Find or create the contact owning ``email`` (compared lower-case)."""
+        email = email.strip().lower()
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(contacts).where(contacts.c.email == email).limit(1))).first()
+        if row is not None:
+            return rows.contact(row)
+        async with begin(self._engine) as conn:
+            result = await conn.execute(
+                contacts.insert()
+                .values(email=email, name=name[:100] if name else None, created_at=self._clock())
+                .values(vip=False, blacklisted=False)
+                .returning(contacts)
+            )
+            return rows.contact(result.one())
 
     async def count_by_status(self) -> dict[str, int]:
         """How many conversations are in each status."""

@@ -6,7 +6,17 @@ make autogenerate propose dropping it).
 
 from __future__ import annotations
 
-from hub.storage import knowledge, nlu_feedback, open311, outbox  # noqa: F401 - imported for their tables
+from hub.storage import (  # noqa: F401 - imported for their tables
+    calls,
+    email,
+    ivr_flows,
+    knowledge,
+    nlu_feedback,
+    open311,
+    outbox,
+    sip_accounts,
+    sms,
+)
 from hub.storage.schema import metadata
 
 __all__ = ["metadata"]

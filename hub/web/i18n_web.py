@@ -221,3 +221,34 @@ UI.update(
         "staff.kb": {"zh-CN": "知识库", "en": "Knowledge base"},
     }
 )
+
+
+# -- voice channel in the inbox and the navigation (channels/voice/web.py has its pages' strings) ------------------
+UI.update(
+    {
+        "nav.calls": {"zh-CN": "通话记录", "en": "Calls"},
+        "nav.softphone": {"zh-CN": "软电话", "en": "Softphone"},
+        "voice.audio.voicemail": {"zh-CN": "留言录音", "en": "Voicemail"},
+        "voice.audio.mixed": {"zh-CN": "通话录音", "en": "Call recording"},
+        "voice.audio.caller": {"zh-CN": "主叫", "en": "Caller"},
+        "voice.audio.agent": {"zh-CN": "坐席", "en": "Agent"},
+        "voice.ringing": {
+            "zh-CN": "来电 {caller} — 请接听软电话",
+            "en": "Incoming call {caller} — answer your softphone",
+        },
+        "voice.unknown_caller": {"zh-CN": "未知号码", "en": "unknown number"},
+        "voice.calls": {"zh-CN": "通话记录", "en": "Calls"},
+        "voice.no_calls": {"zh-CN": "暂无", "en": "None"},
+        "voice.seconds": {"zh-CN": "秒", "en": "s"},
+        "voice.wait": {"zh-CN": "等待", "en": "wait"},
+        "voice.talk": {"zh-CN": "通话", "en": "talk"},
+        "voice.ivr": {"zh-CN": "导航", "en": "IVR"},
+        "voice.agent": {"zh-CN": "坐席", "en": "agent"},
+        "voice.outcome.answered": {"zh-CN": "人工接听", "en": "answered"},
+        "voice.outcome.abandoned": {"zh-CN": "排队放弃", "en": "abandoned"},
+        "voice.outcome.voicemail": {"zh-CN": "留言", "en": "voicemail"},
+        "voice.outcome.rejected": {"zh-CN": "已拒接", "en": "rejected"},
+        "voice.outcome.ivr": {"zh-CN": "自助结束", "en": "ended in the IVR"},
+        "voice.outcome.ongoing": {"zh-CN": "进行中", "en": "in progress"},
+    }
+)

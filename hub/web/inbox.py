@@ -6,20 +6,33 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import WSMsgType, web
 
 from hub.conversation_service import InvalidMessage, NotAllowed
-from hub.events import ConversationAssigned, ConversationClosed, ConversationQueued, MessageStored, Subscription
+from hub.events import (
+    CallFinished,
+    CallOffered,
+    ConversationAssigned,
+    ConversationClosed,
+    ConversationQueued,
+    MessageStored,
+    Subscription,
+)
+from hub.logsafe import mask
 from hub.models import INBOX_ROLES, Conversation, ConversationStatus, User
 from hub.storage.conversations import ConversationNotFound
 from hub.web.auth import current_user, require_roles
 from hub.web.context import CTX, HubContext
-from hub.web.i18n_web import labels, locale_of
+from hub.web.i18n_web import UI, labels, locale_of, ui
 
 log = logging.getLogger(__name__)
+
+CallRecords = Callable[[web.Request, str], Awaitable[list[dict[str, Any]]]]
+CALL_RECORDS: web.AppKey[CallRecords] = web.AppKey("call_records")  # set by the voice channel's web module
 
 
 def _dumps(obj: Any) -> str:
@@ -59,7 +72,8 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
         "types": [[t.code, t.name(locale)] for t in tax.request_types.values()],
         "industries": [[i.code, i.name(locale)] for i in tax.industries.values()],
     }
-    return aiohttp_jinja2.render_template("agent.html", request, {"labels": labels(locale), "choices": choices})
+    strings = labels(locale) | {k: ui(k, locale) for k in UI if k.startswith("voice.")}
+    return aiohttp_jinja2.render_template("agent.html", request, {"labels": strings, "choices": choices})
 
 
 @require_roles(INBOX_ROLES, api=True)
@@ -108,9 +122,11 @@ async def conversation_detail(request: web.Request) -> web.StreamResponse:
             {"article_id": s.article_id, "question": s.question, "answer": s.answer, "confidence": s.confidence}
             for s in ctx.kb.search(last_citizen, k=3)
         ]
+    call_records = request.app.get(CALL_RECORDS)
     return _json(
         {
             "conversation": await conversation_summary(ctx, conversation),
+            "calls": await call_records(request, conversation.id) if call_records is not None else [],
             "kb_suggestions": suggestions,
             "messages": [m.to_json() for m in messages],
             "nlu": nlu,
@@ -228,6 +244,19 @@ async def inbox_socket(request: web.Request) -> web.StreamResponse:
                 visible = conv.status is ConversationStatus.QUEUED or conv.assignee_id == user.id
                 if visible or user.role.value in ("supervisor", "admin"):
                     payload = {"type": "message", "message": event.message.to_json()}
+            elif isinstance(event, CallOffered) and event.agent_id == user.id:  # rings this agent's softphone
+                payload = {
+                    "type": "call_offered",
+                    "conversation": await conversation_summary(ctx, event.conversation),
+                    "caller": mask(event.caller) if event.caller else None,
+                }
+            elif isinstance(event, CallFinished):
+                payload = {
+                    "type": "call_finished",
+                    "conversation_id": event.conversation.id,
+                    "call_id": event.call_id,
+                    "cause": event.cause,
+                }
             if payload is not None and not ws.closed:
                 await ws.send_str(_dumps(payload))
 

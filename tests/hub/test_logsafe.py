@@ -30,3 +30,20 @@ def test_filter_masks_arguments(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="test.logsafe"):
         logger.info("contact %s at %s", "13900001111", "长江路5号")
     assert "13900001111" not in caplog.text and "139****1111" in caplog.text and "长江路*号" in caplog.text
+
+
+def test_request_urls_with_secrets_are_not_logged() -> None:
+    """httpx would log Telegram Bot API URLs, which contain the bot token, at INFO."""
+    import logging
+
+    from hub.logsafe import setup_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        setup_logging()
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("httpcore").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])

@@ -1,4 +1,6 @@
-"""A small local Telegram Bot API server (Telegram's cloud cannot be reached here): getMe and sendMessage.
+"""A small local Telegram Bot API server (Telegram's cloud cannot be reached here): getMe, sendMessage, and
+getUpdates/deleteWebhook for polling (updates queued with :meth:`push`; confirmed ones are dropped as Telegram does
+when a request asks for a higher offset).
 
 ``mode`` switches sendMessage to answer 500; :meth:`stop` and :meth:`start` take the server off the port and back
 on the same port (connection refused in between).
@@ -6,6 +8,8 @@ on the same port (connection refused in between).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -30,7 +34,14 @@ class FakeBotApi:
     fail_with_500: bool = False
     sent: list[SentMessage] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
+    _new: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push(self, update: dict[str, Any]) -> None:
+        """Queue an update for getUpdates."""
+        self.updates.append(update)
+        self._new.set()
 
     @property
     def base_url(self) -> str:
@@ -67,6 +78,17 @@ class FakeBotApi:
         params = await self._params(request)
         if method == "getMe":
             return _ok({"id": 123456, "is_bot": True, "first_name": "Rexian", "username": "rexian_bot"})
+        if method == "deleteWebhook":
+            return _ok(True)
+        if method == "getUpdates":
+            offset = int(params.get("offset") or 0)
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]  # confirmed ones are gone
+            if not self.updates:
+                self._new.clear()
+                wait = min(float(params.get("timeout") or 0), 0.5)  # a short long-poll keeps tests fast
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._new.wait(), wait)
+            return _ok(list(self.updates))
         if method == "sendMessage":
             if self.fail_with_500:
                 return web.json_response(

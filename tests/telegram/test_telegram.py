@@ -18,14 +18,6 @@ SECRET = "s3cret-token_for-tests"
 CHAT = 987654321
 
 
-@pytest.fixture
-async def bot_api() -> AsyncIterator[FakeBotApi]:
-    api = FakeBotApi()
-    await api.start()
-    yield api
-    await api.stop()
-
-
 def tg_settings(api: FakeBotApi) -> dict[str, Any]:
     return {
         "telegram_token": TOKEN,

@@ -64,10 +64,69 @@
     shownIds[m.id] = true;
     var li = el("li", m.sender);
     li.dataset.id = m.id;
-    li.appendChild(el("div", "bubble", m.text));
+    var bubble = el("div", "bubble", m.text);
+    (m.attachments || []).forEach(function (a, i) {
+      if (a.source !== "email" || !a.sha256) { return; }  // stored email attachments: a download link each
+      var link = el("a", "attachment", (a.name || "attachment") + " (" + Math.ceil((a.size || 0) / 1024) + " KB)");
+      link.href = "/api/email/attachments/" + encodeURIComponent(m.id) + "/" + i;
+      link.setAttribute("download", a.name || "");
+      bubble.appendChild(document.createElement("br"));
+      bubble.appendChild(link);
+    });
+    (m.attachments || []).forEach(function (a, i) {
+      if (a.kind === "audio") { bubble.appendChild(audioPlayer(a.label, a.duration_s, "/voice/audio/" + encodeURIComponent(m.id) + "/" + i)); }
+    });
+    li.appendChild(bubble);
     var t = document.getElementById("agent-transcript");
     t.appendChild(li);
     t.scrollTop = t.scrollHeight;
+  }
+
+  // -- voice: audio players, call records, the ringing banner --
+  function duration(s) {
+    if (s === null || s === undefined) { return "-"; }
+    var n = Math.round(Number(s));
+    return Math.floor(n / 60) + ":" + ("0" + (n % 60)).slice(-2);
+  }
+  function audioPlayer(kind, seconds, url) {
+    var fig = el("figure", "audio");
+    fig.appendChild(el("figcaption", "", (labels["voice.audio." + kind] || kind || "") + (seconds ? " " + duration(seconds) : "")));
+    var audio = el("audio"); audio.controls = true; audio.preload = "none"; audio.src = url;
+    fig.appendChild(audio);
+    return fig;
+  }
+  function renderCalls(calls) {
+    var list = document.getElementById("calls"); list.textContent = "";
+    if (!calls.length) { list.appendChild(el("li", "empty", labels["voice.no_calls"])); }
+    calls.forEach(function (c) {
+      var li = el("li", "call");
+      li.dataset.callId = c.id;
+      li.appendChild(el("div", "", c.arrived_local.slice(0, 16) + " " + (c.caller || "") + " · " +
+        (labels["voice.outcome." + c.outcome] || c.outcome)));
+      li.appendChild(el("div", "meta", c.ivr_path.map(function (p) { return p.node; }).join(" → ")));
+      li.appendChild(el("div", "meta", labels["voice.wait"] + " " + duration(c.wait_s) + " · " + labels["voice.talk"] + " " +
+        duration(c.talk_s) + (c.agent_name ? " · " + labels["voice.agent"] + " " + c.agent_name : "")));
+      c.recordings.forEach(function (r) { li.appendChild(audioPlayer(r.label, null, r.url)); });
+      list.appendChild(li);
+    });
+  }
+  var ringingConv = null;
+  function ring(data) {
+    var c = data.conversation;
+    convs[c.id] = c;
+    ringingConv = c.id;
+    var banner = document.getElementById("ringing");
+    banner.textContent = (labels["voice.ringing"] || "{caller}").replace("{caller}", data.caller || labels["voice.unknown_caller"]);
+    banner.dataset.conversation = c.id;
+    banner.hidden = false;
+    select(c.id);
+  }
+  function callFinished(data) {
+    if (ringingConv === data.conversation_id) {
+      ringingConv = null;
+      document.getElementById("ringing").hidden = true;
+    }
+    if (selected === data.conversation_id) { select(selected); }
   }
 
   function renderDetail(d) {
@@ -130,6 +189,7 @@
     d.history.forEach(function (h) {
       history.appendChild(el("li", "", h.updated_at.slice(0, 16).replace("T", " ") + " " + label("channel", h.channel) + " " + h.last_text));
     });
+    renderCalls(d.calls || []);
   }
 
   function noticeSelector(c, channels) {
@@ -195,6 +255,8 @@
     ws.onopen = function () { retry = 0; live.classList.add("on"); refresh(); };
     ws.onmessage = function (ev) {
       var data = JSON.parse(ev.data);
+      if (data.type === "call_offered") { ring(data); return; }
+      if (data.type === "call_finished") { callFinished(data); return; }
       if (data.conversation) {
         convs[data.conversation.id] = data.conversation;
         renderLists();
@@ -210,6 +272,8 @@
       setTimeout(connect, Math.min(10000, 500 * Math.pow(2, retry++)));
     };
   }
+  var linked = /^#c=([0-9a-f-]{36})$/.exec(location.hash);  // /agent#c=<id>: links from the call records
+  if (linked) { select(linked[1]); }
   refresh();
   connect();
 })();
