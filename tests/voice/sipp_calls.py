@@ -96,8 +96,9 @@ _SDP_PLAIN = "m=audio [media_port] RTP/AVP 0\na=rtpmap:0 PCMU/8000"
 
 
 def scenario(steps: list[tuple[str, object]], *, caller: str = "13912345678", rfc4733: bool = True,
-             cancel_after_ringing: bool = False) -> str:  # fmt: skip
-    """A sipp UAC scenario: INVITE (PCMU [+ telephone-event]), the steps, BYE — or a CANCEL while it rings."""
+             cancel_after_ringing: bool = False, hub_hangs_up: bool = False) -> str:  # fmt: skip
+    """A sipp UAC scenario: INVITE (PCMU [+ telephone-event]), the steps, BYE — or a CANCEL while it rings, or
+    (``hub_hangs_up``) waiting for the hub's BYE and answering it."""
     sdp = _SDP_DTMF if rfc4733 else _SDP_PLAIN
     invite = f"""
   <send retrans="500">
@@ -178,11 +179,32 @@ Content-Length: 0
     ]]>
   </send>
 {chr(10).join(media)}
+{HUB_BYE if hub_hangs_up else CALLER_BYE.replace("CALLER", caller)}
+"""
+    return f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="rexian">{invite}{rest}</scenario>\n'
+
+
+HUB_BYE = """
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+    ]]>
+  </send>
+"""
+
+CALLER_BYE = """
   <send retrans="500">
     <![CDATA[
 BYE sip:12319@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "citizen" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+From: "citizen" <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
 To: <sip:12319@[remote_ip]:[remote_port]>[peer_tag_param]
 Call-ID: [call_id]
 CSeq: 2 BYE
@@ -192,7 +214,6 @@ Content-Length: 0
   </send>
   <recv response="200" crlf="true"/>
 """
-    return f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="rexian">{invite}{rest}</scenario>\n'
 
 
 async def run_sipp(

@@ -311,3 +311,20 @@ async def test_after_the_agent_hangs_up_the_caller_returns_to_the_menu(
     path = nodes(call)
     assert call.agent_id == agent.id and call.hangup_cause == "caller_bye"
     assert path.index("to_agent") < len(path) - 1 and path[-1] == "main", call.ivr_path
+
+
+async def test_a_blacklisted_caller_hears_the_refusal_and_the_hub_hangs_up(
+    voice_hub: RunningHub, tmp_path: Path
+) -> None:
+    store = voice_hub.hub.service.store
+    contact = await store.ensure_contact_by_phone("13700000000")
+    await store.update_contact(contact.id, blacklisted=True)
+    code, output = await run_sipp(
+        scenario([("pause", 500)], caller="13700000000", hub_hangs_up=True),
+        voice_hub.hub.voice.port,
+        tmp_path,  # type: ignore[union-attr]
+    )
+    assert code == 0, output
+    (call,) = await finished_calls(voice_hub)
+    assert call.hangup_cause == "rejected" and call.routing == "blacklist"
+    assert nodes(call) == ["(rejected)"]
