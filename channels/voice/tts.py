@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import wave
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -48,6 +49,19 @@ class TtsUnavailable(RuntimeError):
 def _quiet_print(*args: object, **_kwargs: object) -> None:
     """Stand-in for ``print`` inside pyttsx3's espeak driver, which announces every saved file on stdout."""
     log.debug("pyttsx3: %s", " ".join(str(a) for a in args))
+
+
+RENDER_ATTEMPTS = 3
+
+
+def _complete_wav(path: Path) -> bool:
+    """The WAV's header announces frames and the file holds them all (espeak's writer has closed it)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            expected = 44 + w.getnframes() * w.getsampwidth() * w.getnchannels()
+            return w.getnframes() > 0 and path.stat().st_size >= expected
+    except (wave.Error, EOFError, OSError):
+        return False
 
 
 def _read_wav_mono(path: Path) -> tuple[np.ndarray, int]:
@@ -262,26 +276,42 @@ class PromptSynthesizer:
                 _espeak.SetSynthCallback(driver._onSynth)
             except (AttributeError, ImportError):
                 pass
-            with tempfile.TemporaryDirectory(prefix="rexian-tts-") as tmp:
-                wav = Path(tmp) / "prompt.wav"
-                try:
-                    engine.setProperty("voice", self.voice)
-                    engine.setProperty("rate", self.rate)
-                    self._done.clear()
-                    self._phase = "queued"
-                    engine.save_to_file(text, str(wav))
-                    engine.runAndWait()
-                except Exception as exc:
-                    raise TtsUnavailable(f"synthesis failed: {type(exc).__name__}: {exc}") from exc
-                if not self._done.wait(self.timeout):
-                    engine.stop()
-                    raise TtsUnavailable(f"synthesis did not finish within {self.timeout:g} s")
-                if not wav.exists():
-                    raise TtsUnavailable("synthesis produced no audio file")
-                samples, rate = _read_wav_mono(wav)
+            samples, rate = np.zeros(0), media.RATE
+            for attempt in range(1, RENDER_ATTEMPTS + 1):
+                samples, rate = self._render_once(engine, text)
+                if samples.size:
+                    break
+                # espeak occasionally reports the end before the file holds the audio: never cache silence
+                log.warning("text-to-speech produced no audio (attempt %d of %d)", attempt, RENDER_ATTEMPTS)
+            if not samples.size:
+                raise TtsUnavailable("synthesis produced no audio")
         if rate != media.RATE:
             samples = soxr.resample(samples, rate, media.RATE, quality="HQ")
         return normalise(np.asarray(samples, dtype=np.float64))
+
+    def _render_once(self, engine: Any, text: str) -> tuple[np.ndarray, int]:
+        """One espeak rendering of ``text`` to a temporary WAV (worker thread, under the espeak lock)."""
+        with tempfile.TemporaryDirectory(prefix="rexian-tts-") as tmp:
+            wav = Path(tmp) / "prompt.wav"
+            try:
+                engine.setProperty("voice", self.voice)
+                engine.setProperty("rate", self.rate)
+                self._done.clear()
+                self._phase = "queued"
+                engine.save_to_file(text, str(wav))
+                engine.runAndWait()
+            except Exception as exc:
+                raise TtsUnavailable(f"synthesis failed: {type(exc).__name__}: {exc}") from exc
+            if not self._done.wait(self.timeout):
+                engine.stop()
+                raise TtsUnavailable(f"synthesis did not finish within {self.timeout:g} s")
+            for _ in range(50):  # the WAV header is completed when the file is closed
+                if wav.exists() and _complete_wav(wav):
+                    break
+                time.sleep(0.02)
+            if not wav.exists():
+                raise TtsUnavailable("synthesis produced no audio file")
+            return _read_wav_mono(wav)
 
     async def warm(self, texts: Iterable[str], codec: str = "PCMU") -> None:
         """Render and cache every prompt (at start-up), one after another; failures are raised."""
