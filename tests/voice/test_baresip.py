@@ -16,7 +16,7 @@ from channels.voice.sip.registrar import AgentRegistered, AgentUnregistered, Bin
 from channels.voice.sip.transaction import Address
 from channels.voice.sip.uas import CallEnded, Event, OutgoingAnswered, OutgoingFailed, UserAgent
 from channels.voice.transport import SipEndpoint, open_rtp_socket, start_sip_endpoint
-from tests.fixtures.softphone import HOST, SoftphoneFactory, free_port, tone_power, write_tone_wav
+from tests.fixtures.softphone import HOST, SoftphoneFactory, free_udp_tcp_port, tone_power, write_tone_wav
 
 AGENT_TONE = 1000.0  # what baresip plays to us
 OUR_TONE = 440.0  # what we play to baresip
@@ -47,7 +47,7 @@ class Recorder:
 
 
 async def start_registrar() -> tuple[SipEndpoint, Recorder, Registrar]:
-    port = free_port()
+    port = free_udp_tcp_port()
     clock = asyncio.get_running_loop().time
     registrar = Registrar("rexian", DigestChallenger("rexian", secret=b"test" * 8, clock=clock), PASSWORDS.get)
     counter = itertools.count()
