@@ -265,10 +265,3 @@ async def open_leg_socket(host: str) -> RtpSocket:
             return sock
         sock.close()
     return await open_rtp_socket(host)
-
-
-def encode_pcm(pcm: bytes, codec: str) -> list[bytes]:
-    """8 kHz PCM → 20 ms frames of ``codec`` (last one padded)."""
-    from .media import frames_from_pcm
-
-    return frames_from_pcm(pcm, codec)

@@ -17,7 +17,6 @@ import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from hub.storage.sip_accounts import SipAccountStore
@@ -443,8 +442,3 @@ def _free_port(host: str) -> int:
                     continue
                 return port
     raise OSError("no port free for both UDP and TCP")
-
-
-def recordings_root(data_dir: Path) -> Path:
-    """Where the voice channel keeps audio (relative paths in attachments start here)."""
-    return data_dir / "voice"

@@ -61,7 +61,6 @@ log = logging.getLogger(__name__)
 
 MAX_TYPEAHEAD = 16
 VOICEMAIL_SILENCE_S = 5.0  # end a voicemail after this much silence once the caller has spoken
-SPEECH_HOLDS_TIMEOUT = True
 
 
 _DIGIT_RUN = re.compile(r"\d{3,}")
@@ -362,14 +361,11 @@ class CallSession:
                         return
                     chunks.append(more)
                 result = await stream.feed(b"".join(chunks))
-                if result is not None:
-                    log.debug("call %s: ASR %r", self.ctx.record_id, result)
                 if generation != self._generation:
                     return
                 if isinstance(result, Partial) and self._listening is not None:
                     self.leg.stop_playback()  # the caller talks over the prompt: barge-in
-                    if SPEECH_HOLDS_TIMEOUT:
-                        self._arm_timeout(self._listening.timeout_s)
+                    self._arm_timeout(self._listening.timeout_s)  # no timeout while the caller speaks
                 elif isinstance(result, Utterance) and result.text.strip():
                     self.leg.stop_playback()
                     self.post(Speech(result.text, result.confidence))
