@@ -3,10 +3,11 @@
 #
 # Usage: scripts/setup.sh [all|run|test]     (default: all)
 #
-#   * Debian packages (PostgreSQL 15, Chromium + CJK font, espeak-ng, sipp, node/npm). As root, missing ones are
+#   * Debian packages (PostgreSQL 15, Chromium + CJK font, espeak-ng, sipp, baresip, dovecot, node/npm). As root, missing ones are
 #     installed (one `apt-get update`, only when something is missing). Not as root, the missing ones are
 #     listed with the command to install them; the script fails only if the requested mode strictly needs them.
 #   * .venv (Python >= 3.11) with `pip install -e '.[dev]'`, redone only when pyproject.toml changes.
+#   * test mode: `npm ci` of the SMSC simulator in tests/peers/smsc, redone only when its lock file changes.
 #
 # Environment: REXIAN_PYTHON=/path/to/python3.11 picks the interpreter for .venv.
 set -euo pipefail
