@@ -16,7 +16,7 @@ mode="${1:-all}"
 case "$mode" in
     all | run | test) ;;
     -h | --help)
-        sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
