@@ -31,6 +31,14 @@ class MessageStored(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class MessageUpdated(Event):
+    """A stored message changed after the fact (e.g. a citizen's photo finished downloading)."""
+
+    conversation: Conversation
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationQueued(Event):
     """The bot handed the conversation to the agent queue."""
 

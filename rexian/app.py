@@ -206,6 +206,7 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         base_file_url=settings.telegram_base_file_url,
         polling=settings.telegram_polling,
         retry=(settings.outbox_retry_base_s, settings.outbox_retry_max_s),
+        data_dir=settings.data_dir,
     ):
         notice_routes.register(telegram.CHANNEL_TELEGRAM, lambda contact: contact.telegram_id)
     mail = email.setup(app, outbox, settings=settings.email, engine=engine, data_dir=settings.data_dir)

@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.smsc",
     "tests.fixtures.mail",
     "tests.fixtures.softphone",
+    "tests.fixtures.telegram",
 ]

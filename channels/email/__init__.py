@@ -65,6 +65,12 @@ def setup(
     outbox.register(CHANNEL_EMAIL, EmailSender(settings, emails))
     downloads.setup(app, emails, files)
 
+    async def subject(conversation_id: str) -> str | None:
+        thread = await emails.thread(conversation_id)
+        return (thread.subject or None) if thread is not None else None
+
+    ctx.subjects[CHANNEL_EMAIL] = subject
+
     async def health() -> dict[str, Any]:
         smtp = await outbox.health(CHANNEL_EMAIL)
         imap = reader.health()

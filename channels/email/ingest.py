@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from channels.email.config import MailLimits
 from channels.email.loops import BOUNCE, NORMAL
 from channels.email.mime import Attachment, Envelope, MailRejected, ParsedMail, message_key, parse_mail, read_headers
 from hub.conversation_service import ConversationService
+from hub.file_store import ContentStore
 from hub.logsafe import mask
 from hub.models import Conversation
 from hub.storage.email import EmailStore
@@ -38,35 +37,12 @@ class Outcome:
     message_id: int | None
 
 
-class AttachmentStore:
+class AttachmentStore(ContentStore):
     """Content-addressed files under ``<data dir>/attachments/email`` (never executed, served as downloads)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def path_of(self, sha256: str) -> Path:
-        """Where the file with this SHA-256 lives (``sha256`` must be 64 hex digits)."""
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise ValueError("not a SHA-256 hex digest")
-        return self.root / sha256[:2] / sha256
-
-    def _write(self, attachment: Attachment) -> str:
-        digest = attachment.sha256
-        path = self.path_of(digest)
-        if path.is_file() and path.stat().st_size == len(attachment.data):
-            return digest
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
-        with tmp.open("wb") as f:
-            f.write(attachment.data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)  # atomic: a crash never leaves half a file under the final name
-        return digest
 
     async def save(self, attachment: Attachment) -> dict[str, Any]:
         """Write the file (in an executor) and return the attachment record stored with the message."""
-        digest = await asyncio.get_running_loop().run_in_executor(None, self._write, attachment)
+        digest = await self.save_bytes(attachment.data)
         return {
             "kind": "file",
             "source": "email",

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from channels.telegram import photo_route
 from channels.telegram.ingest import CHANNEL_TELEGRAM
+from channels.telegram.photos import PhotoDownloader
 from channels.telegram.polling import TelegramPoller
 from channels.telegram.sender import TelegramSender
 from channels.telegram.webhook import ROUTE, WEBHOOK, WebhookConfig, telegram_webhook, webhook_path
-from hub.outbox import Outbox
+from hub.file_store import ContentStore
+from hub.outbox import Outbox, RetryPolicy
 from hub.web.context import CTX
 
 __all__ = ["CHANNEL_TELEGRAM", "setup", "webhook_path"]
@@ -33,6 +37,7 @@ def setup(
     app: web.Application,
     outbox: Outbox,
     *,
+    data_dir: Path,
     token: str | None,
     secret: str | None,
     base_url: str | None = None,
@@ -42,10 +47,15 @@ def setup(
 ) -> Bot | None:
     """Mount the webhook (or start polling) and register the outbox sender when a token is given; report health.
 
+    Photos go to ``<data_dir>/attachments/telegram`` (downloaded after the update is stored, ``photos.py``); the
+    route showing them to the inbox is mounted even with the channel off, for photos of earlier runs.
+
     Raises:
         ValueError: a token without a valid secret in webhook mode (the webhook would accept anyone's updates).
     """
     ctx = app[CTX]
+    files = ContentStore(data_dir / "attachments" / "telegram")
+    photo_route.setup(app, files)
     if not token:
 
         async def disabled() -> dict[str, Any]:
@@ -65,6 +75,16 @@ def setup(
     send_request = HTTPXRequest(connect_timeout=5.0, read_timeout=10.0)
     bot = Bot(token, request=send_request, get_updates_request=send_request, **kwargs)
     outbox.register(CHANNEL_TELEGRAM, TelegramSender(bot, token), close=send_request.shutdown)
+    photos = PhotoDownloader(bot, ctx.conversations, ctx.bus, files, token=token, retry=RetryPolicy(*retry))
+
+    async def start_photos(_app: web.Application) -> None:
+        photos.start()
+
+    async def stop_photos(_app: web.Application) -> None:
+        await photos.stop()
+
+    app.on_startup.append(start_photos)
+    app.on_cleanup.insert(0, stop_photos)
     if polling:
         poll_request = HTTPXRequest(connect_timeout=5.0, read_timeout=40.0)
         poll_bot = Bot(token, request=poll_request, get_updates_request=poll_request, **kwargs)
@@ -83,8 +103,8 @@ def setup(
         async def polling_health() -> dict[str, Any]:
             sending, receiving = await outbox.health(CHANNEL_TELEGRAM), await poller.health()
             degraded = "degraded" in (sending["status"], receiving["status"])
-            return {**sending, **receiving, "status": "degraded" if degraded else "ok", "enabled": True,
-                    "mode": "polling"}  # fmt: skip
+            return {**sending, **receiving, **(await photos.health()), "status": "degraded" if degraded else "ok",
+                    "enabled": True, "mode": "polling"}  # fmt: skip
 
         ctx.channel_health[CHANNEL_TELEGRAM] = polling_health
         log.info("telegram: polling getUpdates (development mode)")
@@ -94,7 +114,12 @@ def setup(
     app.router.add_post(ROUTE, telegram_webhook)
 
     async def health() -> dict[str, Any]:
-        return {**(await outbox.health(CHANNEL_TELEGRAM)), "enabled": True, "mode": "webhook"}
+        return {
+            **(await outbox.health(CHANNEL_TELEGRAM)),
+            **(await photos.health()),
+            "enabled": True,
+            "mode": "webhook",
+        }
 
     ctx.channel_health[CHANNEL_TELEGRAM] = health
     log.info("telegram webhook mounted at %s", ROUTE.format(secret_path=webhook_path(token)))

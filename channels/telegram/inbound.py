@@ -53,6 +53,7 @@ def to_inbound(message: TgMessage) -> Inbound | None:
             "width": largest.width,
             "height": largest.height,
             "file_size": largest.file_size,
+            "download": "pending",  # channels/telegram/photos.py fetches it after the update is acknowledged
         }
         caption = (message.caption or "").strip()
         return Inbound(text=caption or PHOTO_TEXT, attachments=[attachment], run_bot=bool(caption))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +15,21 @@ from hub.models import Contact, Conversation, ConversationStatus, Message, Sende
 from hub.storage import rows
 from hub.storage.engine import begin
 from hub.storage.schema import contacts, conversations, messages
+
+
+async def attachment_of(engine: AsyncEngine, message_id: int, index: int, channel: str) -> dict[str, Any] | None:
+    """Attachment ``index`` of message ``message_id`` if that message is in a conversation of ``channel``."""
+    query = (
+        sa.select(messages.c.attachments)
+        .join(conversations, conversations.c.id == messages.c.conversation_id)
+        .where(messages.c.id == message_id, conversations.c.channel == channel)
+    )
+    async with engine.connect() as conn:
+        attachments = await conn.scalar(query)
+    if not isinstance(attachments, list) or not 0 <= index < len(attachments):
+        return None
+    found = attachments[index]
+    return found if isinstance(found, dict) else None
 
 
 class ConversationNotFound(LookupError):
@@ -263,6 +279,36 @@ class ConversationStore:
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).first()
         return None if row is None else rows.message(row)
+
+    async def attachment(self, message_id: int, index: int, channel: str) -> dict[str, Any] | None:
+        """Attachment ``index`` of a message in a conversation of ``channel`` (None if there is no such thing)."""
+        return await attachment_of(self._engine, message_id, index, channel)
+
+    async def set_attachments(self, message_id: int, attachments: list[dict[str, Any]]) -> Message | None:
+        """Replace a message's attachment records (e.g. once a file was downloaded); None if it is gone."""
+        async with begin(self._engine) as conn:
+            result = await conn.execute(
+                messages.update().where(messages.c.id == message_id).values(attachments=attachments).returning(messages)
+            )
+            row = result.first()
+        return None if row is None else rows.message(row)
+
+    async def recent_inbound_with_attachments(self, channel: str, since: datetime, limit: int = 2000) -> list[Message]:
+        """Citizen messages of ``channel`` since ``since`` that carry attachments, oldest first."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(messages)
+                .join(conversations, conversations.c.id == messages.c.conversation_id)
+                .where(
+                    conversations.c.channel == channel,
+                    messages.c.direction == "in",
+                    messages.c.created_at >= since,
+                )
+                .order_by(messages.c.id.desc())
+                .limit(limit)
+            )
+            found = [rows.message(r) for r in result]
+        return [m for m in reversed(found) if m.attachments]
 
     async def mark_processed(self, message_id: int, nlu: dict[str, Any] | None) -> None:
         """Record that the bot handled an inbound message (and what the NLU made of it)."""

@@ -17,9 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.clock import Clock, utc_now
+from hub.storage.conversations import attachment_of
 from hub.storage.engine import begin
 from hub.storage.outbox import FAILED, outbox
-from hub.storage.schema import TS, conversations, messages, metadata
+from hub.storage.schema import TS, metadata
 
 MAX_REFERENCES = 20  # ids kept in a thread's References chain (the root and the newest)
 
@@ -210,14 +211,4 @@ class EmailStore:
 
     async def attachment(self, message_id: int, index: int) -> dict[str, Any] | None:
         """Attachment ``index`` of a message of an email conversation (None if there is no such thing)."""
-        query = (
-            sa.select(messages.c.attachments)
-            .join(conversations, conversations.c.id == messages.c.conversation_id)
-            .where(messages.c.id == message_id, conversations.c.channel == "email")
-        )
-        async with self._engine.connect() as conn:
-            attachments = await conn.scalar(query)
-        if not isinstance(attachments, list) or not 0 <= index < len(attachments):
-            return None
-        found = attachments[index]
-        return found if isinstance(found, dict) else None
+        return await attachment_of(self._engine, message_id, index, "email")

@@ -19,6 +19,7 @@ from hub.taxonomy import Taxonomy
 from hub.work_orders.service import WorkOrderService
 
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
+SubjectLookup = Callable[[str], Awaitable[str | None]]  # conversation id -> its subject (an email thread's)
 
 
 @dataclass
@@ -37,6 +38,7 @@ class HubContext:
     channel_health: dict[str, HealthCheck] = field(default_factory=dict)
     secure_cookies: bool = False
     notice_routes: NoticeRoutes | None = None  # push channels for notices (the inbox's preference selector)
+    subjects: dict[str, SubjectLookup] = field(default_factory=dict)  # per channel: what the inbox shows as subject
 
 
 CTX: web.AppKey[HubContext] = web.AppKey("hub_context", HubContext)

@@ -49,6 +49,7 @@ UI: dict[str, dict[str, str]] = {
     "inbox.title": {"zh-CN": "统一收件箱", "en": "Inbox"},
     "inbox.queue": {"zh-CN": "排队中", "en": "Queue"},
     "inbox.mine": {"zh-CN": "我的会话", "en": "My conversations"},
+    "inbox.subject": {"zh-CN": "主题：", "en": "Subject: "},
     "inbox.empty": {"zh-CN": "暂无", "en": "None"},
     "inbox.claim": {"zh-CN": "接入", "en": "Claim"},
     "inbox.close": {"zh-CN": "结束会话", "en": "Close"},
@@ -232,6 +233,9 @@ UI.update(
         "voice.audio.mixed": {"zh-CN": "通话录音", "en": "Call recording"},
         "voice.audio.caller": {"zh-CN": "主叫", "en": "Caller"},
         "voice.audio.agent": {"zh-CN": "坐席", "en": "Agent"},
+        "telegram.photo": {"zh-CN": "市民发送的图片", "en": "Photo sent by the citizen"},
+        "telegram.photo.pending": {"zh-CN": "图片下载中…", "en": "Downloading the photo…"},
+        "telegram.photo.failed": {"zh-CN": "图片无法下载", "en": "The photo could not be downloaded"},
         "voice.ringing": {
             "zh-CN": "来电 {caller} — 请接听软电话",
             "en": "Incoming call {caller} — answer your softphone",

@@ -20,6 +20,7 @@ from hub.events import (
     ConversationClosed,
     ConversationQueued,
     MessageStored,
+    MessageUpdated,
     Subscription,
 )
 from hub.logsafe import mask
@@ -48,6 +49,7 @@ async def conversation_summary(ctx: HubContext, conversation: Conversation) -> d
     last = await ctx.conversations.last_message(conversation.id)
     tax = ctx.taxonomy()
     industry = tax.industries.get(conversation.industry or "")
+    subject_of = ctx.subjects.get(conversation.channel)
     return {
         "id": conversation.id,
         "channel": conversation.channel,
@@ -60,6 +62,7 @@ async def conversation_summary(ctx: HubContext, conversation: Conversation) -> d
         "queued_at": conversation.queued_at.isoformat() if conversation.queued_at else None,
         "updated_at": conversation.updated_at.isoformat(),
         "last_text": (last.text[:80] if last else ""),
+        "subject": await subject_of(conversation.id) if subject_of is not None else None,
     }
 
 
@@ -72,7 +75,8 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
         "types": [[t.code, t.name(locale)] for t in tax.request_types.values()],
         "industries": [[i.code, i.name(locale)] for i in tax.industries.values()],
     }
-    strings = labels(locale) | {k: ui(k, locale) for k in UI if k.startswith("voice.")}
+    wanted = ("voice.", "telegram.", "inbox.subject")
+    strings = labels(locale) | {k: ui(k, locale) for k in UI if k.startswith(wanted)}
     return aiohttp_jinja2.render_template("agent.html", request, {"labels": strings, "choices": choices})
 
 
@@ -239,11 +243,12 @@ async def inbox_socket(request: web.Request) -> web.StreamResponse:
                     "type": "closed",
                     "conversation": await conversation_summary(ctx, event.conversation),
                 }
-            elif isinstance(event, MessageStored):
+            elif isinstance(event, (MessageStored, MessageUpdated)):
                 conv = event.conversation
                 visible = conv.status is ConversationStatus.QUEUED or conv.assignee_id == user.id
                 if visible or user.role.value in ("supervisor", "admin"):
-                    payload = {"type": "message", "message": event.message.to_json()}
+                    kind = "message" if isinstance(event, MessageStored) else "message_updated"
+                    payload = {"type": kind, "message": event.message.to_json()}
             elif isinstance(event, CallOffered) and event.agent_id == user.id:  # rings this agent's softphone
                 payload = {
                     "type": "call_offered",

@@ -1,4 +1,4 @@
-"""In real headless Chromium: an agent sees a citizen's email attachment in the inbox and downloads it."""
+"""In real headless Chromium: an agent sees a citizen's email (subject, attachment) in the inbox and downloads it."""
 
 from __future__ import annotations
 
@@ -44,7 +44,10 @@ async def test_agent_downloads_an_email_attachment_from_the_inbox(
             await page.fill("input[name=password]", "agent123")
             await page.click("#login-submit")
             await expect(page).to_have_url(re.compile(r"/agent$"))
-            await page.locator(f'#queue li[data-id="{conversation.id}"]').click()
+            item = page.locator(f'#queue li[data-id="{conversation.id}"]')
+            await expect(item.locator(".subject")).to_have_text(mails.GB_SUBJECT)
+            await item.click()
+            await expect(page.locator("#detail-subject")).to_have_text("主题：" + mails.GB_SUBJECT)
             await expect(page.locator("#agent-transcript")).to_contain_text("朝阳路12号的路灯坏了")
             link = page.locator("#agent-transcript a.attachment")
             await expect(link).to_have_count(1)

@@ -61,8 +61,10 @@ async def test_gb18030_mail_with_attachment_is_stored_shown_and_answered_in_thre
         agent, _csrf = await hub.login("agent1", "agent123")
         try:
             async with agent.get(f"{hub.url}/api/conversations/{conversation.id}") as resp:
-                shown = (await resp.json())["messages"][0]["attachments"][0]
+                detail = await resp.json()
+            shown = detail["messages"][0]["attachments"][0]
             assert shown["name"] == mails.PHOTO_NAME
+            assert detail["conversation"]["subject"] == mails.GB_SUBJECT  # the inbox shows the thread's subject
             async with agent.get(url) as resp:
                 assert resp.status == 200
                 assert await resp.read() == mails.PHOTO

@@ -1,6 +1,7 @@
-"""A small local Telegram Bot API server (Telegram's cloud cannot be reached here): getMe, sendMessage, and
+"""A small local Telegram Bot API server (Telegram's cloud cannot be reached here): getMe, sendMessage,
 getUpdates/deleteWebhook for polling (updates queued with :meth:`push`; confirmed ones are dropped as Telegram does
-when a request asks for a higher offset).
+when a request asks for a higher offset), and getFile plus ``GET /file/bot<token>/<file_path>`` for the files put in
+:attr:`files` (an unknown ``file_id`` is the Bot API's 400 ``Bad Request: invalid file_id``).
 
 ``mode`` switches sendMessage to answer 500; :meth:`stop` and :meth:`start` take the server off the port and back
 on the same port (connection refused in between).
@@ -35,6 +36,8 @@ class FakeBotApi:
     sent: list[SentMessage] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # file_id -> content
+    downloads: list[str] = field(default_factory=list)  # file paths fetched
     _runner: web.AppRunner | None = None
     _new: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -50,6 +53,7 @@ class FakeBotApi:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -89,6 +93,20 @@ class FakeBotApi:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._new.wait(), wait)
             return _ok(list(self.updates))
+        if method == "getFile":
+            file_id = str(params.get("file_id") or "")
+            if file_id not in self.files:
+                return web.json_response(
+                    {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}, status=400
+                )
+            return _ok(
+                {
+                    "file_id": file_id,
+                    "file_unique_id": f"u-{file_id}",
+                    "file_size": len(self.files[file_id]),
+                    "file_path": f"photos/{file_id}.jpg",
+                }
+            )
         if method == "sendMessage":
             if self.fail_with_500:
                 return web.json_response(
@@ -105,6 +123,14 @@ class FakeBotApi:
                 }
             )
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+
+    async def _file(self, request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        self.downloads.append(path)
+        file_id = path.removeprefix("photos/").removesuffix(".jpg")
+        if request.match_info["token"] != self.token or file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id], content_type="application/octet-stream")
 
     def texts(self, chat_id: int) -> list[str]:
         return [m.text for m in self.sent if m.chat_id == chat_id]

@@ -48,6 +48,7 @@
         var li = el("li", c.id === selected ? "selected" : "");
         li.dataset.id = c.id;
         li.appendChild(el("div", "title", (c.industry_name ? c.industry_name + " · " : "") + label("channel", c.channel)));
+        if (c.subject) { li.appendChild(el("div", "meta subject", c.subject)); }
         if (c.status === "queued" && c.handoff_reason) { li.appendChild(el("div", "meta reason", label("handoff", c.handoff_reason))); }
         li.appendChild(el("div", "meta", c.last_text));
         li.addEventListener("click", function () { select(c.id); });
@@ -59,9 +60,17 @@
     });
   }
 
-  function appendMessage(m) {
-    if (shownIds[m.id]) { return; }
-    shownIds[m.id] = true;
+  function photoView(m, a, i) {  // a citizen's Telegram photo: the picture once downloaded, else its state
+    if (a.download === "ready") {
+      var url = "/api/telegram/photos/" + encodeURIComponent(m.id) + "/" + i;
+      var link = el("a", "photo"); link.href = url; link.target = "_blank"; link.rel = "noopener";
+      var img = el("img"); img.src = url; img.alt = labels["telegram.photo"] || "photo"; img.loading = "lazy";
+      link.appendChild(img);
+      return link;
+    }
+    return el("span", "photo-state", labels["telegram.photo." + (a.download === "failed" ? "failed" : "pending")] || "");
+  }
+  function renderMessage(m) {
     var li = el("li", m.sender);
     li.dataset.id = m.id;
     var bubble = el("div", "bubble", m.text);
@@ -75,11 +84,22 @@
     });
     (m.attachments || []).forEach(function (a, i) {
       if (a.kind === "audio") { bubble.appendChild(audioPlayer(a.label, a.duration_s, "/voice/audio/" + encodeURIComponent(m.id) + "/" + i)); }
+      if (a.kind === "photo" && a.source === "telegram") { bubble.appendChild(photoView(m, a, i)); }
     });
     li.appendChild(bubble);
+    return li;
+  }
+  function appendMessage(m) {
+    if (shownIds[m.id]) { return; }
+    shownIds[m.id] = true;
     var t = document.getElementById("agent-transcript");
-    t.appendChild(li);
+    t.appendChild(renderMessage(m));
     t.scrollTop = t.scrollHeight;
+  }
+  function updateMessage(m) {  // a shown message changed (a photo finished downloading)
+    var t = document.getElementById("agent-transcript");
+    var old = Array.prototype.find.call(t.children, function (li) { return li.dataset.id === String(m.id); });
+    if (old) { t.replaceChild(renderMessage(m), old); }
   }
 
   // -- voice: audio players, call records, the ringing banner --
@@ -136,6 +156,9 @@
     document.getElementById("no-selection").hidden = true;
     document.getElementById("detail-title").textContent =
       (c.industry_name ? c.industry_name + " · " : "") + label("channel", c.channel) + " · " + label("status", c.status);
+    var subject = document.getElementById("detail-subject");
+    subject.textContent = c.subject ? (labels["inbox.subject"] || "") + c.subject : "";
+    subject.hidden = !c.subject;
     document.getElementById("claim").hidden = c.status !== "queued";
     document.getElementById("close").hidden = !(c.status === "assigned" && c.assignee_id === me);
     document.getElementById("reply-form").hidden = !(c.status === "assigned" && c.assignee_id === me);
@@ -187,7 +210,7 @@
     });
     var history = document.getElementById("history"); history.textContent = "";
     d.history.forEach(function (h) {
-      history.appendChild(el("li", "", h.updated_at.slice(0, 16).replace("T", " ") + " " + label("channel", h.channel) + " " + h.last_text));
+      history.appendChild(el("li", "", h.updated_at.slice(0, 16).replace("T", " ") + " " + label("channel", h.channel) + " " + (h.subject || h.last_text)));
     });
     renderCalls(d.calls || []);
   }
@@ -265,6 +288,8 @@
         var m = data.message;
         if (convs[m.conversation_id]) { convs[m.conversation_id].last_text = m.text.slice(0, 80); renderLists(); }
         if (m.conversation_id === selected) { appendMessage(m); }
+      } else if (data.type === "message_updated") {
+        if (data.message.conversation_id === selected) { updateMessage(data.message); }
       }
     };
     ws.onclose = function () {
