@@ -12,6 +12,7 @@ from pathlib import Path
 
 from channels.email import cli as email_cli
 from channels.sms.config import SmsSettings
+from channels.telegram import cli as telegram_cli
 from channels.voice import cli as voice_cli
 from hub.config import Settings, default_data_dir
 from hub.logsafe import setup_logging
@@ -165,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     key_create = key_sub.add_parser("create", help="create an API key; prints it as the last line (shown once)")
     _store_args(key_create)
     key_create.add_argument("name", help="who the key is for (e.g. the app's name)")
+    telegram_cli.add_parser(sub)
     return parser
 
 
@@ -301,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_user_create(_settings(args), args))
     elif args.command == "open311":
         asyncio.run(_open311_key_create(_settings(args), args.name))
+    elif args.command == "telegram":
+        return telegram_cli.run(args)
     elif args.command == "kb":
         from knowledge_base import evaluate as kb_evaluate
 

@@ -1,7 +1,9 @@
-"""A small local Telegram Bot API server (Telegram's cloud cannot be reached here): getMe, sendMessage,
-getUpdates/deleteWebhook for polling (updates queued with :meth:`push`; confirmed ones are dropped as Telegram does
-when a request asks for a higher offset), and getFile plus ``GET /file/bot<token>/<file_path>`` for the files put in
-:attr:`files` (an unknown ``file_id`` is the Bot API's 400 ``Bad Request: invalid file_id``).
+"""A small local Telegram Bot API server (Telegram's cloud cannot be reached here).
+
+Methods: getMe, sendMessage, setWebhook/getWebhookInfo/deleteWebhook, getUpdates for polling (updates queued with
+:meth:`push`; confirmed ones are dropped as Telegram does when a request asks for a higher offset), and getFile plus
+``GET /file/bot<token>/<file_path>`` for the files put in :attr:`files` (an unknown ``file_id`` is the Bot API's
+400 ``Bad Request: invalid file_id``).
 
 ``mode`` switches sendMessage to answer 500; :meth:`stop` and :meth:`start` take the server off the port and back
 on the same port (connection refused in between).
@@ -38,6 +40,7 @@ class FakeBotApi:
     updates: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)  # file_id -> content
     downloads: list[str] = field(default_factory=list)  # file paths fetched
+    webhook: dict[str, Any] = field(default_factory=dict)  # what setWebhook registered
     _runner: web.AppRunner | None = None
     _new: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -83,7 +86,18 @@ class FakeBotApi:
         if method == "getMe":
             return _ok({"id": 123456, "is_bot": True, "first_name": "Rexian", "username": "rexian_bot"})
         if method == "deleteWebhook":
+            self.webhook = {}
             return _ok(True)
+        if method == "setWebhook":
+            if not str(params.get("url", "")).startswith(("https://", "http://")):
+                return web.json_response(
+                    {"ok": False, "error_code": 400, "description": "Bad Request: bad webhook: invalid url"}, status=400
+                )
+            self.webhook = params
+            return _ok(True)
+        if method == "getWebhookInfo":
+            return _ok({"url": self.webhook.get("url", ""), "has_custom_certificate": False,
+                        "pending_update_count": len(self.updates)})  # fmt: skip
         if method == "getUpdates":
             offset = int(params.get("offset") or 0)
             self.updates = [u for u in self.updates if u["update_id"] >= offset]  # confirmed ones are gone
