@@ -7,8 +7,11 @@ in-dialog BYE/OPTIONS/re-INVITE, our BYE). The dispatcher, registrar, outgoing c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import heapq
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from .events import CallCancelled, CallEnded, Event, IncomingCall, ReinviteReceived
 from .headers import BRANCH_MAGIC_COOKIE, Via
@@ -55,6 +58,12 @@ class IncomingCalls:
         self._server: dict[TransactionKey, InviteServerTransaction | NonInviteServerTransaction] = {}
         self._client: dict[TransactionKey, NonInviteClientTransaction | InviteClientTransaction] = {}
         self._calls: dict[str, _Call] = {}
+        # Timers of every tracked transaction: (deadline, sequence, its table, transaction), possibly stale (a
+        # transaction re-armed or forgotten since); valid when the transaction is still in that table and its
+        # next_deadline() is that deadline. Terminated ones wait in _finished until the next handle_timeout.
+        self._deadlines: list[tuple[float, int, dict[TransactionKey, Any], Any]] = []
+        self._sequence = itertools.count()
+        self._finished: list[tuple[dict[TransactionKey, Any], Any]] = []
 
     # -- shared helpers (also used by the UAC half) ------------------------------------------------------------
 
@@ -72,13 +81,53 @@ class IncomingCalls:
         params = (("branch", BRANCH_MAGIC_COOKIE + self._token()), ("rport", None))
         return str(Via(transport.upper(), self.host, self.port, params))
 
+    def _track(self, table: dict[TransactionKey, Any], tx: Any) -> None:
+        """Put ``tx`` in ``table`` and follow its timers."""
+        table[tx.key] = tx
+        tx.on_change = lambda changed: self._schedule(table, changed)
+        self._schedule(table, tx)
+
+    def _schedule(self, table: dict[TransactionKey, Any], tx: Any) -> None:
+        if tx.terminated:
+            self._finished.append((table, tx))
+            return
+        deadline = tx.next_deadline()
+        if deadline is not None:
+            heapq.heappush(self._deadlines, (deadline, next(self._sequence), table, tx))
+
+    def _earliest_transaction_deadline(self) -> float | None:
+        """The earliest valid transaction timer (stale heap entries are dropped on the way)."""
+        heap = self._deadlines
+        while heap:
+            deadline, _, table, tx = heap[0]
+            if not tx.terminated and tx.next_deadline() == deadline and table.get(tx.key) is tx:
+                return deadline
+            heapq.heappop(heap)
+        return None
+
+    def _due_transactions(self, now: float) -> Iterator[Any]:
+        """Pop and yield each transaction whose timer is due at ``now`` (new timers may be pushed meanwhile)."""
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            deadline, _, table, tx = heapq.heappop(heap)
+            if not tx.terminated and tx.next_deadline() == deadline and table.get(tx.key) is tx:
+                yield tx
+
+    def _forget_finished(self) -> None:
+        """Drop terminated transactions from their tables."""
+        for table, tx in self._finished:
+            key = tx.key
+            if table.get(key) is tx:
+                del table[key]
+        self._finished.clear()
+
     def add_client(self, tx: NonInviteClientTransaction | InviteClientTransaction) -> None:
         """Track a client transaction so responses and timers reach it."""
-        self._client[tx.key] = tx
+        self._track(self._client, tx)
 
     def add_server(self, tx: InviteServerTransaction | NonInviteServerTransaction) -> None:
         """Track a server transaction so retransmissions and timers reach it."""
-        self._server[tx.key] = tx
+        self._track(self._server, tx)
 
     # -- incoming dialogs ------------------------------------------------------------------------------------------
 
@@ -88,7 +137,7 @@ class IncomingCalls:
         if req.body and req.content_type != "application/sdp":
             return self.reply(req, source, now, 415, extra=[("Accept", "application/sdp")], transport=transport)
         tx = InviteServerTransaction(req, source, self.timers, transport)
-        self._server[tx.key] = tx
+        self._track(self._server, tx)
         self._calls[req.call_id] = _Call(req, source, self._token(), tx, req.cseq.number, transport=transport)
         out: list[Event] = list(tx.send_response(make_response(req, 100), now))
         out.append(IncomingCall(req.call_id, req, source))
@@ -126,7 +175,7 @@ class IncomingCalls:
         if pending or not call.confirmed:
             return self.reply(req, source, now, 500, extra=[("Retry-After", "1")], transport=transport)  # §14.2
         tx = InviteServerTransaction(req, source, self.timers, transport)
-        self._server[tx.key] = tx
+        self._track(self._server, tx)
         call.reinvite = tx
         return [*tx.send_response(make_response(req, 100), now), ReinviteReceived(req.call_id, req)]
 
@@ -168,7 +217,7 @@ class IncomingCalls:
         headers += [("User-Agent", self.user_agent), ("Content-Length", "0")]
         bye = SipRequest("BYE", remote_target, Headers(tuple(headers)))
         tx = NonInviteClientTransaction(bye, call.source, now, self.timers, call.transport)
-        self._client[tx.key] = tx
+        self._track(self._client, tx)
         return list(tx.start())
 
     def _response(
@@ -201,6 +250,6 @@ class IncomingCalls:
     ) -> list[Event]:
         """Answer ``req`` with a final response through a new non-INVITE server transaction."""
         tx = NonInviteServerTransaction(req, source, self.timers, transport)
-        self._server[tx.key] = tx
+        self._track(self._server, tx)
         headers = [*(extra or []), ("Server", self.user_agent)]
         return list(tx.send_response(make_response(req, status, to_tag=self._token(), extra=headers), now))

@@ -6,6 +6,7 @@ calls ``handle_timeout(now)`` at ``next_deadline()``. Timers are plain data (abs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -85,19 +86,45 @@ def response_address(request: SipRequest, source: Address) -> Address:
 
 
 class _Timed:
+    #: Called with the transaction whenever one of its timers is set or cleared (the user agent keeps a heap of
+    #: deadlines from it instead of scanning every transaction).
+    on_change: Callable[[_Timed], None] | None = None
+
     def __init__(self, timers: Timers, transport: str) -> None:
         self.timers = timers
         self.transport = transport.upper()
         self.reliable = self.transport != "UDP"
         self.state = TxState.TRYING
-        self._retransmit_at: float | None = None
+        self._rt_at: float | None = None
         self._interval = timers.t1
-        self._end_at: float | None = None
+        self._end: float | None = None
+
+    @property
+    def _retransmit_at(self) -> float | None:
+        return self._rt_at
+
+    @_retransmit_at.setter
+    def _retransmit_at(self, value: float | None) -> None:
+        self._rt_at = value
+        if self.on_change is not None:
+            self.on_change(self)
+
+    @property
+    def _end_at(self) -> float | None:
+        return self._end
+
+    @_end_at.setter
+    def _end_at(self, value: float | None) -> None:
+        self._end = value
+        if self.on_change is not None:
+            self.on_change(self)
 
     def next_deadline(self) -> float | None:
         """The earliest pending timer, or ``None``."""
-        times = [t for t in (self._retransmit_at, self._end_at) if t is not None]
-        return min(times) if times else None
+        rt, end = self._rt_at, self._end
+        if rt is None:
+            return end
+        return rt if end is None or rt < end else end
 
     @property
     def terminated(self) -> bool:
@@ -114,7 +141,8 @@ class _Timed:
 
     def _terminate(self) -> None:
         self.state = TxState.TERMINATED
-        self._retransmit_at = self._end_at = None
+        self._rt_at = None
+        self._end_at = None  # one notification: the user agent forgets the transaction
 
 
 class InviteServerTransaction(_Timed):

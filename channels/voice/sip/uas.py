@@ -194,7 +194,7 @@ class UserAgent(IncomingCalls):
             return self.reply(req, source, now, 420, extra=[("Unsupported", unsupported)], transport=transport)
         response, change = self.registrar.handle(req, source, now, transport=transport)
         tx = NonInviteServerTransaction(req, source, self.timers, transport)
-        self._server[tx.key] = tx
+        self._track(self._server, tx)
         headers = response.headers.remove("Content-Length").add("Server", self.user_agent).add("Content-Length", "0")
         out: list[Event] = list(tx.send_response(response.with_headers(headers), now))
         if change is not None:
@@ -288,22 +288,17 @@ class UserAgent(IncomingCalls):
 
     def next_deadline(self) -> float | None:
         """The earliest timer of any transaction, ring timeout or registration expiry."""
-        times = [t for tx in (*self._server.values(), *self._client.values()) if (t := tx.next_deadline()) is not None]
-        for extra in (self.outgoing.next_deadline(), self.registrar.next_expiry() if self.registrar else None):
-            if extra is not None:
-                times.append(extra)
-        return min(times) if times else None
+        times = [self._earliest_transaction_deadline(), self.outgoing.next_deadline()]
+        if self.registrar is not None:
+            times.append(self.registrar.next_expiry())
+        return min((t for t in times if t is not None), default=None)
 
     def handle_timeout(self, now: float) -> list[Event]:
         """Fire due timers; forget terminated transactions; expire registrations."""
         out: list[Event] = []
-        for table in (self._server, self._client):
-            for key, tx in list(table.items()):
-                deadline = tx.next_deadline()
-                if deadline is not None and now >= deadline:
-                    out += self._after_timer(tx.handle_timeout(now), tx, now)
-                if tx.terminated:
-                    del table[key]
+        for tx in self._due_transactions(now):
+            out += self._after_timer(tx.handle_timeout(now), tx, now)
+        self._forget_finished()
         out += self.outgoing.handle_timeout(now)
         if self.registrar is not None:
             out += self.registrar.expire(now)
