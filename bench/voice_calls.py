@@ -18,7 +18,7 @@ INVITE → 200 response times of the N load calls, the hub's concurrent calls se
 late_ms_max (``components.channels.voice.media_late_ms_max``, reset per phase). Finally ``bench/asr_rtf.py``
 runs (``--asr-streams``) and its figures are included.
 
-    python bench/voice_calls.py [--calls 50 100 150] [--rate 50] [--profile bridged-150]
+    python bench/voice_calls.py [--calls 50 100 150] [--rate 50] [--profile bridged-150] [--no-gc-freeze]
 """
 
 from __future__ import annotations
@@ -237,7 +237,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         }
         agents_needed = args.agents or max(args.calls) + args.bridge_probes + 5
         max_calls = max(args.calls) + max(args.probes, args.bridge_probes) + 20
-        hub = await HubProcess.start(work / "data", agents=agents_needed, max_calls=max_calls)
+        hub = await HubProcess.start(
+            work / "data", agents=agents_needed, max_calls=max_calls, gc_freeze=not args.no_gc_freeze
+        )
         try:
             agents = EchoAgents(hub.agents, (HOST, hub.sip_port))
             started = time.perf_counter()
@@ -247,6 +249,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 "agents_registered": len(hub.agents),
                 "register_s": round(time.perf_counter() - started, 2),
                 "prompts_warmed": hub.ready["prompts_warmed"],
+                "gc_frozen_objects": hub.ready["gc_frozen_objects"],
                 "hub_rss_mib_idle": hub.rss_mib(),
             }
             next_id = [0]
@@ -278,6 +281,7 @@ def main() -> None:
     parser.add_argument("--bridge-measure", type=float, default=5.0, help="seconds each bridged probe measures")
     parser.add_argument("--agents", type=int, default=0, help="echo agents (default: max calls + probes + 5)")
     parser.add_argument("--asr-streams", type=int, nargs="*", default=[1], help="bench/asr_rtf.py --streams")
+    parser.add_argument("--no-gc-freeze", action="store_true", help="run the hub without gc.freeze() (to compare)")
     parser.add_argument("--profile", default=None, help="cProfile the hub during one phase, e.g. bridged-150")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")

@@ -45,6 +45,7 @@ from channels.voice.config import VoiceSettings  # noqa: E402
 from channels.voice.ivr.flow import Flow, Prompt  # noqa: E402
 from channels.voice.session import speakable  # noqa: E402
 from hub.config import Settings  # noqa: E402
+from hub.heap import freeze_startup_heap  # noqa: E402
 from hub.i18n import t  # noqa: E402
 from hub.models import Role  # noqa: E402
 from hub.passwords import hash_password  # noqa: E402
@@ -161,6 +162,7 @@ async def serve(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     await channel.tts.warm(sorted(texts))
     warm_s = time.perf_counter() - started
+    frozen = freeze_startup_heap() if not args.no_gc_freeze else 0  # as `rexian serve` does after start-up
 
     ready = {
         "pid": os.getpid(),
@@ -170,6 +172,7 @@ async def serve(args: argparse.Namespace) -> None:
         "agents": secrets_,
         "prompts_warmed": len(texts),
         "warm_s": round(warm_s, 2),
+        "gc_frozen_objects": frozen,
     }
     print(json.dumps(ready), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the benchmark closes stdin
@@ -184,6 +187,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=160)
     parser.add_argument("--max-calls", type=int, default=200)
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--no-gc-freeze", action="store_true", help="skip gc.freeze() (to compare)")
     args = parser.parse_args()
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     try:

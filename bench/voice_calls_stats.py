@@ -67,7 +67,7 @@ class HubProcess:
         self._log_file = log_file
 
     @classmethod
-    async def start(cls, data_dir: Path, *, agents: int, max_calls: int) -> HubProcess:
+    async def start(cls, data_dir: Path, *, agents: int, max_calls: int, gc_freeze: bool = True) -> HubProcess:
         """Start the hub and wait for its ready line (prompts warm, agents created)."""
         from tests.voice.sipp_calls import free_udp_port
 
@@ -76,7 +76,7 @@ class HubProcess:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(ROOT / "bench" / "voice_calls_hub.py"), str(data_dir),
             "--sip-port", str(free_udp_port()), "--http-port", str(free_udp_port()),
-            "--agents", str(agents), "--max-calls", str(max_calls),
+            "--agents", str(agents), "--max-calls", str(max_calls), *([] if gc_freeze else ["--no-gc-freeze"]),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log_file,
         )  # fmt: skip
         assert proc.stdout is not None

@@ -193,11 +193,17 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _serve(settings: Settings) -> None:
     from aiohttp import web
 
+    from hub.heap import freeze_startup_heap
     from rexian.app import build_hub
 
     async def make_app() -> web.Application:
         hub = await build_hub(settings)
         log.info("serving on http://%s:%d (data dir %s)", settings.host, settings.port, settings.data_dir)
+
+        async def freeze(_app: web.Application) -> None:  # after every other start-up hook (hub/heap.py)
+            freeze_startup_heap()
+
+        hub.app.on_startup.append(freeze)
         return hub.app
 
     web.run_app(make_app(), host=settings.host, port=settings.port, print=None, access_log=None)
