@@ -38,15 +38,24 @@ _DURATION = (
     r"|半(?:个)?(?:月|年|天|小时)(?:了|多了)?"
 )
 _RELATIVE = r"(?:上个?月|这个月|本月|上周|这周|本周|去年|今年|前几天|前两天|这几天|这两天|最近|刚才|刚刚)"
+_HOLIDAY = (
+    r"(?:大年(?:三十|初[一二三四五六七八九十])|除夕|正月(?:初[一二三四五六七八九十]|十五)|春节|元旦|元宵节?|清明节?"
+    r"|五一|劳动节|端午节?|中秋节?|国庆节?|国庆长假|春节假期|节假日|周末)(?![路街道巷桥村广场小区花园大厦])"
+    r"(?:期间|前后|前|后|那天|当天)?"
+)
+_SEASON = r"(?:今年|去年|明年)?(?:春天|夏天|秋天|冬天|春季|夏季|秋季|冬季|入冬|入夏|开春|年底|年初|月底|月初)"
+_ORDINAL_DAY = rf"(?:第{_QTY}(?:天|周|个月)|次日|当晚|隔天)"
 
 TIME = (
-    rf"(?:{_DATE}|{_WEEKDAY}|{_DAY})(?:{_PART})?(?:{_CLOCK})?"
-    rf"|{_PART}(?:{_CLOCK})"
-    rf"|(?<![0-9{_CN_NUM}])(?:{_DURATION})"
+    rf"(?:{_DATE}|{_WEEKDAY}|{_DAY}|{_ORDINAL_DAY}|{_HOLIDAY})(?:{_PART})?(?:{_CLOCK})?"
+    rf"|{_SEASON}"
+    rf"|{_PART}(?:{_CLOCK})?"
+    rf"|(?<![0-9{_CN_NUM}第])(?:{_DURATION})"
     rf"|{_RELATIVE}"
     r"|(?<![0-9])[0-2]?[0-9][:：][0-5][0-9](?![0-9])"
 )
-"""Time expressions: days (昨天晚上), weekdays (上周五), dates, clock times (早上8点), durations (三天了)."""
+"""Time expressions: days (昨天晚上, 第二天), weekdays (上周五), dates, holidays (大年三十), seasons (今年冬天),
+parts of the day (晚上, 半夜), clock times (早上8点), durations (三天了)."""
 
 PATTERNS: dict[str, str] = {"phone": PHONE, "time": TIME}
 

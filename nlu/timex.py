@@ -11,7 +11,8 @@ Shapes::
     {"kind": "weekday", "week_offset": -1, "weekday": 5, ...}    上周五 (ISO weekday 1..7)
     {"kind": "date", "year": None, "month": 11, "day": 20, ...}  11月20号
     {"kind": "clock", "part": "morning", "hour": 8, "minute": 0}  早上8点
-    {"kind": "relative", "text": "最近"}                          最近, 前几天, 上个月
+    {"kind": "part_of_day", "part": "evening"}                   晚上, 半夜 (alone)
+    {"kind": "relative", "text": "最近"}                          最近, 前几天, 上个月, 大年三十, 今年冬天, 第二天
 """
 
 from __future__ import annotations
@@ -162,6 +163,8 @@ def resolve(value: str) -> dict[str, Any]:
         }
     if hour is not None:
         return {"kind": "clock", "part": part, "hour": hour, "minute": minute}
+    if part is not None and value in _PARTS:  # 晚上 alone
+        return {"kind": "part_of_day", "part": part}
     return {"kind": "relative", "text": value}
 
 
