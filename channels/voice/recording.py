@@ -2,25 +2,34 @@
 
 Frames arrive with network jitter, so each leg's audio is appended contiguously and only a gap longer than
 ``max_jitter`` (a lost burst, hold, a leg that joined later) is filled with silence up to the frame's arrival time;
-early frames are never dropped. Audio stays in memory (16 kB per second per leg at 8 kHz) until :meth:`close`,
-which writes the files in a worker thread: every leg is padded to the call's length so all files line up, and the
-mix is the clipped sum of the legs. Files are 8 kHz 16-bit mono PCM WAV.
+early frames are never dropped. A leg's audio (16 kB per second at 8 kHz) is kept in memory only up to
+:data:`CHUNK_BYTES`, then appended to a hidden raw file next to the recordings by one writer thread shared by every
+call, so a long call costs disk, not memory. :meth:`close` flushes the rest and assembles the files in a worker
+thread, chunk by chunk: every leg is padded to the call's length so all files line up, and the mix is the clipped
+sum of the legs. Files are 8 kHz 16-bit mono PCM WAV.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
 import wave
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 RATE = 8000
+CHUNK_BYTES = 64 * 1024  # ~4 s of one leg in memory before it goes to the leg's raw file
+ASSEMBLE_SAMPLES = 256 * 1024  # samples per step when the WAV files are assembled (~32 s)
+
+#: One thread appends every call's audio to disk, in submission order (so each leg's chunks stay in order).
+_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recording-writer")
 _LEG_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -65,11 +74,17 @@ class CallRecorder:
         self.directory = Path(directory)
         self.call_id = call_id
         self.max_jitter = max_jitter
+        self._stem = safe_name(call_id)
         self._origin: float | None = None
-        self._legs: dict[str, bytearray] = {}
+        self._pending: dict[str, bytearray] = {}  # per leg: audio not yet handed to the writer thread
+        self._length: dict[str, int] = {}  # per leg: bytes recorded so far (on disk + pending)
         self._received: dict[str, int] = {}
+        self._writes: list[Future[None]] = []
         self._result: Recording | None = None
         self._closing = False
+
+    def _raw_path(self, leg: str) -> Path:
+        return self.directory / f".{self._stem}-{leg}.raw"
 
     def add(self, leg: str, pcm8k: bytes, at: float) -> None:
         """Record ``pcm8k`` (8 kHz 16-bit mono) of ``leg`` that arrived at loop time ``at`` (seconds).
@@ -87,49 +102,105 @@ class CallRecorder:
             return
         if self._origin is None:
             self._origin = at
-        buf = self._legs.setdefault(leg, bytearray())
+        buf = self._pending.setdefault(leg, bytearray())
+        length = self._length.get(leg, 0)
         start = 2 * round((at - self._origin) * RATE)
-        if start - len(buf) > 2 * round(self.max_jitter * RATE):
-            buf += bytes(start - len(buf))
+        if start - length > 2 * round(self.max_jitter * RATE):
+            buf += bytes(start - length)
+            length = start
         buf += pcm
+        self._length[leg] = length + len(pcm)
         self._received[leg] = self._received.get(leg, 0) + len(pcm)
+        if len(buf) >= CHUNK_BYTES:
+            self._spill(leg)
+
+    def _spill(self, leg: str) -> None:
+        """Hand the pending audio of ``leg`` to the writer thread."""
+        data = bytes(self._pending[leg])
+        self._pending[leg].clear()
+        self._writes.append(_WRITER.submit(_append, self.directory, self._raw_path(leg), data))
+        # keep unfinished writes, and failed ones so that close() raises their error
+        self._writes = [w for w in self._writes if not w.done() or w.exception() is not None]
+
+    def memory_bytes(self) -> int:
+        """Audio held in memory right now (at most about :data:`CHUNK_BYTES` per leg)."""
+        return sum(len(buf) for buf in self._pending.values())
 
     async def close(self) -> Recording:
         """Write one WAV per leg and the mix (in a worker thread) and return their paths; idempotent."""
         if self._result is not None:
             return self._result
         self._closing = True
-        legs = {name: bytes(buf) for name, buf in self._legs.items()}
-        self._legs.clear()
-        self._result = await asyncio.get_running_loop().run_in_executor(None, self._write, legs)
+        for leg, buf in self._pending.items():
+            if buf:
+                self._spill(leg)
+        writes, self._writes = self._writes, []
+        for write in writes:
+            await asyncio.wrap_future(write)
+        legs = {leg: (self._raw_path(leg), length) for leg, length in self._length.items() if length}
+        self._result = await asyncio.get_running_loop().run_in_executor(None, self._assemble, legs)
         return self._result
 
-    def _write(self, legs: dict[str, bytes]) -> Recording:
+    def _assemble(self, legs: dict[str, tuple[Path, int]]) -> Recording:
         received = {name: round(n / 2 / RATE, 3) for name, n in self._received.items()}
         if not legs:
             return Recording(self.call_id)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        stem = safe_name(self.call_id)
-        length = max(len(pcm) for pcm in legs.values()) // 2
-        total = np.zeros(length, dtype=np.int32)
+        length = max(size for _, size in legs.values()) // 2
         paths: dict[str, Path] = {}
-        for name, pcm in legs.items():
-            samples = np.zeros(length, dtype="<i2")
-            samples[: len(pcm) // 2] = np.frombuffer(pcm, dtype="<i2")
-            total += samples
-            paths[name] = self.directory / f"{stem}-{name}.wav"
-            _write_wav(paths[name], samples.tobytes())
-        mixed = self.directory / f"{stem}-mixed.wav"
-        _write_wav(mixed, np.clip(total, -32768, 32767).astype("<i2").tobytes())
+        mixed = self.directory / f"{self._stem}-mixed.wav"
+        try:
+            with contextlib.ExitStack() as files:
+                sources = {name: files.enter_context(raw.open("rb")) for name, (raw, _) in legs.items()}
+                outputs = {}
+                for name in legs:
+                    paths[name] = self.directory / f"{self._stem}-{name}.wav"
+                    outputs[name] = files.enter_context(_WavWriter(paths[name]))
+                mix = files.enter_context(_WavWriter(mixed))
+                for offset in range(0, length, ASSEMBLE_SAMPLES):
+                    count = min(ASSEMBLE_SAMPLES, length - offset)
+                    total = np.zeros(count, dtype=np.int32)
+                    for name, source in sources.items():
+                        samples = np.zeros(count, dtype="<i2")
+                        data = source.read(2 * count)
+                        samples[: len(data) // 2] = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2")
+                        total += samples
+                        outputs[name].write(samples.tobytes())
+                    mix.write(np.clip(total, -32768, 32767).astype("<i2").tobytes())
+        finally:
+            for raw, _ in legs.values():
+                raw.unlink(missing_ok=True)
         return Recording(self.call_id, paths, mixed, round(length / RATE, 3), received)
 
 
-def _write_wav(path: Path, pcm: bytes) -> None:
-    """Write 8 kHz mono 16-bit WAV atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with wave.open(str(tmp), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm)
-    os.replace(tmp, path)
+def _append(directory: Path, raw: Path, data: bytes) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    with raw.open("ab") as f:
+        f.write(data)
+
+
+class _WavWriter:
+    """An 8 kHz mono 16-bit WAV written in pieces to a temporary name and renamed into place when complete."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tmp = path.with_name(f".{path.name}.tmp")
+        self._wav: wave.Wave_write | None = None
+
+    def __enter__(self) -> _WavWriter:
+        self._wav = wave.open(str(self._tmp), "wb")  # closed in __exit__
+        self._wav.setnchannels(1)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(RATE)
+        return self
+
+    def write(self, pcm: bytes) -> None:
+        assert self._wav is not None
+        self._wav.writeframes(pcm)
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        assert self._wav is not None
+        self._wav.close()
+        if kind is None:
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)

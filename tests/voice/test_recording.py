@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from channels.voice.recording import CallRecorder, safe_name
+from channels.voice.recording import _WRITER, CHUNK_BYTES, CallRecorder, safe_name
+
+
+def hidden(folder: Path, pattern: str) -> list[str]:
+    return sorted(p.name for p in folder.glob(pattern))
 
 
 def const(value: int, ms: int) -> bytes:
@@ -97,3 +102,28 @@ async def test_odd_byte_counts_are_trimmed(tmp_path: Path) -> None:
     rec.add("caller", const(7, 20) + b"\x01", 0.0)
     result = await rec.close()
     assert len(read(result.legs["caller"])) == 160
+
+
+async def test_a_long_call_goes_to_disk_not_memory_and_comes_back_whole(tmp_path: Path) -> None:
+    rec = CallRecorder(tmp_path, "long-call")
+    seconds = 5 * 60  # two legs, five minutes, 20 ms frames, with a 2 s hold on the agent leg in the middle
+    peak = 0
+    for i in range(seconds * 50):
+        at = i * 0.02
+        rec.add("caller", const(i % 1000, 20), at)
+        if not 7000 <= i < 7100:
+            rec.add("agent", const(-(i % 500), 20), at)
+        peak = max(peak, rec.memory_bytes())
+    assert peak <= 2 * (CHUNK_BYTES + 320)  # bounded per leg, whatever the length of the call
+    await asyncio.wrap_future(_WRITER.submit(lambda: None))  # the writer thread is FIFO: earlier chunks are written
+    assert len(hidden(tmp_path, ".*.raw")) == 2  # the legs are on disk while the call goes on
+    result = await rec.close()
+    assert hidden(tmp_path, ".*") == []  # raw and temporary files are gone
+    caller, agent, mixed = (read(result.legs["caller"]), read(result.legs["agent"]), read(result.mixed or Path()))
+    assert len(caller) == len(agent) == len(mixed) == seconds * 8000
+    expected_caller = np.repeat(np.arange(seconds * 50) % 1000, 160)
+    assert np.array_equal(caller, expected_caller)
+    assert not agent[7000 * 160 : 7100 * 160].any()  # the hold is silence, aligned
+    assert agent[7100 * 160] == -(7100 % 500)
+    assert np.array_equal(mixed, np.clip(caller + agent, -32768, 32767))
+    assert result.leg_audio_s == {"caller": 300.0, "agent": 298.0}
