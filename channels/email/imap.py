@@ -23,6 +23,7 @@ from aioimaplib import IMAP4, IMAP4_SSL, STOP_WAIT_SERVER_PUSH
 
 from channels.email.config import EmailSettings
 from channels.email.ingest import MailIngest
+from hub.background import BackgroundTask
 from hub.clock import Clock, utc_now
 
 log = logging.getLogger(__name__)
@@ -62,21 +63,16 @@ class ImapReader:
         self.last_error_at: datetime | None = None
         self.failures = 0  # consecutive failed sessions (the backoff exponent)
         self.counts: dict[str, int] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._worker = BackgroundTask("email:imap", self._run)
         self.rounds = 0  # completed fetch rounds (tests wait on it instead of sleeping)
 
     def start(self) -> None:
         """Start reading in the background."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="email:imap")
+        self._worker.start()
 
     async def stop(self) -> None:
         """Stop reading (a mail being stored finishes or stays unseen)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._worker.stop()
         self.connected = False
 
     def health(self) -> dict[str, Any]:

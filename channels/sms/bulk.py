@@ -15,6 +15,7 @@ import re
 from channels.sms.inbound import normalise_number
 from channels.sms.segments import split
 from channels.sms.session import NotBound, SmppSession, SubmitRejected
+from hub.background import BackgroundTask
 from hub.dialogue.slots import is_valid_phone
 from hub.logsafe import mask
 from hub.storage.sms import SmsStore
@@ -53,20 +54,15 @@ class BulkRunner:
         self.store = store
         self.idle_s = idle_s
         self.wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._worker = BackgroundTask("sms-bulk", self._run)
 
     def start(self) -> None:
         """Start sending (pending recipients of earlier runs first)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="sms-bulk")
+        self._worker.start()
 
     async def stop(self) -> None:
         """Stop sending; pending recipients stay pending."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._worker.stop()
 
     async def _run(self) -> None:
         while True:

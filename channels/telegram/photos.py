@@ -25,6 +25,7 @@ from typing import Any
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, InvalidToken
 
+from hub.background import BackgroundTask
 from hub.clock import Clock, utc_now
 from hub.events import Event, EventBus, MessageStored, MessageUpdated
 from hub.file_store import ContentStore
@@ -112,7 +113,7 @@ class PhotoDownloader:
         self._scheduled: set[int] = set()
         self._attempts: dict[int, tuple[int, float]] = {}  # message id -> (failed attempts, first failure)
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._worker = BackgroundTask("telegram:photos", self.run)
         self.downloaded = 0
         self.failed = 0
         self.last_error: str | None = None
@@ -123,16 +124,11 @@ class PhotoDownloader:
 
     def start(self) -> None:
         """Start the worker (it first looks for photos left pending by an earlier run)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="telegram:photos")
+        self._worker.start()
 
     async def stop(self) -> None:
         """Stop the worker; pending photos stay pending in the database."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._worker.stop()
 
     async def health(self) -> dict[str, Any]:
         """Counters for ``/healthz``."""

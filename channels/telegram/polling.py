@@ -9,7 +9,6 @@ processed twice. Errors (Bot API down, database busy) are retried with exponenti
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from telegram import Bot
 
 from channels.telegram.ingest import ingest_update
+from hub.background import BackgroundTask
 from hub.clock import utc_now
 from hub.web.context import HubContext
 
@@ -51,21 +51,16 @@ class TelegramPoller:
         self.stored = 0
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._worker = BackgroundTask("telegram:polling", self.run)
         self._webhook_removed = False
 
     def start(self) -> None:
         """Start polling in the background."""
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="telegram:polling")
+        self._worker.start()
 
     async def stop(self) -> None:
         """Stop polling (what was not acknowledged is delivered again next time)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._worker.stop()
 
     async def run(self) -> None:
         """Poll until cancelled."""
