@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
 from hub.storage.work_orders import WorkOrderStore
-from tests.fixtures.browser import new_context
+from tests.fixtures.browser import new_context, sign_in
 from tests.fixtures.hub import RunningHub, running_hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
@@ -62,12 +62,7 @@ async def test_citizen_and_agent_in_the_browser(browser: Browser, rasa_hub: Runn
 
         # 3. The agent signs in; the citizen asks for a human; the queue updates live.
         agent = await agent_ctx.new_page()
-        await agent.goto(rasa_hub.url + "/agent")
-        await expect(agent).to_have_url(re.compile(r"/login"))
-        await agent.fill("input[name=username]", "agent1")
-        await agent.fill("input[name=password]", "agent123")
-        await agent.click("#login-submit")
-        await expect(agent).to_have_url(re.compile(r"/agent$"))
+        await sign_in(agent, rasa_hub.url, "agent1", "agent123")
         await expect(agent.locator("#live")).to_have_class(re.compile(r"\bon\b"))
         await expect(agent.locator("#queue-count")).to_have_text("0")
 

@@ -6,27 +6,18 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from tests.fixtures.browser import new_context
+from tests.fixtures.browser import new_context, sign_in
 from tests.fixtures.hub import RunningHub
 
 pytestmark = [pytest.mark.browser]
 
 
-async def sign_in(page: Page, hub: RunningHub, username: str, password: str, path: str) -> None:
-    await page.goto(hub.url + path)
-    await expect(page).to_have_url(re.compile(r"/login"))
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", password)
-    await page.click("#login-submit")
-    await expect(page).to_have_url(re.compile(re.escape(path) + "$"))
-
-
 async def test_create_review_publish_and_the_bot_answers(browser: Browser, live_hub: RunningHub) -> None:
     async with new_context(browser) as km_ctx, new_context(browser) as sup_ctx, new_context(browser) as cit_ctx:
         km = await km_ctx.new_page()
-        await sign_in(km, live_hub, "kb", "kb123", "/kb/new")
+        await sign_in(km, live_hub.url, "kb", "kb123", "/kb/new")
         await km.fill("input[name=id]", "kb-e2e-bike")
         await km.fill("#f-question", "共享单车乱停放向哪里投诉？")
         await km.fill("#f-similar", "单车堵在小区门口找谁\n共享单车停在盲道上谁管")
@@ -45,7 +36,7 @@ async def test_create_review_publish_and_the_bot_answers(browser: Browser, live_
         await expect(km.locator("#kb-error")).to_contain_text("无权操作")
 
         sup = await sup_ctx.new_page()
-        await sign_in(sup, live_hub, "supervisor", "supervisor123", "/kb/review")
+        await sign_in(sup, live_hub.url, "supervisor", "supervisor123", "/kb/review")
         await sup.click('#kb-review tr[data-id="kb-e2e-bike"] a >> nth=0')
         await sup.fill("#kb-article form[action$='/publish'] input[name=note]", "内容准确")
         await sup.click("#kb-publish")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.fixtures.browser import new_context
+from tests.fixtures.browser import new_context, sign_in
 from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.test_photos import photo_update, png
@@ -37,11 +37,7 @@ async def test_the_agent_sees_the_photo_appear(
     conversation = await conversation_of(hub)
     async with new_context(browser) as ctx:
         agent = await ctx.new_page()
-        await agent.goto(hub.url + "/login?next=/agent")
-        await agent.fill("input[name=username]", "agent1")
-        await agent.fill("input[name=password]", "agent123")
-        await agent.click("#login-submit")
-        await expect(agent).to_have_url(re.compile(r"/agent$"))
+        await sign_in(agent, hub.url, "agent1", "agent123")
         await expect(agent.locator("#live")).to_have_class(re.compile(r"\bon\b"))
         await agent.locator(f'#queue li[data-id="{conversation.id}"]').click()
         await expect(agent.locator("#agent-transcript")).to_contain_text("转人工")

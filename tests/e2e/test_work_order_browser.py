@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from hub.storage.work_orders import WorkOrderStore
-from tests.fixtures.browser import new_context
+from tests.fixtures.browser import new_context, sign_in
 from tests.fixtures.hub import RunningHub, running_hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
@@ -26,14 +26,6 @@ async def rasa_hub(tmp_path: Path, rasa_server: str) -> AsyncIterator[RunningHub
 async def send(page: Page, text: str) -> None:
     await page.fill("#input", text)
     await page.press("#input", "Enter")
-
-
-async def sign_in(page: Page, base: str, username: str, password: str, path: str) -> None:
-    await page.goto(base + path)
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", password)
-    await page.click("#login-submit")
-    await expect(page).to_have_url(re.compile(re.escape(path) + "$"))
 
 
 async def test_complaint_to_closure_and_callback(browser: Browser, rasa_hub: RunningHub, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ from playwright.async_api import Browser, expect
 
 from tests.email import mails
 from tests.email.helpers import conversation_of, email_settings, mail_hub, new_citizen, until
-from tests.fixtures.browser import new_context
+from tests.fixtures.browser import new_context, sign_in
 from tests.fixtures.hub import RunningHub, ScriptedNlu
 from tests.fixtures.mail import Mailbox, MailServer
 
@@ -39,11 +38,7 @@ async def test_agent_downloads_an_email_attachment_from_the_inbox(
 
         async with new_context(browser, accept_downloads=True) as context:
             page = await context.new_page()
-            await page.goto(hub.url + "/agent")
-            await page.fill("input[name=username]", "agent1")
-            await page.fill("input[name=password]", "agent123")
-            await page.click("#login-submit")
-            await expect(page).to_have_url(re.compile(r"/agent$"))
+            await sign_in(page, hub.url, "agent1", "agent123")
             item = page.locator(f'#queue li[data-id="{conversation.id}"]')
             await expect(item.locator(".subject")).to_have_text(mails.GB_SUBJECT)
             await item.click()

@@ -29,6 +29,7 @@ from hub.storage.schema import users
 from hub.storage.sip_accounts import SipAccountStore, ha1
 from hub.web.context import CTX
 from tests.fixtures.browser import new_context
+from tests.fixtures.browser import sign_in as browser_sign_in
 from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
 from tests.fixtures.postgres import fresh_database
 from tests.hub.test_web_channels import recv
@@ -448,10 +449,7 @@ async def test_agent_sees_the_ringing_banner_and_plays_the_voicemail(browser: Br
     agent1 = await user_id(live_hub, "agent1")
     async with new_context(browser) as context:
         page = await context.new_page()
-        await page.goto(live_hub.url + "/agent")
-        await page.fill("input[name=username]", "agent1")
-        await page.fill("input[name=password]", "agent123")
-        await page.click("#login-submit")
+        await browser_sign_in(page, live_hub.url, "agent1", "agent123")
         await expect(page.locator("#live")).to_have_class(re.compile(r"\bon\b"))
         await live_hub.hub.app[CTX].bus.publish(CallOffered(conv, agent1, CALLER))
         banner = page.locator("#ringing")
