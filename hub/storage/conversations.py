@@ -16,6 +16,43 @@ from hub.storage import rows
 from hub.storage.engine import begin
 from hub.storage.schema import contacts, conversations, messages
 
+# The hot path of a bot turn runs these statements for every message. They are built once: SQLAlchemy memoises a
+# statement object's cache key, so a prebuilt statement skips the building and cache-key work that otherwise cost
+# more than SQLite itself (cProfile of a REST turn, bench/README.md). Bound names start with ``p_`` because UPDATE
+# reserves the column names.
+_p = sa.bindparam
+_GET = sa.select(conversations).where(conversations.c.id == _p("p_id"))
+_FIND_OPEN = (
+    sa.select(conversations)
+    .where(
+        conversations.c.channel == _p("p_channel"),
+        conversations.c.external_ref == _p("p_ref"),
+        conversations.c.status != ConversationStatus.CLOSED.value,
+    )
+    .order_by(conversations.c.created_at.desc())
+    .limit(1)
+)
+_INSERT_CONVERSATION = conversations.insert().returning(conversations)
+_INSERT_MESSAGE = messages.insert().returning(messages)
+_TOUCH = conversations.update().where(conversations.c.id == _p("p_id")).values(updated_at=_p("p_now"))
+_SET_DELIVERED = conversations.update().where(conversations.c.id == _p("p_id")).values(delivered_id=_p("p_message"))
+_MARK_PROCESSED = messages.update().where(messages.c.id == _p("p_id")).values(processed_at=_p("p_now"), nlu=_p("p_nlu"))
+_UNPROCESSED_IN = (
+    sa.select(messages)
+    .where(
+        messages.c.conversation_id == _p("p_conversation"),
+        messages.c.direction == "in",
+        messages.c.processed_at.is_(None),
+    )
+    .order_by(messages.c.id)
+)
+_MESSAGES_AFTER = (
+    sa.select(messages)
+    .where(messages.c.conversation_id == _p("p_conversation"), messages.c.id > _p("p_after"))
+    .order_by(messages.c.id)
+    .limit(_p("p_limit", type_=sa.Integer))
+)
+
 
 async def attachment_of(engine: AsyncEngine, message_id: int, index: int, channel: str) -> dict[str, Any] | None:
     """Attachment ``index`` of message ``message_id`` if that message is in a conversation of ``channel``."""
@@ -65,13 +102,13 @@ class ConversationStore:
             "updated_at": now,
         }
         async with begin(self._engine) as conn:
-            row = (await conn.execute(conversations.insert().values(**values).returning(conversations))).one()
+            row = (await conn.execute(_INSERT_CONVERSATION, values)).one()
         return rows.conversation(row)
 
     async def get(self, conversation_id: str) -> Conversation:
         """Load a conversation or raise :class:`ConversationNotFound`."""
         async with self._engine.connect() as conn:
-            row = (await conn.execute(sa.select(conversations).where(conversations.c.id == conversation_id))).first()
+            row = (await conn.execute(_GET, {"p_id": conversation_id})).first()
         if row is None:
             raise ConversationNotFound(conversation_id)
         return rows.conversation(row)
@@ -79,26 +116,13 @@ class ConversationStore:
     async def find_open_by_ref(self, channel: str, external_ref: str) -> Conversation | None:
         """The newest not-closed conversation of a channel sender (e.g. a REST ``sender`` id)."""
         async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(conversations)
-                    .where(
-                        conversations.c.channel == channel,
-                        conversations.c.external_ref == external_ref,
-                        conversations.c.status != ConversationStatus.CLOSED.value,
-                    )
-                    .order_by(conversations.c.created_at.desc())
-                    .limit(1)
-                )
-            ).first()
+            row = (await conn.execute(_FIND_OPEN, {"p_channel": channel, "p_ref": external_ref})).first()
         return None if row is None else rows.conversation(row)
 
     async def set_delivered(self, conversation_id: str, message_id: int) -> None:
         """Remember the last outbound message a pull channel (REST) has handed to the citizen."""
         async with begin(self._engine) as conn:
-            await conn.execute(
-                conversations.update().where(conversations.c.id == conversation_id).values(delivered_id=message_id)
-            )
+            await conn.execute(_SET_DELIVERED, {"p_id": conversation_id, "p_message": message_id})
 
     async def get_or_create_by_ref(self, channel: str, external_ref: str) -> Conversation:
         """The open conversation of a channel sender, or a new one (callers serialise per sender)."""
@@ -170,11 +194,8 @@ class ConversationStore:
         }
         try:
             async with begin(self._engine) as conn:
-                result = await conn.execute(messages.insert().values(**values).returning(messages))
-                row = result.one()
-                await conn.execute(
-                    conversations.update().where(conversations.c.id == conversation_id).values(updated_at=now)
-                )
+                row = (await conn.execute(_INSERT_MESSAGE, values)).one()
+                await conn.execute(_TOUCH, {"p_id": conversation_id, "p_now": now})
         except IntegrityError:
             if external_id is None:
                 raise
@@ -215,7 +236,7 @@ class ConversationStore:
                     ],
                 )
                 stored = [rows.message(r) for r in result]
-            await conn.execute(messages.update().where(messages.c.id == message_id).values(processed_at=now, nlu=nlu))
+            await conn.execute(_MARK_PROCESSED, {"p_id": message_id, "p_now": now, "p_nlu": nlu})
             row = (
                 await conn.execute(
                     conversations.update()
@@ -251,15 +272,7 @@ class ConversationStore:
     async def unprocessed_in(self, conversation_id: str) -> list[Message]:
         """A conversation's citizen messages not yet handled, in order."""
         async with self._engine.connect() as conn:
-            result = await conn.execute(
-                sa.select(messages)
-                .where(
-                    messages.c.conversation_id == conversation_id,
-                    messages.c.direction == "in",
-                    messages.c.processed_at.is_(None),
-                )
-                .order_by(messages.c.id)
-            )
+            result = await conn.execute(_UNPROCESSED_IN, {"p_conversation": conversation_id})
             return [rows.message(r) for r in result]
 
     async def message_by_external_id(self, conversation_id: str, external_id: str) -> Message | None:
@@ -313,19 +326,13 @@ class ConversationStore:
     async def mark_processed(self, message_id: int, nlu: dict[str, Any] | None) -> None:
         """Record that the bot handled an inbound message (and what the NLU made of it)."""
         async with begin(self._engine) as conn:
-            await conn.execute(
-                messages.update().where(messages.c.id == message_id).values(processed_at=self._clock(), nlu=nlu)
-            )
+            await conn.execute(_MARK_PROCESSED, {"p_id": message_id, "p_now": self._clock(), "p_nlu": nlu})
 
     async def messages(self, conversation_id: str, *, after_id: int = 0, limit: int = 500) -> list[Message]:
         """Messages of a conversation in order, optionally only those after ``after_id``."""
         async with self._engine.connect() as conn:
-            result = await conn.execute(
-                sa.select(messages)
-                .where(messages.c.conversation_id == conversation_id, messages.c.id > after_id)
-                .order_by(messages.c.id)
-                .limit(limit)
-            )
+            params = {"p_conversation": conversation_id, "p_after": after_id, "p_limit": limit}
+            result = await conn.execute(_MESSAGES_AFTER, params)
             return [rows.message(r) for r in result]
 
     async def unprocessed_inbound(self) -> list[Message]:
