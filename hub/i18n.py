@@ -152,6 +152,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "voice.cause.rejected": {"zh-CN": "拒接", "en": "rejected"},
     "voice.cause.no_input": {"zh-CN": "无按键输入", "en": "no input"},
     "voice.cause.overflow": {"zh-CN": "排队超时", "en": "queue overflow"},
+    "voice.cause.interrupted": {"zh-CN": "系统重启，通话中断", "en": "interrupted by a restart"},
     "voice.cause.error": {"zh-CN": "系统错误", "en": "error"},
     "voice.self_service": {
         "zh-CN": "来电人自助查询了工单 {number}（{state}）",

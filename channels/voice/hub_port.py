@@ -9,10 +9,11 @@ puts the conversation in the shared inbox queue, answered calls are assigned to 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ class CallContext:
 
 
 def _cause_key(cause: str) -> str:
-    known = {"caller_bye", "agent_bye", "ivr_end", "abandoned", "rejected", "no_input", "overflow"}
+    known = {"caller_bye", "agent_bye", "ivr_end", "abandoned", "rejected", "no_input", "overflow", "interrupted"}
     return f"voice.cause.{cause if cause in known else 'error'}"
 
 
@@ -128,7 +129,14 @@ class VoiceHub:
         await self.calls.update(ctx.record_id, answered_at=self._clock(), routing=routing)
 
     async def call_finished(
-        self, ctx: CallContext, *, cause: str, ivr_path: list[dict[str, Any]], recordings: dict[str, Path], talk: bool
+        self,
+        ctx: CallContext,
+        *,
+        cause: str,
+        ivr_path: list[dict[str, Any]],
+        recordings: dict[str, Path],
+        talk: bool,
+        ended_at: datetime | None = None,
     ) -> None:
         """Close the record, attach the recordings to the conversation, tell listeners."""
         attachments = [self._audio_attachment(path, label) for label, path in recordings.items() if path is not None]
@@ -149,9 +157,52 @@ class VoiceHub:
             conversation = await self.conversations.update(
                 conversation.id, status=ConversationStatus.CLOSED.value, closed_at=self._clock()
             )
-        await self.calls.finish(ctx.record_id, cause=cause, ivr_path=ivr_path)  # last: the record says "done"
+        await self.calls.finish(ctx.record_id, cause=cause, ivr_path=ivr_path, ended_at=ended_at)  # last: "done"
         await self.bus.publish(CallFinished(conversation, ctx.record_id, cause))
         log.info("call %s ended: %s", ctx.record_id, cause)
+
+    async def recover_interrupted_calls(self) -> int:
+        """At start-up: end the calls a previous process was serving when it stopped; returns how many.
+
+        Each gets the cause ``interrupted``, the recordings its raw files still hold (:meth:`CallRecorder.recover`)
+        and, for its end, the time those files were last written (else the last time the record knew of).
+        """
+        from .recording import CallRecorder, safe_name
+
+        open_calls = await self.calls.open_calls()
+        directory = self.voice_dir / "recordings"
+
+        def last_write(call_id: str) -> datetime | None:
+            stems = (safe_name(call_id), safe_name(f"{call_id}-voicemail"))
+            times = [raw.stat().st_mtime for stem in stems for raw in directory.glob(f".{stem}-*.raw")]
+            return datetime.fromtimestamp(max(times), UTC) if times else None
+
+        for record in open_calls:
+            recordings: dict[str, Path] = {}
+            written = await asyncio.to_thread(last_write, record.sip_call_id)
+            bridged = await CallRecorder.recover(directory, record.sip_call_id)
+            if bridged is not None and bridged.mixed is not None:
+                recordings = {"mixed": bridged.mixed, **bridged.legs}
+            voicemail = await CallRecorder.recover(directory, f"{record.sip_call_id}-voicemail")
+            if voicemail is not None and "caller" in voicemail.legs:
+                recordings["voicemail"] = voicemail.legs["caller"]
+            known = [t for t in (record.arrived_at, record.answered_at, record.queue_entered_at,
+                                 record.agent_answered_at, written) if t is not None]  # fmt: skip
+            ended_at = max(known)
+            if record.conversation_id is None:
+                await self.calls.finish(record.id, cause="interrupted", ended_at=ended_at)
+                continue
+            conversation = await self.conversations.get(record.conversation_id)
+            contact = await self.conversations.get_contact(record.contact_id) if record.contact_id else None
+            ctx = CallContext(record.sip_call_id, conversation, contact, record.caller, record.id, conversation.locale)
+            await self.call_finished(
+                ctx, cause="interrupted", ivr_path=record.ivr_path, recordings=recordings,
+                talk=record.agent_answered_at is not None, ended_at=ended_at,
+            )  # fmt: skip
+            log.warning(
+                "call %s was interrupted by a restart: ended, %d recording(s) recovered", record.id, len(recordings)
+            )
+        return len(open_calls)
 
     # -- lookups for the IVR -------------------------------------------------------------------------------
 

@@ -141,6 +141,27 @@ class CallRecorder:
         self._result = await asyncio.get_running_loop().run_in_executor(None, self._assemble, legs)
         return self._result
 
+    @classmethod
+    async def recover(cls, directory: Path, call_id: str) -> Recording | None:
+        """Assemble the WAVs of a call whose process died mid-call from its leftover raw files (None: there are none).
+
+        The legs start together (their alignment within the call is as recorded); what was still in memory is lost.
+        """
+        recorder = cls(directory, call_id)
+        prefix = f".{recorder._stem}-"  # the stem holds only A-Z a-z 0-9 _ - (no glob wildcards)
+        found = await asyncio.to_thread(lambda: sorted(Path(directory).glob(f"{prefix}*.raw")))
+        legs = {}
+        for raw in found:
+            leg = raw.name[len(prefix) : -len(".raw")]
+            if _LEG_RE.match(leg):
+                legs[leg] = (raw, raw.stat().st_size // 2 * 2)
+                recorder._received[leg] = legs[leg][1]
+        if not any(size for _, size in legs.values()):
+            return None
+        recorder._closing = True
+        recorder._result = await asyncio.get_running_loop().run_in_executor(None, recorder._assemble, legs)
+        return recorder._result
+
     def _assemble(self, legs: dict[str, tuple[Path, int]]) -> Recording:
         received = {name: round(n / 2 / RATE, 3) for name, n in self._received.items()}
         if not legs:

@@ -107,6 +107,10 @@ class VoiceChannel:
         """Bind the SIP port(s), load speech, warm the prompts."""
         s = self.settings
         self.port = s.sip_port or _free_port(s.sip_host)
+        try:  # before the first new call: calls left open by a previous process
+            await self.hub.recover_interrupted_calls()
+        except Exception:
+            log.exception("could not end the calls of the previous run; they stay open")
         await self._refresh_credentials()
         challenger = DigestChallenger(s.realm, secret=secrets.token_bytes(32), clock=time.time)
         registrar = Registrar(s.realm, challenger, lambda _user: None, ha1_lookup=self._ha1_of)

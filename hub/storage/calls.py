@@ -266,6 +266,12 @@ class CallStore:
             await self._update(conn, call_id, values)
         return await self.get(call_id)
 
+    async def open_calls(self) -> list[CallRecord]:
+        """Calls without an end: at start-up, the ones a previous process was serving when it stopped."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(sa.select(calls).where(calls.c.ended_at.is_(None)).order_by(calls.c.id))
+            return [_record(row) for row in result]
+
     async def get(self, call_id: int) -> CallRecord:
         """A call by id (CallNotFound if absent)."""
         async with self._engine.connect() as conn:
