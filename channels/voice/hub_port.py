@@ -30,6 +30,7 @@ from hub.storage.work_orders import WorkOrderStore
 from hub.taxonomy import Taxonomy
 
 from .ivr.events import Announcements, KbResult, OrderStatusResult
+from .recording import CallRecorder, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +168,6 @@ class VoiceHub:
         Each gets the cause ``interrupted``, the recordings its raw files still hold (:meth:`CallRecorder.recover`)
         and, for its end, the time those files were last written (else the last time the record knew of).
         """
-        from .recording import CallRecorder, safe_name
-
         open_calls = await self.calls.open_calls()
         directory = self.voice_dir / "recordings"
 

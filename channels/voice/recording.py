@@ -149,13 +149,13 @@ class CallRecorder:
         """
         recorder = cls(directory, call_id)
         prefix = f".{recorder._stem}-"  # the stem holds only A-Z a-z 0-9 _ - (no glob wildcards)
-        found = await asyncio.to_thread(lambda: sorted(Path(directory).glob(f"{prefix}*.raw")))
-        legs = {}
-        for raw in found:
-            leg = raw.name[len(prefix) : -len(".raw")]
-            if _LEG_RE.match(leg):
-                legs[leg] = (raw, raw.stat().st_size // 2 * 2)
-                recorder._received[leg] = legs[leg][1]
+
+        def leftovers() -> dict[str, tuple[Path, int]]:
+            found = {raw.name[len(prefix) : -len(".raw")]: raw for raw in Path(directory).glob(f"{prefix}*.raw")}
+            return {leg: (raw, raw.stat().st_size // 2 * 2) for leg, raw in sorted(found.items()) if _LEG_RE.match(leg)}
+
+        legs = await asyncio.to_thread(leftovers)
+        recorder._received = {leg: size for leg, (_, size) in legs.items()}
         if not any(size for _, size in legs.values()):
             return None
         recorder._closing = True
