@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from channels.email import EMAIL_CHANNEL, EmailSettings  # noqa: E402
-from hub.config import Settings  # noqa: E402
 from rexian.app import build_hub  # noqa: E402
-from tests.email import mails  # noqa: E402
+from rexian.settings import Settings  # noqa: E402
+from tests.channels.email import mails  # noqa: E402
 from tests.fixtures.hub import DEFAULT_RULES, ScriptedNlu  # noqa: E402
 from tests.fixtures.mail import Mailbox, MailServer  # noqa: E402
 

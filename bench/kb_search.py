@@ -28,12 +28,13 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub.demo import load_demo  # noqa: E402
-from hub.storage.engine import begin, create_engine, migrate, sqlite_url  # noqa: E402
-from hub.storage.schema import articles  # noqa: E402
+from hub.storage.engine import begin, create_engine, sqlite_url
 from hub.storage.taxonomy import load_taxonomy  # noqa: E402
 from hub.storage.users import UserStore  # noqa: E402
 from knowledge_base.hub_adapter import IndexedKnowledgeBase  # noqa: E402
+from knowledge_base.store import articles  # noqa: E402
+from rexian.demo import load_demo  # noqa: E402
+from rexian.schema import migrate  # noqa: E402
 
 TOPICS = ["路灯不亮", "燃气开户", "暖气不热", "垃圾清运", "井盖丢失", "公交线路", "物业收费", "违建举报"]
 PLACES = ["城东区", "城西区", "城南区", "城北区", "高新区", "和平路", "人民路", "解放街"]

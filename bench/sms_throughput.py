@@ -39,10 +39,10 @@ sys.path.insert(0, str(ROOT))
 
 from channels.sms.bulk_web import RUNNER, STORE  # noqa: E402
 from channels.sms.config import SmsSettings  # noqa: E402
-from hub.config import Settings  # noqa: E402
 from hub.events import MessageStored  # noqa: E402
 from hub.models import SenderKind  # noqa: E402
 from rexian.app import build_hub  # noqa: E402
+from rexian.settings import Settings  # noqa: E402
 from tests.fixtures.hub import DEFAULT_RULES, ScriptedNlu  # noqa: E402
 
 PEER = ROOT / "tests" / "peers" / "smsc"

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from voice_calls_peers import HOST, EchoAgents, ProbeCaller, ProbeResult  # noqa: E402
 from voice_calls_stats import HubProcess, Sampler, percentiles, sipp_results  # noqa: E402
 
-from tests.voice.sipp_calls import dtmf_pcap, free_udp_port, scenario, tone_pcm, write_rtp_pcap  # noqa: E402
+from tests.channels.voice.sipp_calls import dtmf_pcap, free_udp_port, scenario, tone_pcm, write_rtp_pcap  # noqa: E402
 
 log = logging.getLogger("bench.voice_calls")
 SIPP = shutil.which("sipp")

@@ -44,15 +44,15 @@ from aiohttp import web  # noqa: E402
 from channels.voice.config import VoiceSettings  # noqa: E402
 from channels.voice.ivr.flow import Flow, Prompt  # noqa: E402
 from channels.voice.session import speakable  # noqa: E402
-from hub.config import Settings  # noqa: E402
+from channels.voice.sip_accounts import SipAccountStore  # noqa: E402
 from hub.heap import freeze_startup_heap  # noqa: E402
 from hub.i18n import t  # noqa: E402
 from hub.models import Role  # noqa: E402
 from hub.passwords import hash_password  # noqa: E402
 from hub.storage.engine import begin  # noqa: E402
 from hub.storage.schema import users  # noqa: E402
-from hub.storage.sip_accounts import SipAccountStore  # noqa: E402
 from rexian.app import build_hub  # noqa: E402
+from rexian.settings import Settings  # noqa: E402
 
 log = logging.getLogger("bench.voice_calls_hub")
 HOST = "127.0.0.1"

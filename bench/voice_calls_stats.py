@@ -69,7 +69,7 @@ class HubProcess:
     @classmethod
     async def start(cls, data_dir: Path, *, agents: int, max_calls: int, gc_freeze: bool = True) -> HubProcess:
         """Start the hub and wait for its ready line (prompts warm, agents created)."""
-        from tests.voice.sipp_calls import free_udp_port
+        from tests.channels.voice.sipp_calls import free_udp_port
 
         await asyncio.to_thread(data_dir.mkdir, parents=True)
         log_file = await asyncio.to_thread((data_dir.parent / "hub.log").open, "wb")

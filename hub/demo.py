@@ -1,4 +1,7 @@
-"""Loading the demo data (taxonomy, units, dispatch rules, knowledge base, one account per role)."""
+"""Loading the hub's demo data (taxonomy, units, dispatch rules, calendar, one account per role).
+
+The knowledge base loads its own demo articles (:mod:`knowledge_base.demo`); :mod:`rexian.demo` loads both.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,8 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.clock import utc_now
 from hub.models import Role
 from hub.storage.schema import (
-    articles,
     calendar_days,
     categories,
     dispatch_rules,
@@ -65,10 +66,8 @@ async def load_demo(engine: AsyncEngine, users_store: UserStore, directory: Path
         return False
     taxonomy = read_yaml("taxonomy.yaml", directory)
     unit_data = read_yaml("units.yaml", directory)
-    kb = read_yaml("kb_articles.yaml", directory)
     accounts = read_yaml("accounts.yaml", directory)
     calendar = read_yaml("calendar.yaml", directory) if (directory / "calendar.yaml").exists() else {"days": []}
-    now = utc_now()
     async with engine.begin() as conn:
         await conn.execute(
             request_types.insert(),
@@ -123,26 +122,6 @@ async def load_demo(engine: AsyncEngine, users_store: UserStore, directory: Path
                 calendar_days.insert(),
                 [{"day": d["day"], "kind": d["kind"], "name": d.get("name")} for d in calendar["days"]],
             )
-        await conn.execute(
-            articles.insert(),
-            [
-                {
-                    "id": a["id"],
-                    "question": a["question"],
-                    "similar_questions": list(a.get("similar_questions") or []),
-                    "answer": a["answer"].strip(),
-                    "spoken_answer": a.get("spoken_answer", "").strip(),
-                    "industry": a.get("industry"),
-                    "category": a.get("category"),
-                    "unit": a.get("unit"),
-                    "tags": list(a.get("tags") or []),
-                    "status": "published",
-                    "version": 1,
-                    "updated_at": now,
-                }
-                for a in kb["articles"]
-            ],
-        )
     for account in accounts["users"]:
         async with engine.connect() as conn:
             exists = (await conn.execute(sa.select(users.c.id).where(users.c.username == account["username"]))).first()
@@ -154,10 +133,5 @@ async def load_demo(engine: AsyncEngine, users_store: UserStore, directory: Path
                 Role(account["role"]),
                 account.get("unit"),
             )
-    log.info(
-        "demo data loaded: %d industries, %d articles, %d accounts",
-        len(taxonomy["industries"]),
-        len(kb["articles"]),
-        len(accounts["users"]),
-    )
+    log.info("demo data loaded: %d industries, %d accounts", len(taxonomy["industries"]), len(accounts["users"]))
     return True

@@ -62,19 +62,24 @@ class ConversationClosed(Event):
 
 @dataclass(frozen=True, slots=True)
 class WorkOrderCreated(Event):
-    """A work order was created and (if a rule matched) dispatched."""
+    """A work order was registered (受理); a dispatch by rule follows as an ``automatic`` :class:`WorkOrderChanged`."""
 
     work_order: WorkOrder
 
 
 @dataclass(frozen=True, slots=True)
 class WorkOrderChanged(Event):
-    """An action was taken on a work order (``action`` is a ``hub.work_orders.states.Action`` value)."""
+    """An action was taken on a work order (``action`` is a ``hub.work_orders.states.Action`` value).
+
+    ``automatic``: taken by the system on its own at registration (dispatch by rule); the citizen heard of it in
+    the registration's reply.
+    """
 
     work_order: WorkOrder
     action: str
     actor_id: int | None
     note: str | None = None
+    automatic: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,15 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("rexian.kb.eval")
+
+PrepareStore = Callable[[AsyncEngine], Awaitable[None]]
 
 
 def add_parser(sub: Any) -> None:
@@ -42,16 +45,17 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def evaluate(kb_file: Path, queries_file: Path) -> dict[str, Any]:
-    """Import ``kb_file`` into a temporary store and score ``queries_file`` against it."""
-    from hub.demo import load_demo
-    from hub.storage.engine import begin, create_engine, migrate, sqlite_url
-    from hub.storage.knowledge import KnowledgeStore
-    from hub.storage.schema import articles
+async def evaluate(kb_file: Path, queries_file: Path, prepare: PrepareStore) -> dict[str, Any]:
+    """Import ``kb_file`` into a temporary store and score ``queries_file`` against it.
+
+    ``prepare`` migrates the new store and loads the demo taxonomy without its articles (the composition root
+    passes it: the knowledge base does not know the other packages' migrations).
+    """
+    from hub.storage.engine import create_engine, sqlite_url
     from hub.storage.taxonomy import load_taxonomy
-    from hub.storage.users import UserStore
     from knowledge_base.exchange import read_table, row_to_content
     from knowledge_base.hub_adapter import IndexedKnowledgeBase
+    from knowledge_base.store import KnowledgeStore
 
     query_text = await asyncio.to_thread(queries_file.read_text, encoding="utf-8")
     queries = [json.loads(line) for line in query_text.splitlines() if line.strip()]
@@ -59,10 +63,7 @@ async def evaluate(kb_file: Path, queries_file: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rexian-kb-eval-") as tmp:
         engine = create_engine(sqlite_url(Path(tmp)))
         try:
-            await migrate(engine)
-            await load_demo(engine, UserStore(engine))
-            async with begin(engine) as conn:
-                await conn.execute(sa.delete(articles))  # keep the taxonomy, drop the demo articles
+            await prepare(engine)
             taxonomy = await load_taxonomy(engine)
             store = KnowledgeStore(engine)
             for line, row in rows:
@@ -109,8 +110,8 @@ async def evaluate(kb_file: Path, queries_file: Path) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, prepare: PrepareStore) -> int:
     """Run ``kb eval``: JSON on stdout, logs on stderr."""
-    result = asyncio.run(evaluate(args.kb, args.queries))
+    result = asyncio.run(evaluate(args.kb, args.queries, prepare))
     print(json.dumps(result), file=sys.stdout)
     return 0

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.storage.knowledge import LIST_FIELDS, Article
+from knowledge_base.store import LIST_FIELDS, Article
 
 REQUIRED = ("id", "question", "similar_questions", "answer", "industry")
 OPTIONAL = (

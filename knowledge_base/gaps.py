@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from hub.storage.knowledge import UnansweredMessage
+from knowledge_base.store import UnansweredMessage
 from knowledge_base.tokenize import Analyzer
 
 #: Minimum token overlap (Dice) with one of a group's first questions to join the group.

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.clock import Clock, utc_now
 from hub.dialogue.ports import KbAnswer
-from hub.storage.knowledge import Announcement, KnowledgeStore, _parse_time
 from hub.taxonomy import Taxonomy
 from knowledge_base.search import ArticleDoc, KnowledgeIndex
+from knowledge_base.store import Announcement, KnowledgeStore, _parse_time
 
 log = logging.getLogger(__name__)
 

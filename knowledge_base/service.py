@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.models import Role, User
-from hub.storage.knowledge import (
+from hub.taxonomy import Taxonomy
+from knowledge_base.exchange import ImportReport, row_to_content
+from knowledge_base.store import (
     CONTENT_FIELDS,
     Article,
     ArticleExists,
@@ -33,8 +35,6 @@ from hub.storage.knowledge import (
     Version,
     normalise_content,
 )
-from hub.taxonomy import Taxonomy
-from knowledge_base.exchange import ImportReport, row_to_content
 
 EDITORS = frozenset({Role.KNOWLEDGE_MANAGER, Role.ADMIN})
 REVIEWERS = frozenset({Role.KNOWLEDGE_MANAGER, Role.SUPERVISOR, Role.ADMIN})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -33,6 +34,8 @@ STAFF = [r for r in Role if r is not Role.DEPARTMENT]
 MANAGERS = sorted(EDITORS | REVIEWERS)
 MAX_UPLOAD = 5 * 1024 * 1024
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 def _user(request: web.Request) -> User:
@@ -400,6 +403,7 @@ def setup(app: web.Application, service: KnowledgeService, reload_announcements:
     """Mount the knowledge-base pages on the hub's app."""
     app[SERVICE] = service
     app[BOARD_RELOAD] = reload_announcements
+    app.router.add_static("/static/kb", STATIC_DIR, name="kb_static", append_version=True)
     app.router.add_get("/kb", article_list)
     app.router.add_get("/kb/new", editor_page)
     app.router.add_post("/kb/new", editor_submit)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import glob
 import hashlib
 import json
@@ -24,8 +25,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -41,6 +44,10 @@ CONSTRAINTS = NLU_DIR / "rasa-constraints.txt"
 CACHE_DIR = Path.home() / ".cache" / "rexian"
 _STAMP = ".rexian-installed"
 _PACKAGES = (f"rasa=={RASA_VERSION}", "jieba", "scikit-learn")
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_SETUP_PROCS: set[subprocess.Popen[bytes]] = set()  # running pip / rasa train commands
+_LIVE_SERVERS: set[RasaServer] = set()  # launched and not yet stopped
+_LIVE_LOCK = threading.Lock()
 
 
 class RasaSetupError(RuntimeError):
@@ -127,14 +134,49 @@ def venv_bin(name: str, venv: Path | None = None) -> Path:
     return (venv or venv_dir()) / "bin" / name
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child receive SIGKILL when this process dies (Linux only).
+
+    The backstop for every other clean-up path: even ``kill -9`` of the hub takes its Rasa server (or a
+    ``rasa train``) down. Linux delivers the signal when the *thread* that spawned the child ends, so spawn from
+    the main thread or from a pool thread that lives as long as the process. Returns None elsewhere.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, before the fork
+    except (OSError, AttributeError):
+        return None
+    parent, kill = os.getpid(), int(signal.SIGKILL)
+
+    def preexec() -> None:  # runs in the child between fork and exec: no allocation-heavy work
+        prctl(_PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: nobody would signal us
+            os.kill(os.getpid(), kill)
+
+    return preexec
+
+
 def _run_streaming(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
-    """Run a command, streaming its output to our stderr; raise RasaSetupError on failure."""
+    """Run a command, streaming its output to our stderr; raise RasaSetupError on failure.
+
+    The command is killed if this process dies, and by :func:`stop_all_servers` (a hub stopping mid-training).
+    """
     logger.info("running: %s", " ".join(argv))
-    proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        argv, cwd=cwd, env=env, stdout=sys.stderr, stderr=sys.stderr, check=False
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        argv, cwd=cwd, env=env, stdout=sys.stderr, stderr=sys.stderr, preexec_fn=_die_with_parent()
     )
-    if proc.returncode != 0:
-        raise RasaSetupError(f"command failed with exit code {proc.returncode}: {' '.join(argv)}")
+    _SETUP_PROCS.add(proc)
+    try:
+        returncode = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        _SETUP_PROCS.discard(proc)
+    if returncode != 0:
+        raise RasaSetupError(f"command failed with exit code {returncode}: {' '.join(argv)}")
 
 
 def ensure_venv() -> Path:
@@ -308,6 +350,37 @@ async def find_running(url: str) -> bool:
     return bool(status and status.get("model_file"))
 
 
+def _stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the process group led by ``proc``, SIGKILL it after ``grace`` seconds, and reap ``proc``."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace)
+    # Also when the leader is gone already: what it spawned may still run in its group.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def stop_all_servers(grace: float = 5.0) -> None:
+    """Stop every Rasa server this process launched and every running ``pip``/``rasa train`` command.
+
+    The last line of defence of ``rexian serve``: called when it exits, whatever the path (signal during
+    start-up, exception, normal stop), so that no Rasa process outlives the hub.
+
+    Args:
+        grace: Seconds each server gets between SIGTERM and SIGKILL.
+    """
+    for setup in list(_SETUP_PROCS):
+        with contextlib.suppress(ProcessLookupError):
+            setup.kill()
+    with _LIVE_LOCK:
+        servers = list(_LIVE_SERVERS)
+    for server in servers:
+        server.stop(grace)
+
+
 class RasaServer:
     """A ``rasa run --enable-api`` subprocess serving one model on 127.0.0.1.
 
@@ -339,6 +412,7 @@ class RasaServer:
         self.venv = venv or venv_dir()
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._stop_lock = threading.Lock()  # a second stop() waits until the process is gone
 
     @property
     def base_url(self) -> str:
@@ -375,8 +449,11 @@ class RasaServer:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True,  # its own process group: stop() kills whatever it spawned too
+            preexec_fn=_die_with_parent(),
         )
+        with _LIVE_LOCK:
+            _LIVE_SERVERS.add(self)
 
     def log_tail(self, lines: int = 30) -> str:
         """The last ``lines`` lines of the server log."""
@@ -437,20 +514,20 @@ class RasaServer:
         return self
 
     def stop(self, grace: float = 10.0) -> None:
-        """Terminate the server's process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        """Terminate the server's process group: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+        Safe to call at any moment (before :meth:`launch`, while starting, twice, from any thread).
+        """
+        with self._stop_lock:
+            proc, self._proc = self._proc, None
+            if proc is not None:
+                _stop_group(proc, grace)
+                logger.info("Rasa server %s stopped (pid %d, exit code %s)", self.base_url, proc.pid, proc.returncode)
+            with _LIVE_LOCK:
+                _LIVE_SERVERS.discard(self)
+            if self._log is not None:
+                self._log.close()
+                self._log = None
 
     async def __aenter__(self) -> RasaServer:
         return await self.start()

@@ -1,4 +1,4 @@
-"""Builds a running hub from :class:`hub.config.Settings`: the one place where everything is wired."""
+"""Builds a running hub from :class:`rexian.settings.Settings`: the one place where everything is wired."""
 
 from __future__ import annotations
 
@@ -15,39 +15,42 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import channels.voice.web as voice_web
 from channels import email, open311, rest, sms, telegram, voice, web_chat
+from channels.voice.call_store import CallStore
 from channels.voice.hub_port import VoiceHub
 from channels.voice.ivr import web as ivr_web
 from channels.voice.ivr.store import IvrFlows
 from channels.voice.service import VoiceChannel
-from hub.config import Settings
+from channels.voice.sip_accounts import SipAccountStore
 from hub.conversation_service import ConversationService
-from hub.demo import load_demo
 from hub.dialogue.engine import DialogueEngine
 from hub.events import EventBus
 from hub.nlu import NluService
 from hub.notices import NoticeRoutes
 from hub.outbox import Outbox, RetryPolicy
-from hub.storage.calls import CallStore
 from hub.storage.conversations import ConversationStore
-from hub.storage.engine import create_engine, migrate
-from hub.storage.knowledge import KnowledgeStore
+from hub.storage.engine import create_engine
 from hub.storage.outbox import OutboxStore
-from hub.storage.sip_accounts import SipAccountStore
 from hub.storage.taxonomy import load_taxonomy
 from hub.storage.users import UserStore
 from hub.storage.work_orders import WorkOrderStore
 from hub.taxonomy import Taxonomy
-from hub.web import nlu_admin
-from hub.web import orders as orders_pages
 from hub.web.app import create_app
 from hub.web.context import HubContext
+from hub.work_orders import portal as orders_pages
 from hub.work_orders.calendar import WorkingCalendar, calendar_from_rows
 from hub.work_orders.notifier import CitizenNotifier
 from hub.work_orders.service import WorkOrderService
 from knowledge_base import web as kb_web
 from knowledge_base.hub_adapter import AnnouncementBoard, IndexedKnowledgeBase
 from knowledge_base.service import KnowledgeService
+from knowledge_base.store import KnowledgeStore
+from nlu import web as nlu_admin
+from rexian.demo import load_demo
 from rexian.nlu_supervisor import SupervisedNlu
+from rexian.schema import migrate
+from rexian.settings import Settings
+from routing import inbox
+from routing.chat_queue import ChatQueue
 from routing.desk import RuleDispatchDesk
 
 log = logging.getLogger(__name__)
@@ -180,8 +183,19 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     )
     ivr_flows = await IvrFlows.open(engine)  # installs the default 12319 flow on the first start
     app = create_app(
-        ctx, template_dirs=[web_chat.TEMPLATE_DIR, sms.TEMPLATE_DIR, ivr_web.TEMPLATE_DIR, voice_web.TEMPLATE_DIR]
+        ctx,
+        template_dirs=[
+            orders_pages.TEMPLATE_DIR,
+            inbox.TEMPLATE_DIR,
+            kb_web.TEMPLATE_DIR,
+            nlu_admin.TEMPLATE_DIR,
+            web_chat.TEMPLATE_DIR,
+            sms.TEMPLATE_DIR,
+            ivr_web.TEMPLATE_DIR,
+            voice_web.TEMPLATE_DIR,
+        ],
     )
+    inbox.setup(app, ChatQueue(conversations, service))
     web_chat.setup(app)
     orders_pages.setup(app, settings.data_dir / "attachments")
     rest.setup(app)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import errno
 import getpass
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -14,8 +17,8 @@ from channels.email import cli as email_cli
 from channels.sms.config import SmsSettings
 from channels.telegram import cli as telegram_cli
 from channels.voice import cli as voice_cli
-from hub.config import Settings, default_data_dir
 from hub.logsafe import setup_logging
+from rexian.settings import Settings, default_data_dir
 
 log = logging.getLogger("rexian")
 
@@ -190,11 +193,61 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
+class PortInUseError(Exception):
+    """A port ``rexian serve`` must bind is taken; the message names it and the option that changes it."""
+
+
+def _port_taken(host: str, port: int, kind: socket.SocketKind) -> bool:
+    """Whether binding ``host:port`` (TCP or UDP) fails with EADDRINUSE, as the server's own bind would."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=kind, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return False  # not a port question: the server's own bind reports it
+    for family, _, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as sock:
+            if kind == socket.SOCK_STREAM:  # as asyncio's create_server: sockets in TIME_WAIT do not count
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return True
+    return False
+
+
+def check_ports(settings: Settings) -> None:
+    """Make sure the HTTP port and the SIP port (UDP and TCP) are free, before anything is started.
+
+    Raises:
+        PortInUseError: The first taken port, e.g. ``HTTP port 8080 on 127.0.0.1 is already in use; choose
+            another with --port``.
+    """
+    wanted = [(settings.host, settings.port, socket.SOCK_STREAM, "HTTP port", "", "--port")]
+    voice = settings.voice
+    if voice is not None and voice.sip_port:  # 0: any free port
+        wanted.append((voice.sip_host, voice.sip_port, socket.SOCK_DGRAM, "SIP port", " (UDP)", "--sip-port"))
+        if voice.tcp:
+            wanted.append((voice.sip_host, voice.sip_port, socket.SOCK_STREAM, "SIP port", " (TCP)", "--sip-port"))
+    for host, port, kind, what, proto, flag in wanted:
+        if port and _port_taken(host, port, kind):
+            raise PortInUseError(f"{what} {port}{proto} on {host} is already in use; choose another with {flag}")
+
+
 def _serve(settings: Settings) -> None:
+    """Run the hub until SIGINT/SIGTERM; no child process (its Rasa server) outlives it, whatever ends it.
+
+    Raises:
+        PortInUseError: A port is taken (checked before the store is opened and Rasa is spawned).
+    """
     from aiohttp import web
 
     from hub.heap import freeze_startup_heap
+    from nlu import runtime
     from rexian.app import build_hub
+
+    check_ports(settings)
 
     async def make_app() -> web.Application:
         hub = await build_hub(settings)
@@ -206,7 +259,18 @@ def _serve(settings: Settings) -> None:
         hub.app.on_startup.append(freeze)
         return hub.app
 
-    web.run_app(make_app(), host=settings.host, port=settings.port, print=None, access_log=None)
+    # aiohttp does not run the cleanup hooks when start-up is cut short (a signal or an exception in a start-up
+    # hook), so the Rasa server is also stopped here, at exit, and by the kernel if the hub dies (runtime.py).
+    atexit.register(runtime.stop_all_servers)
+    try:
+        web.run_app(make_app(), host=settings.host, port=settings.port, print=None, access_log=None)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        check_ports(settings)  # taken between the check and the bind: name the port when it can be told
+        raise PortInUseError(f"an address is already in use ({exc}); choose other ports") from None
+    finally:
+        runtime.stop_all_servers()
 
 
 async def _migrate(settings: Settings) -> None:
@@ -217,9 +281,9 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _demo_load(settings: Settings) -> None:
-    from hub.demo import load_demo
     from hub.storage.users import UserStore
     from rexian.app import prepare_store
+    from rexian.demo import load_demo
 
     engine = await prepare_store(settings)
     try:
@@ -251,8 +315,8 @@ async def _user_sip_secret(settings: Settings, username: str, realm: str | None)
     import sqlalchemy as sa
 
     from channels.voice.config import VoiceSettings
+    from channels.voice.sip_accounts import SipAccountStore
     from hub.storage.schema import users
-    from hub.storage.sip_accounts import SipAccountStore
     from rexian.app import prepare_store
 
     realm = realm or (settings.voice or VoiceSettings()).realm
@@ -273,7 +337,7 @@ async def _user_sip_secret(settings: Settings, username: str, realm: str | None)
 
 
 async def _open311_key_create(settings: Settings, name: str) -> None:
-    from hub.storage.open311 import Open311Store
+    from channels.open311.store import Open311Store
     from rexian.app import prepare_store
 
     engine = await prepare_store(settings)
@@ -298,7 +362,11 @@ def main(argv: list[str] | None = None) -> int:
             settings = _settings(args)
         except ValueError as exc:
             parser.error(str(exc))
-        _serve(settings)
+        try:
+            _serve(settings)
+        except PortInUseError as exc:
+            print(f"rexian: {exc}", file=sys.stderr)
+            return 1
     elif args.command == "migrate":
         asyncio.run(_migrate(_settings(args)))
     elif args.command == "demo":
@@ -313,8 +381,9 @@ def main(argv: list[str] | None = None) -> int:
         return telegram_cli.run(args)
     elif args.command == "kb":
         from knowledge_base import evaluate as kb_evaluate
+        from rexian.demo import prepare_taxonomy_store
 
-        return kb_evaluate.run(args)
+        return kb_evaluate.run(args, prepare_taxonomy_store)
     elif args.command == "nlu":
         from nlu import runtime
 

@@ -2,6 +2,11 @@
 
 While the Rasa server is starting or after it died, :meth:`SupervisedNlu.parse` raises
 :class:`hub.nlu.NluUnavailable`, so the dialogue engine hands citizens to agents instead of losing them.
+
+A model answers its first parse slowly (Rasa/TensorFlow builds its graph then: ~3.5 s, more than the 2 s parse
+timeout), so a model is *warmed up* with a few parses (:data:`WARMUP_TEXTS`, :data:`WARMUP_TIMEOUT`) before the
+hub calls it ready: an owned server after it loaded its model, and any server after a hot model switch. Meanwhile
+``parse`` raises ``NluUnavailable`` and ``status`` reports ``starting``.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +25,12 @@ import aiohttp
 from hub.nlu import NluResult, NluService, NluUnavailable
 
 log = logging.getLogger(__name__)
+
+WARMUP_TEXTS = ("燃气开户需要带什么材料", "我家楼下的路灯坏了三天了，在幸福路12号", "你好")
+"""Parsed once each before a model is called ready (a request, an address, a greeting)."""
+
+WARMUP_TIMEOUT = 60.0
+"""Seconds allowed for each warm-up parse (the first one of a cold model is slow)."""
 
 
 class SupervisedNlu:
@@ -34,6 +46,7 @@ class SupervisedNlu:
         log_path: Path | None = None,
         model_source: Callable[[], Path | None] | None = None,
         poll_seconds: float | None = None,
+        warmup_timeout: float = WARMUP_TIMEOUT,
     ) -> None:
         """Create the supervisor.
 
@@ -48,6 +61,7 @@ class SupervisedNlu:
             poll_seconds: How often to compare that model with the loaded one and switch (hot model switch).
                 Default ``REXIAN_NLU_MODEL_POLL`` or 30 s for an owned server; 0 disables. A server given by
                 ``url`` is only switched by :meth:`switch_model`, unless ``poll_seconds`` is set.
+            warmup_timeout: Seconds per warm-up parse.
         """
         self._session = session
         self._url = url
@@ -60,11 +74,15 @@ class SupervisedNlu:
         self._retrain_task: asyncio.Task[None] | None = None
         self._retrain: dict[str, Any] = {"state": "idle"}
         self._timeout = timeout
+        self._warmup_timeout = warmup_timeout
         self._start = start and url is None
+        # An owned server gets its client only once warm; a given server's client serves from the start.
         self._client: NluService | None = self._connect(url) if url else None
         self._server: Any = None
         self._task: asyncio.Task[None] | None = None
-        self._state = "connecting" if url else ("starting" if start else "disabled")
+        self._warm_task: asyncio.Task[None] | None = None
+        self._warming: str | None = None  # the model being warmed after a hot switch (parses wait)
+        self._state = "starting" if url or start else "disabled"
         self._error: str | None = None
         self._log_path = log_path
 
@@ -74,9 +92,15 @@ class SupervisedNlu:
         return RasaNLU(url, self._session, timeout=self._timeout)
 
     def start(self) -> None:
-        """Begin starting the owned Rasa server in the background (the hub serves meanwhile)."""
+        """Begin starting the owned Rasa server in the background (the hub serves meanwhile).
+
+        A server given by ``url`` is warmed up in the background instead; it is not owned, so it may be warm
+        already and parses go to it meanwhile (its status reads ``starting`` until the warm-up answered).
+        """
         if self._start and self._task is None:
             self._task = asyncio.create_task(self._run_server())
+        if self._url is not None and self._state == "starting" and self._warm_task is None:
+            self._warm_task = asyncio.create_task(self._warm_given_server(self._url))
         if self._poll_seconds > 0 and self._watch_task is None:
             self._watch_task = asyncio.create_task(self._watch_models())
 
@@ -136,6 +160,9 @@ class SupervisedNlu:
     async def switch_model(self, model: Path | None = None) -> dict[str, Any]:
         """Load ``model`` (default: the model of the current training data) into the Rasa server, no restart.
 
+        A newly loaded model is warmed up (:data:`WARMUP_TEXTS`) before this returns; meanwhile :meth:`parse`
+        raises :class:`NluUnavailable` and :meth:`status` reports ``starting``.
+
         Returns:
             ``{"switched": bool, "model": name}``; ``switched`` is False when it was already loaded.
 
@@ -152,11 +179,48 @@ class SupervisedNlu:
         status = await self._rasa_status()
         if Path(str(status.get("model_file", ""))).name == wanted.name:
             return {"switched": False, "model": wanted.name}
-        try:
+        try:  # Rasa keeps serving the old model while it loads the new one
             await runtime.load_model(self._session, self._url, wanted)
         except runtime.RasaSetupError as exc:
             raise NluUnavailable(str(exc)) from exc
+        self._warming = wanted.name  # now it serves the new, cold model: parses wait until it is warm
+        try:
+            await self._warm_up(self._url)
+        except NluUnavailable as exc:  # loaded all the same: its first parses may be slow
+            log.warning("NLU model %s loaded but its warm-up parse failed: %s", wanted.name, exc)
+        finally:
+            self._warming = None
         return {"switched": True, "model": wanted.name}
+
+    async def _warm_up(self, url: str) -> None:
+        """Parse :data:`WARMUP_TEXTS` with the generous :data:`WARMUP_TIMEOUT`; raise NluUnavailable if one fails."""
+        from nlu.client import RasaNLU
+
+        client = RasaNLU(url, self._session, timeout=self._warmup_timeout)
+        started = time.monotonic()
+        for text in WARMUP_TEXTS:
+            await client.parse(text)
+        log.info("NLU warmed up at %s in %.1f s", url, time.monotonic() - started)
+
+    async def _warm_until_answered(self, url: str, alive: Callable[[], bool]) -> bool:
+        """Warm up until the warm-up parses answer, retrying while ``alive()``; False when it no longer is."""
+        delay = 1.0
+        while alive():
+            try:
+                await self._warm_up(url)
+            except NluUnavailable as exc:
+                self._error = f"warm-up parse failed: {exc}"
+                log.warning("NLU warm-up at %s failed (%s); retrying in %.0f s", url, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            self._error = None
+            return True
+        return False
+
+    async def _warm_given_server(self, url: str) -> None:
+        if await self._warm_until_answered(url, alive=lambda: True):
+            self._state = "ok"
 
     async def _rasa_status(self) -> dict[str, Any]:
         assert self._url is not None
@@ -190,37 +254,48 @@ class SupervisedNlu:
             venv = await asyncio.to_thread(runtime.ensure_venv)
             model = await asyncio.to_thread(runtime.ensure_model)
             server = runtime.RasaServer(model, venv=venv, log_path=self._log_path)
+            self._server = server  # before it is launched: close() stops it whenever start-up is cut short
             await server.start()
         except Exception as exc:
             self._state, self._error = "down", f"{type(exc).__name__}: {exc}"
             log.error("Rasa server could not start (%s); citizens go straight to agents", self._error)
             return
-        self._server = server
+        log.info("Rasa server up at %s; warming up its model before the hub uses it", server.base_url)
+        if not await self._warm_until_answered(server.base_url, alive=lambda: server.running):
+            self._state, self._error = "down", f"Rasa server exited while warming up; log {server.log_path}"
+            log.error("%s; citizens go straight to agents", self._error)
+            return
         self._url = server.base_url
         self._client = self._connect(server.base_url)
         self._state = "ok"
         log.info("Rasa NLU ready at %s", server.base_url)
 
     async def parse(self, text: str) -> NluResult:
-        """Parse via Rasa, or raise :class:`NluUnavailable` while it is not there."""
+        """Parse via Rasa, or raise :class:`NluUnavailable` while it is not there (or not warm yet)."""
         if self._client is None:
             raise NluUnavailable(f"NLU {self._state}")
+        if self._warming is not None:
+            raise NluUnavailable(f"NLU warming up the new model {self._warming}")
         return await self._client.parse(text)
 
     async def status(self) -> dict[str, Any]:
-        """Health for /healthz."""
+        """Health for /healthz: ``starting`` until the model answered its warm-up parse, then Rasa's own status."""
         if self._client is None:
-            out: dict[str, Any] = {
-                "status": "degraded" if self._state == "starting" else "down",
-                "state": self._state,
-            }
+            out: dict[str, Any] = {"status": "starting" if self._state == "starting" else "down", "state": self._state}
             if self._error:
                 out["error"] = self._error
+            if self._state == "starting":
+                out["note"] = "citizens are handed to agents until the NLU model answered its warm-up parse"
             return out
         status = await self._client.status()
         if status.get("status") != "ok":
             status["status"] = "degraded"
             status["note"] = "citizens are handed to agents while NLU is unavailable"
+        elif self._warming is not None or self._state == "starting":
+            status["status"] = "starting"
+            status["note"] = "the NLU model has not answered its warm-up parse yet"
+            if self._error:
+                status["error"] = self._error
         return status
 
     async def close(self) -> None:
@@ -229,13 +304,15 @@ class SupervisedNlu:
             self._retrain_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retrain_task
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
+        for task in (self._watch_task, self._warm_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        if self._server is not None:
-            await asyncio.to_thread(self._server.stop)
+        server, self._server = self._server, None
+        if server is not None:  # also when it is still starting or warming up
+            await asyncio.to_thread(server.stop)

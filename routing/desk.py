@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from hub.dialogue.ports import WorkOrderDraft
-from hub.events import EventBus, WorkOrderCreated
+from hub.events import EventBus
 from hub.models import WorkOrder
 from hub.storage.conversations import ConversationStore
 from hub.storage.work_orders import WorkOrderStore
@@ -27,7 +27,7 @@ class RuleDispatchDesk:
         conversations: ConversationStore,
         taxonomy: Callable[[], Taxonomy],
         bus: EventBus,
-        service: WorkOrderService | None = None,
+        service: WorkOrderService,
     ) -> None:
         self.service = service
         self.orders = orders
@@ -36,7 +36,10 @@ class RuleDispatchDesk:
         self.bus = bus
 
     async def register(self, conversation_id: str | None, draft: WorkOrderDraft) -> tuple[WorkOrder, str | None]:
-        """Create the order, link the citizen's contact by phone, dispatch by rule, publish the event.
+        """Link the citizen's contact by phone, choose the unit by rule and register the order through the service.
+
+        The service dispatches it to that unit at once (or leaves it to the centre when no rule matched); the
+        unit's display name is returned only if the order was dispatched.
 
         ``conversation_id`` is None for orders that come from no conversation (e.g. Open311 requests).
         """
@@ -52,7 +55,7 @@ class RuleDispatchDesk:
                 if conversation.contact_id is None:
                     await self.conversations.update(conversation_id, contact_id=contact_id)
         category = tax.categories.get(draft.category or "")
-        order = await self.orders.create(
+        order = await self.service.register(
             request_type=draft.request_type,
             description=draft.description,
             industry=draft.industry,
@@ -60,14 +63,12 @@ class RuleDispatchDesk:
             district=district,
             address=draft.address,
             phone=draft.phone,
-            unit=unit,
             urgent=bool(category and category.urgent),
             conversation_id=conversation_id,
             contact_id=contact_id,
+            unit=unit,
         )
-        log.info("work order %s created (industry=%s unit=%s)", order.number, order.industry, unit or "-")
-        await self.bus.publish(WorkOrderCreated(order))
-        unit_row = tax.units.get(unit or "")
+        unit_row = tax.units.get(order.unit or "")
         return order, unit_row.name_zh if unit_row else None
 
     async def lookup(self, number: str) -> WorkOrder | None:
@@ -87,8 +88,6 @@ class RuleDispatchDesk:
 
     async def record_callback(self, number: str, satisfaction: str, department_at_fault: bool) -> WorkOrder:
         """Record the callback through the work-order service (re-handling if the unit was at fault)."""
-        if self.service is None:
-            raise RuntimeError("no work-order service wired")
         return await self.service.act(
             number,
             Action.CALLBACK,

@@ -15,9 +15,9 @@ from channels.email.config import EmailSettings, MailLimits
 from channels.email.imap import ImapReader
 from channels.email.ingest import CHANNEL_EMAIL, AttachmentStore, MailIngest
 from channels.email.sender import EmailSender
+from channels.email.store import EmailStore
 from hub.logsafe import mask
 from hub.outbox import Outbox
-from hub.storage.email import EmailStore
 from hub.web.context import CTX
 
 __all__ = ["CHANNEL_EMAIL", "EMAIL_CHANNEL", "EmailChannel", "EmailSettings", "MailLimits", "setup"]

@@ -12,8 +12,8 @@ from urllib.parse import quote
 from aiohttp import web
 
 from channels.email.ingest import AttachmentStore
+from channels.email.store import EmailStore
 from hub.models import INBOX_ROLES
-from hub.storage.email import EmailStore
 from hub.web.auth import require_roles
 
 ROUTE = "/api/email/attachments/{message_id:\\d{1,12}}/{index:\\d{1,4}}"

@@ -15,11 +15,11 @@ from typing import Any
 from channels.email.config import MailLimits
 from channels.email.loops import BOUNCE, NORMAL
 from channels.email.mime import Attachment, Envelope, MailRejected, ParsedMail, message_key, parse_mail, read_headers
+from channels.email.store import EmailStore
 from hub.conversation_service import ConversationService
 from hub.file_store import ContentStore
 from hub.logsafe import mask
 from hub.models import Conversation
-from hub.storage.email import EmailStore
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from email.utils import format_datetime, formataddr
 import aiosmtplib
 
 from channels.email.config import EmailSettings
+from channels.email.store import EmailStore, Thread
 from hub.i18n import t
 from hub.models import Conversation, Message, SenderKind
 from hub.outbox import PermanentFailure
-from hub.storage.email import EmailStore, Thread
 
 _ADDRESS = re.compile(r"[^@\s<>\"(),;:]{1,128}@[^@\s<>\"(),;:]{1,190}\.[A-Za-z0-9-]{1,63}")
 _REPLY_PREFIX = re.compile(r"^\s*(re|回复|答复)\s*[:：]", re.IGNORECASE)

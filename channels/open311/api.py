@@ -12,11 +12,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.open311 import wire
+from channels.open311.store import Open311Store, RequestExtras, RequestFilter
 from channels.open311.wire import Open311Error, bad
 from hub.clock import Clock, utc_now
 from hub.dialogue.ports import WorkOrderDraft
 from hub.models import WorkOrder
-from hub.storage.open311 import Open311Store, RequestExtras, RequestFilter
 from hub.taxonomy import Category, Taxonomy
 from hub.web.context import CTX
 

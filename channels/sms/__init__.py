@@ -18,8 +18,8 @@ from channels.sms.config import SmsSettings
 from channels.sms.inbound import CHANNEL_SMS, SmsInbound
 from channels.sms.sender import SmsSender
 from channels.sms.session import SmppSession
+from channels.sms.store import SmsStore
 from hub.outbox import Outbox
-from hub.storage.sms import SmsStore
 from hub.web.context import CTX
 
 __all__ = ["CHANNEL_SMS", "TEMPLATE_DIR", "SmsChannel", "SmsSettings", "setup"]

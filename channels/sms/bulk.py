@@ -15,10 +15,10 @@ import re
 from channels.sms.inbound import normalise_number
 from channels.sms.segments import split
 from channels.sms.session import NotBound, SmppSession, SubmitRejected
+from channels.sms.store import SmsStore
 from hub.background import BackgroundTask
 from hub.dialogue.slots import is_valid_phone
 from hub.logsafe import mask
-from hub.storage.sms import SmsStore
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from channels.sms.bulk import MAX_NUMBERS, MAX_TEXT, BulkRunner, parse_numbers
+from channels.sms.store import BulkJob, SmsStore
 from hub.models import Role
-from hub.storage.sms import BulkJob, SmsStore
 from hub.web.auth import current_user, require_roles
 from hub.web.i18n_web import UI
 

@@ -21,12 +21,12 @@ from aiosmpplib.state import SmppCommandStatus
 from channels.sms.config import SmsSettings
 from channels.sms.receipts import parse_receipt
 from channels.sms.segments import Part, assemble
+from channels.sms.store import SmsStore
 from hub.dialogue.slots import is_valid_phone
 from hub.events import MessageStored
 from hub.i18n import t
 from hub.logsafe import mask
 from hub.models import SenderKind
-from hub.storage.sms import SmsStore
 from hub.web.context import HubContext
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from channels.sms.segments import split
 from channels.sms.session import SmppSession, SubmitRejected
+from channels.sms.store import SmsStore
 from hub.models import Conversation, Message
 from hub.outbox import PermanentFailure
-from hub.storage.sms import SmsStore
 
 
 class DeliveryError(RuntimeError):

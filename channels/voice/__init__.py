@@ -12,7 +12,7 @@ from hub.web.context import CTX
 from .config import VoiceSettings
 
 if TYPE_CHECKING:
-    from hub.storage.sip_accounts import SipAccountStore
+    from channels.voice.sip_accounts import SipAccountStore
 
     from .hub_port import VoiceHub
     from .ivr.store import IvrFlows

@@ -1,7 +1,7 @@
 """Agents' softphones and the call queue: registration, ringing an agent, bridging, and the ACD's timers.
 
 Agents register their SIP softphone with the hub (Digest, the account from ``/agent/softphone``); a registered
-softphone signs the agent in to every queue of the active IVR flow. The sans-IO :class:`~channels.voice.acd.Acd`
+softphone signs the agent in to every queue of the active IVR flow. The sans-IO :class:`~routing.acd.Acd`
 decides who is offered which caller; this desk carries its decisions out: ringing an agent is an outgoing INVITE
 to the agent's registered contact (with the caller's masked number as display name, and a ``CallOffered`` event so
 the agent's inbox opens the caller's conversation while the phone rings); an answer bridges the caller's and the
@@ -21,7 +21,7 @@ from typing import Any
 from hub.events import CallOffered, EventBus
 from hub.logsafe import mask
 
-from .acd import Acd, AcdError, AcdEvent, Announce, Offer, OfferTimedOut, OfferWithdrawn, Overflow, QueueLeft
+from routing.acd import Acd, AcdError, AcdEvent, Announce, Offer, OfferTimedOut, OfferWithdrawn, Overflow, QueueLeft
 from .ivr.events import Enqueue
 from .leg import MediaClock, MediaLeg, open_leg_socket
 from .sdp import PCMA, PCMU, Direction, Negotiated, SdpParseError, SessionDescription, create_offer

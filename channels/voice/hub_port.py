@@ -1,7 +1,7 @@
 """What a phone call needs from the hub: its conversation, call record, lookups and the agent queue state.
 
 Calls are conversations: the caller ID finds (or creates) the citizen's contact, every call opens a conversation
-on the ``voice`` channel (``external_ref`` = the SIP Call-ID) with a call record (``hub/storage/calls.py``). What the
+on the ``voice`` channel (``external_ref`` = the SIP Call-ID) with a call record (``channels/voice/call_store.py``). What the
 caller says in free form is stored as citizen messages and labelled by the same NLU as text; knowledge-base answers
 read to the caller are stored as bot messages; voicemail and recordings are audio attachments; waiting for an agent
 puts the conversation in the shared inbox queue, answered calls are assigned to the agent who took them.
@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from channels.voice.call_store import CallStore
 from hub.clock import Clock, utc_now
 from hub.dialogue.ports import KnowledgeBase
 from hub.events import CallFinished, ConversationAssigned, ConversationQueued, EventBus, MessageStored
@@ -24,7 +25,6 @@ from hub.i18n import t
 from hub.logsafe import mask
 from hub.models import Contact, Conversation, ConversationStatus, SenderKind
 from hub.nlu import NluService, NluUnavailable
-from hub.storage.calls import CallStore
 from hub.storage.conversations import ConversationStore
 from hub.storage.work_orders import WorkOrderStore
 from hub.taxonomy import Taxonomy

@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hub.storage.sip_accounts import SipAccountStore
+from channels.voice.sip_accounts import SipAccountStore
 
-from .acd import Acd
+from routing.acd import Acd
 from .agents import AgentDesk
 from .asr import SpeechRecognizer
 from .config import VoiceSettings

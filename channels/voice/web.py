@@ -7,7 +7,7 @@
 - ``GET /calls``: recent calls with filters (date range, outcome) and KPIs; agents see only calls they answered.
 - ``GET/POST /agent/softphone``: the agent's SIP account; the POST generates a new secret and shows it once.
 - The inbox's conversation detail gets the conversation's call records (``calls``) through
-  :data:`hub.web.inbox.CALL_RECORDS`.
+  :data:`routing.inbox.CALL_RECORDS`.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from channels.voice.call_store import CallNotFound, CallStore
+from channels.voice.call_store import calls as calls_table
 from channels.voice.config import VoiceSettings
+from channels.voice.sip_accounts import SipAccountStore
 from hub.clock import as_utc, utc_now
 from hub.logsafe import mask
 from hub.models import INBOX_ROLES, Role, User
-from hub.storage.calls import CallNotFound, CallStore
-from hub.storage.calls import calls as calls_table
-from hub.storage.sip_accounts import SipAccountStore
 from hub.storage.work_orders import CENTRE_TZ
-from hub.web import inbox
+from routing import inbox
 from hub.web.auth import current_user, require_roles
 from hub.web.context import CTX
 from hub.web.i18n_web import UI, locale_of, ui
@@ -222,7 +222,7 @@ def _recording_label(file: str) -> str:
 
 
 def call_view(record: Any, agents: dict[int, str], *, full_caller: bool) -> dict[str, Any]:
-    """A call record (a :class:`~hub.storage.calls.CallRecord` or a ``calls`` row) as the pages and APIs show it.
+    """A call record (a :class:`~channels.voice.call_store.CallRecord` or a ``calls`` row) as the pages and APIs show it.
 
     ``full_caller``: the caller's number unmasked (agents call back from the inbox); else ``138****5678``.
     """

@@ -1,4 +1,6 @@
-"""Async engine creation (SQLite WAL by default, PostgreSQL by URL) and Alembic migrations."""
+"""Async engine creation (SQLite WAL by default, PostgreSQL by URL) and the write transaction.
+
+The migrations of every package are run by the composition root (:func:`rexian.schema.migrate`)."""
 
 from __future__ import annotations
 
@@ -11,17 +13,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, make_url
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hub.storage.sqlite_inline import inline_creator
 
 log = logging.getLogger(__name__)
-
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -71,23 +68,3 @@ async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         lock = _write_locks[engine.sync_engine] = asyncio.Lock()
     async with lock, engine.begin() as conn:
         yield conn
-
-
-def alembic_config() -> Config:
-    """An Alembic config pointing at the packaged migrations (no alembic.ini needed)."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return cfg
-
-
-def _upgrade(sync_conn: Connection, revision: str) -> None:
-    cfg = alembic_config()
-    cfg.attributes["connection"] = sync_conn
-    command.upgrade(cfg, revision)
-
-
-async def migrate(engine: AsyncEngine, revision: str = "heads") -> None:
-    """Bring the database schema up to ``revision`` (idempotent; "heads": every branch of migrations)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade, revision)
-    log.info("database schema at %s (%s)", revision, engine.url.get_backend_name())

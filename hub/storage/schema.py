@@ -6,6 +6,9 @@ human-readable codes of the demo data (``water``, ``water.outage``, ``gas_compan
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData(
@@ -18,7 +21,34 @@ metadata = sa.MetaData(
     }
 )
 
-TS = sa.DateTime(timezone=True)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that only ever stores UTC and always reads back aware UTC.
+
+    SQLite keeps no zone: an aware local time would be stored as its wall-clock digits and read back as UTC.
+    Aware values are converted to UTC here; naive values are refused (their zone is unknown).
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored: attach its zone first")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+TS = UtcDateTime()
 
 districts = sa.Table(
     "districts",
@@ -214,31 +244,6 @@ counters = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.Integer, nullable=False),
 )
-
-articles = sa.Table(
-    "articles",
-    metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("question", sa.Text, nullable=False),
-    sa.Column("similar_questions", sa.JSON, nullable=False),
-    sa.Column("answer", sa.Text, nullable=False),
-    sa.Column("spoken_answer", sa.Text, nullable=False),
-    sa.Column("industry", sa.String(64), sa.ForeignKey("industries.code"), nullable=True),
-    sa.Column("category", sa.String(100), sa.ForeignKey("categories.code"), nullable=True),
-    sa.Column("unit", sa.String(100), sa.ForeignKey("units.code"), nullable=True),
-    sa.Column("tags", sa.JSON, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
-    sa.Column("updated_at", TS, nullable=False),
-    # curation (migration 0002_knowledge_base; versions, suggestions, announcements: hub/storage/knowledge.py)
-    sa.Column("commitments", sa.Text, nullable=True),
-    sa.Column("fees", sa.Text, nullable=True),
-    sa.Column("links", sa.JSON, nullable=True),
-    sa.Column("effective_from", TS, nullable=True),
-    sa.Column("expires_at", TS, nullable=True),
-    sa.Column("published_version", sa.Integer, nullable=True),
-)
-
 
 # -- work-order lifecycle (migration 0002_work_orders) ------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,8 +26,7 @@ from hub.storage.schema import (
 )
 
 CENTRE_TZ = ZoneInfo("Asia/Shanghai")  # the centre's local day numbers the orders
-RECEIVED = "received"  # 受理
-DISPATCHED = "dispatched"  # 派单
+RECEIVED = "received"  # 受理: every order starts here; only the work-order service moves it on
 
 
 async def _next_number(conn: AsyncConnection, now: datetime, tz: tzinfo) -> str:
@@ -52,6 +52,24 @@ class WorkOrderStore:
         self._clock = clock
         self._tz = tz
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction that several calls share by passing it as their ``conn``.
+
+        The work-order service registers an order and dispatches it by rule in one transaction this way.
+        """
+        async with begin(self._engine) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _writing(self, conn: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+        """The caller's transaction, or a new one of its own."""
+        if conn is not None:
+            yield conn
+            return
+        async with begin(self._engine) as own:
+            yield own
+
     async def create(
         self,
         *,
@@ -62,17 +80,23 @@ class WorkOrderStore:
         district: str | None,
         address: str | None,
         phone: str | None,
-        unit: str | None,
         urgent: bool,
         conversation_id: str | None,
         contact_id: int | None,
         actor_id: int | None = None,
+        conn: AsyncConnection | None = None,
     ) -> WorkOrder:
-        """Create an order in 受理; with a unit it is dispatched (派单) in the same transaction."""
+        """Insert an order in 受理 (received, no unit) with its ``receive`` event, in one transaction.
+
+        The store decides nothing: dispatching, even by rule right away, is an action of
+        :class:`hub.work_orders.service.WorkOrderService` (``register``, ``act``).
+
+        Args:
+            conn: run inside the caller's transaction (see :meth:`transaction`) instead of a new one.
+        """
         now = self._clock()
-        async with begin(self._engine) as conn:
-            number = await _next_number(conn, now, self._tz)
-            state = DISPATCHED if unit else RECEIVED
+        async with self._writing(conn) as tx:
+            number = await _next_number(tx, now, self._tz)
             values: dict[str, Any] = {
                 "number": number,
                 "conversation_id": conversation_id,
@@ -84,21 +108,24 @@ class WorkOrderStore:
                 "address": address,
                 "phone": phone,
                 "description": description,
-                "unit": unit,
-                "state": state,
+                "unit": None,
+                "state": RECEIVED,
                 "urgent": urgent,
                 "created_at": now,
                 "updated_at": now,
-                "dispatched_at": now if unit else None,
             }
-            row = (await conn.execute(work_orders.insert().values(**values).returning(work_orders))).one()
-            events = [{"action": "receive", "from_state": None, "to_state": RECEIVED, "unit": None}]
-            if unit:
-                events.append({"action": "dispatch", "from_state": RECEIVED, "to_state": DISPATCHED, "unit": unit})
-            for ev in events:
-                await conn.execute(
-                    work_order_events.insert().values(work_order_id=row.id, actor_id=actor_id, created_at=now, **ev)
+            row = (await tx.execute(work_orders.insert().values(**values).returning(work_orders))).one()
+            await tx.execute(
+                work_order_events.insert().values(
+                    work_order_id=row.id,
+                    action="receive",
+                    from_state=None,
+                    to_state=RECEIVED,
+                    unit=None,
+                    actor_id=actor_id,
+                    created_at=now,
                 )
+            )
         return rows.work_order(row)
 
     async def apply(
@@ -112,11 +139,19 @@ class WorkOrderStore:
         data: dict[str, Any] | None = None,
         values: dict[str, Any] | None = None,
         extra: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+        conn: AsyncConnection | None = None,
     ) -> WorkOrder | None:
-        """Record an action: update the order only if it is still in ``order.state`` (None if it moved meanwhile)."""
+        """Record an action: update the order only if it is still in ``order.state`` (None if it moved meanwhile).
+
+        Nothing is written when the guard fails. Only the work-order service calls this (the single gateway of
+        state changes, ADR 0021).
+
+        Args:
+            conn: run inside the caller's transaction (see :meth:`transaction`) instead of a new one.
+        """
         now = self._clock()
-        async with begin(self._engine) as conn:
-            result = await conn.execute(
+        async with self._writing(conn) as tx:
+            result = await tx.execute(
                 work_orders.update()
                 .where(work_orders.c.id == order.id, work_orders.c.state == order.state)
                 .values(state=to_state, updated_at=now, **(values or {}))
@@ -125,7 +160,7 @@ class WorkOrderStore:
             row = result.first()
             if row is None:
                 return None
-            await conn.execute(
+            await tx.execute(
                 work_order_events.insert().values(
                     work_order_id=order.id,
                     action=action,
@@ -139,7 +174,7 @@ class WorkOrderStore:
                 )
             )
             if extra is not None:
-                await extra(conn)
+                await extra(tx)
         return rows.work_order(row)
 
     async def get(self, work_order_id: int) -> WorkOrder | None:

@@ -10,7 +10,7 @@ import jinja2
 from aiohttp import web
 
 from hub.models import INBOX_ROLES, Role
-from hub.web import auth, contacts, health, inbox
+from hub.web import auth, contacts, health
 from hub.web.context import CTX, HubContext
 from hub.web.i18n_web import LANG_COOKIE, locale_of, ui
 
@@ -88,13 +88,6 @@ def create_app(ctx: HubContext, template_dirs: Iterable[Path] = ()) -> web.Appli
     app.router.add_post("/login", auth.login_submit)
     app.router.add_post("/logout", auth.logout)
     app.router.add_get("/staff", staff_home)
-    app.router.add_get("/agent", inbox.inbox_page)
-    app.router.add_get("/agent/ws", inbox.inbox_socket)
-    app.router.add_get("/api/inbox", inbox.inbox_list)
-    app.router.add_get("/api/conversations/{id}", inbox.conversation_detail)
-    app.router.add_post("/api/conversations/{id}/claim", inbox.claim)
-    app.router.add_post("/api/conversations/{id}/reply", inbox.reply)
-    app.router.add_post("/api/conversations/{id}/close", inbox.close)
     app.router.add_post("/api/contacts/{id}/preferred-channel", contacts.set_preferred_channel)
     app.router.add_static("/static", HERE / "static", name="static", append_version=True)
     return app

@@ -114,7 +114,7 @@ def ui(key: str, locale: str) -> str:
 
 
 def _merge_feature_strings() -> None:
-    from hub.web.i18n_orders import ORDER_UI
+    from hub.work_orders.i18n import ORDER_UI
 
     UI.update(ORDER_UI)
 

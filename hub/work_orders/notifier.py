@@ -44,7 +44,7 @@ class CitizenNotifier:
         """Handle one work-order change."""
         assert isinstance(event, WorkOrderChanged)
         order = event.work_order
-        if order.conversation_id is None:
+        if order.conversation_id is None or event.automatic:  # dispatch by rule: the registration reply told them
             return
         try:
             conversation = await self.conversations.get(order.conversation_id)

@@ -6,31 +6,29 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.clock import Clock, utc_now
-from hub.events import EventBus, WorkOrderChanged
+from hub.events import EventBus, WorkOrderChanged, WorkOrderCreated
 from hub.models import Role, User, WorkOrder
-from hub.storage.schema import work_order_extensions, work_order_instructions
 from hub.storage.work_orders import CENTRE_TZ, WorkOrderStore
 from hub.taxonomy import Taxonomy
+from hub.work_orders.actions import HANDLERS, Step, clean_text
+from hub.work_orders.actions import MAX_EXTENSION_DAYS as MAX_EXTENSION_DAYS
+from hub.work_orders.actions import MAX_TEXT as MAX_TEXT
+from hub.work_orders.actions import RETURN_REASONS as RETURN_REASONS
+from hub.work_orders.actions import SATISFACTION as SATISFACTION
+from hub.work_orders.actions import Params as Params
+from hub.work_orders.actions import WorkOrderError as WorkOrderError
 from hub.work_orders.calendar import WorkingCalendar, calendar_from_rows
 from hub.work_orders.states import Action, IllegalTransition, Side, State, allowed_actions, next_state
 
 log = logging.getLogger(__name__)
 
-RETURN_REASONS = ("not_our_jurisdiction", "ownership_unclear", "duplicate", "insufficient_information")
-SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
-MAX_EXTENSION_DAYS = 30
-MAX_TEXT = 4000
 CENTRE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
-
-
-class WorkOrderError(ValueError):
-    """A request about a work order that cannot be carried out; the message says why."""
+AUTO_DISPATCH_NOTE = "自动派单"  # the history note of a dispatch by rule at registration
 
 
 class NotFound(LookupError):
@@ -38,18 +36,12 @@ class NotFound(LookupError):
 
 
 @dataclass(frozen=True, slots=True)
-class Params:
-    """What an action may carry."""
+class Transition:
+    """An action carried out (written, not yet announced): the order after it and the event to publish."""
 
-    note: str | None = None
-    unit: str | None = None
-    reason: str | None = None
-    days: int | None = None
-    extension_id: int | None = None
-    satisfaction: str | None = None
-    department_at_fault: bool = False
-    target: str | None = None  # merge: the number of the order that carries on
-    attachments: tuple[dict[str, Any], ...] = ()
+    order: WorkOrder
+    event: WorkOrderChanged
+    then: tuple[Action, Params] | None  # the system's follow-up action, if any
 
 
 def side_of(user: User | None) -> Side | None:
@@ -146,7 +138,67 @@ class WorkOrderService:
         next_day = self.calendar().add_working_days(now.astimezone(self.tz).date(), 1)
         return datetime.combine(next_day, time(23, 59, 59), tzinfo=self.tz)
 
-    # -- actions --------------------------------------------------------------------------------------
+    # -- the gateway of every state change -------------------------------------------------------------
+
+    async def register(
+        self,
+        *,
+        request_type: str,
+        description: str,
+        industry: str | None,
+        category: str | None,
+        district: str | None,
+        address: str | None,
+        phone: str | None,
+        urgent: bool,
+        conversation_id: str | None,
+        contact_id: int | None,
+        unit: str | None = None,
+    ) -> WorkOrder:
+        """Register an order (受理) and, when the dispatch rules chose ``unit``, dispatch it (派单) at once.
+
+        Both happen in one transaction. The dispatch is the centre's ``dispatch`` action taken by the system, through
+        the same checks and writes as a manual one; its history event carries the note 自动派单 and
+        ``{"auto": true}``. If it is refused (e.g. the rule names a unit that no longer exists) the order stays
+        received, in the centre's "to dispatch" list. Publishes :class:`WorkOrderCreated`, then the dispatch's
+        :class:`WorkOrderChanged` with ``automatic`` set (the citizen hears of it in the registration's reply).
+
+        Args:
+            unit: the unit chosen by the dispatch rules (``routing.dispatch.match_unit``); None: the centre
+                dispatches by hand.
+
+        Returns:
+            The order, dispatched or received.
+        """
+        dispatched: Transition | None = None
+        async with self.store.transaction() as conn:
+            created = await self.store.create(
+                request_type=request_type,
+                description=description,
+                industry=industry,
+                category=category,
+                district=district,
+                address=address,
+                phone=phone,
+                urgent=urgent,
+                conversation_id=conversation_id,
+                contact_id=contact_id,
+                conn=conn,
+            )
+            if unit is not None:
+                params = Params(unit=unit, note=AUTO_DISPATCH_NOTE)
+                try:
+                    dispatched = await self._transition(created, Action.DISPATCH, None, params, conn=conn, auto=True)
+                except (IllegalTransition, WorkOrderError) as exc:  # nothing of the dispatch was written
+                    log.warning(
+                        "work order %s: dispatch to %s refused (%s); left to the centre", created.number, unit, exc
+                    )
+        log.info("work order %s registered (industry=%s unit=%s)", created.number, industry, unit or "-")
+        await self.bus.publish(WorkOrderCreated(created))
+        if dispatched is None:
+            return created
+        await self.bus.publish(dispatched.event)
+        return dispatched.order
 
     async def act(self, number: str, action: Action, user: User | None, params: Params | None = None) -> WorkOrder:
         """Carry out ``action`` on order ``number`` as ``user`` (``None`` = the system).
@@ -156,167 +208,53 @@ class WorkOrderService:
             IllegalTransition: not allowed in the order's state or for the user's side.
             WorkOrderError: a missing or invalid parameter (reason code, unit, days ...).
         """
-        p = params or Params()
         order = await self.store.get_by_number(number)
         if order is None or (user is not None and not self.can_view(user, order)):
             raise NotFound(number)
+        done = await self._transition(order, action, user, params or Params())
+        await self.bus.publish(done.event)
+        if done.then is not None:
+            follow_up, follow_params = done.then
+            return await self.act(number, follow_up, None, follow_params)
+        return done.order
+
+    async def _transition(
+        self,
+        order: WorkOrder,
+        action: Action,
+        user: User | None,
+        params: Params,
+        *,
+        conn: AsyncConnection | None = None,
+        auto: bool = False,
+    ) -> Transition:
+        """The one place an order changes: side, state table, the action's handler, the guarded write.
+
+        Raises before writing anything when the action is refused or the order moved meanwhile.
+        """
         side = side_of(user)
         state = State(order.state)
         if side is None:
             raise IllegalTransition(action, state, reason=f"{action.value} is not allowed for this role")
         target = next_state(state, action, side)
-        note = _text(p.note)
-        now = self._clock()
-        values: dict[str, Any] = {}
-        data: dict[str, Any] = {}
-        extra = None
-        tax = self.taxonomy()
-
-        if action in (Action.DISPATCH, Action.REDISPATCH, Action.ARBITRATE):
-            unit = self._unit(p.unit)
-            values.update(unit=unit, dispatched_at=now, signed_at=None, due_at=None, warned_at=None)
-            if action is Action.ARBITRATE:
-                values["return_locked"] = True
-            data["unit"] = unit
-        elif action is Action.FORWARD:
-            unit = self._unit(p.unit)
-            if order.unit is None or unit == order.unit or unit not in tax.unit_subtree(order.unit):
-                raise WorkOrderError("an order can only be forwarded to a sub-unit of the unit holding it")
-            values.update(unit=unit, dispatched_at=now)
-            data["unit"] = unit
-        elif action is Action.SIGN:
-            due = self.calendar().due_at(now, self.deadline_days(order), self.tz)
-            values.update(signed_at=now, due_at=due.astimezone(UTC))  # stored in UTC (SQLite keeps no zone)
-        elif action is Action.REPLY:
-            if not note:
-                raise WorkOrderError("a reply needs the result (note)")
-            values.update(replied_at=now, result=note)
-            if p.attachments:
-                data["attachments"] = list(p.attachments)
-        elif action is Action.RETURN:
-            if order.return_locked:
-                raise IllegalTransition(
-                    action, state, reason="the centre's arbitration is final: it cannot be returned"
-                )
-            if p.reason not in RETURN_REASONS:
-                raise WorkOrderError(f"a return needs a reason code, one of {', '.join(RETURN_REASONS)}")
-            values.update(returns=order.returns + 1)
-            data["reason"] = p.reason
-        elif action is Action.CLOSE:
-            values["closed_at"] = now
-        elif action is Action.REHANDLE:
-            values.update(
-                rehandles=order.rehandles + 1,
-                dispatched_at=now,
-                signed_at=None,
-                due_at=None,
-                replied_at=None,
-                closed_at=None,
-                warned_at=None,
-                reminded_at=None,
-            )
-        elif action is Action.REQUEST_EXTENSION:
-            days = p.days
-            if days is None or not 1 <= days <= MAX_EXTENSION_DAYS:
-                raise WorkOrderError(f"an extension needs 1 to {MAX_EXTENSION_DAYS} working days")
-            if not note:
-                raise WorkOrderError("an extension request needs a reason (note)")
-            if any(e["status"] == "pending" for e in await self.store.extensions(order.id)):
-                raise WorkOrderError("an extension request is already waiting for the centre")
-            data["days"] = days
-            actor = None if user is None else user.id
-
-            async def insert_extension(conn: AsyncConnection) -> None:
-                await conn.execute(
-                    work_order_extensions.insert().values(
-                        work_order_id=order.id,
-                        days=days,
-                        reason=note,
-                        status="pending",
-                        requested_by=actor,
-                        requested_at=now,
-                    )
-                )
-
-            extra = insert_extension
-        elif action in (Action.APPROVE_EXTENSION, Action.REFUSE_EXTENSION):
-            pending = [e for e in await self.store.extensions(order.id) if e["status"] == "pending"]
-            chosen = next((e for e in pending if p.extension_id in (None, e["id"])), None)
-            if chosen is None:
-                raise WorkOrderError("no pending extension request on this order")
-            approved = action is Action.APPROVE_EXTENSION
-            data.update(extension_id=chosen["id"], days=chosen["days"])
-            if approved and order.due_at is not None:
-                new_day = self.calendar().add_working_days(order.due_at.astimezone(self.tz).date(), chosen["days"])
-                due = datetime.combine(new_day, time(23, 59, 59), tzinfo=self.tz)
-                values.update(due_at=due.astimezone(UTC), warned_at=None)
-            decider = None if user is None else user.id
-
-            async def decide(conn: AsyncConnection) -> None:
-                await conn.execute(
-                    work_order_extensions.update()
-                    .where(work_order_extensions.c.id == chosen["id"], work_order_extensions.c.status == "pending")
-                    .values(status="approved" if approved else "refused", decided_by=decider, decided_at=now)
-                )
-
-            extra = decide
-        elif action is Action.SUPERVISE:
-            values["supervised"] = True
-        elif action is Action.REMIND:
-            values["reminded_at"] = now
-        elif action is Action.INSTRUCT:
-            if not note:
-                raise WorkOrderError("an instruction needs its text (note)")
-            author = user.id if user is not None else None
-            if author is None:
-                raise WorkOrderError("instructions are written by a leader")
-
-            async def insert_instruction(conn: AsyncConnection) -> None:
-                await conn.execute(
-                    work_order_instructions.insert().values(
-                        work_order_id=order.id, author_id=author, text=note, created_at=now
-                    )
-                )
-
-            extra = insert_instruction
-        elif action is Action.CALLBACK:
-            if p.satisfaction not in SATISFACTION:
-                raise WorkOrderError(f"satisfaction must be one of {', '.join(SATISFACTION)}")
-            values["satisfaction"] = p.satisfaction
-            data.update(satisfaction=p.satisfaction, department_at_fault=p.department_at_fault)
-        elif action is Action.MERGE:
-            target_order = await self.store.get_by_number((p.target or "").strip())
-            if target_order is None or target_order.id == order.id or target_order.state == State.CLOSED.value:
-                raise WorkOrderError("merge into another open work order (its number)")
-            values.update(closed_at=now, result=f"重复工单，已合并至 {target_order.number}")
-            data["merged_into"] = target_order.number
-        elif action is Action.NOTE and not note:
-            raise WorkOrderError("a note needs text")
-
+        step = Step(self, order, state, action, user, params, clean_text(params.note), self._clock(), auto)
+        change = await HANDLERS[action](step)
         updated = await self.store.apply(
             order,
             action=action.value,
             to_state=target.value,
-            actor_id=None if user is None else user.id,
-            note=note,
-            data=data or None,
-            values=values,
-            extra=extra,
+            actor_id=step.actor_id,
+            note=step.note,
+            data=change.data or None,
+            values=change.values,
+            extra=change.extra,
+            conn=conn,
         )
         if updated is None:
             raise WorkOrderError("the order changed meanwhile; reload it and try again")
-        log.info("work order %s: %s → %s (%s)", number, action.value, target.value, side.value)
-        await self.bus.publish(WorkOrderChanged(updated, action.value, None if user is None else user.id, note))
-        if action is Action.CALLBACK and p.satisfaction == "unsatisfied" and p.department_at_fault:
-            updated = await self.act(number, Action.REHANDLE, None, Params(note="回访不满意（承办单位原因），重办"))
-        return updated
-
-    def _unit(self, unit: str | None) -> str:
-        tax = self.taxonomy()
-        found = tax.units.get(unit or "")
-        if found is None or found.kind == "centre":
-            raise WorkOrderError("choose the responsible unit")
-        return found.code
+        log.info("work order %s: %s → %s (%s)", order.number, action.value, target.value, side.value)
+        event = WorkOrderChanged(updated, action.value, step.actor_id, step.note, automatic=auto)
+        return Transition(updated, event, change.then)
 
     # -- duplicates ------------------------------------------------------------------------------------
 
@@ -378,15 +316,6 @@ class WorkOrderService:
                 await self.act(order.number, Action.SUPERVISE, None, Params(note="超期自动列入督办"))
         except (IllegalTransition, WorkOrderError) as exc:  # it moved on meanwhile
             log.info("reminder for %s skipped: %s", order.number, exc)
-
-
-def _text(value: str | None) -> str | None:
-    if value is None:
-        return None
-    stripped = value.strip()
-    if len(stripped) > MAX_TEXT:
-        raise WorkOrderError(f"text longer than {MAX_TEXT} characters")
-    return stripped or None
 
 
 _ROAD = re.compile(r"([\u4e00-\u9fa5A-Za-z0-9]{1,12}?(?:大道|路|街|巷|弄|胡同|道))(\d+)?")

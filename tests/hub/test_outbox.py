@@ -13,8 +13,9 @@ from hub.events import EventBus, MessageStored
 from hub.models import Conversation, Message, SenderKind
 from hub.outbox import Outbox, PermanentFailure, RetryPolicy
 from hub.storage.conversations import ConversationStore
-from hub.storage.engine import create_engine, migrate, sqlite_url
+from hub.storage.engine import create_engine, sqlite_url
 from hub.storage.outbox import OutboxStore
+from rexian.schema import migrate
 
 FAST = RetryPolicy(base_s=0.01, max_s=0.05)
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import aiohttp
 
 from hub.clock import utc_now
-from hub.storage.knowledge import KnowledgeStore, UnansweredMessage
 from knowledge_base.gaps import mine_gaps
+from knowledge_base.store import KnowledgeStore, UnansweredMessage
 from tests.fixtures.hub import RunningHub
 from tests.knowledge_base.test_web import login
 

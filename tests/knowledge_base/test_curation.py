@@ -11,10 +11,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.clock import utc_now
-from hub.demo import load_demo
 from hub.models import Role, User
-from hub.storage.engine import create_engine, migrate, sqlite_url
-from hub.storage.knowledge import KnowledgeStore
+from hub.storage.engine import create_engine, sqlite_url
 from hub.storage.taxonomy import load_taxonomy
 from hub.storage.users import UserStore
 from hub.taxonomy import Taxonomy
@@ -27,6 +25,9 @@ from knowledge_base.service import (
     PermissionDenied,
     StaleVersion,
 )
+from knowledge_base.store import KnowledgeStore
+from rexian.demo import load_demo
+from rexian.schema import migrate
 from tests.fixtures.postgres import fresh_database
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import aiohttp
 
-from hub.storage.knowledge import KnowledgeStore
 from knowledge_base.exchange import read_xlsx
+from knowledge_base.store import KnowledgeStore
 from tests.fixtures.hub import RunningHub
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.voice.ivr.flow import Flow, FlowError
+from channels.voice.ivr.flow_store import FlowVersion, IvrFlowStore
 from channels.voice.ivr.loader import load_flow
-from hub.storage.ivr_flows import FlowVersion, IvrFlowStore
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from channels.voice.ivr.flow import Flow, FlowError, FlowIssue
+from channels.voice.ivr.flow_store import FlowVersion, FlowVersionNotFound
 from channels.voice.ivr.loader import MAX_DOCUMENT_CHARS
 from channels.voice.ivr.store import IvrFlows
 from hub.models import Role
-from hub.storage.ivr_flows import FlowVersion, FlowVersionNotFound
 from hub.web.auth import current_user, require_roles
 from hub.web.context import CTX
 from hub.web.i18n_web import UI

@@ -1,0 +1,211 @@
+"""The NLU learning loop: agents correct labels, administrators review the candidates and retrain.
+
+- ``POST /api/conversations/{id}/labels`` ``{"request_type", "industry"}`` (inbox roles, CSRF): corrects the
+  conversation's labels and stores the citizen's text as a candidate training example.
+- ``GET /admin/nlu`` (administrators): the candidates with accept/reject, and "retrain".
+- ``POST /admin/nlu/{id}/accept|reject``, ``POST /admin/nlu/retrain`` (administrators, CSRF; forms).
+- ``GET /api/admin/nlu`` (administrators): the retrain status and the candidates as JSON.
+
+Retraining is delegated to an :class:`NluTrainer` (the composition root passes the hub's
+``rexian.nlu_supervisor.SupervisedNlu``): it writes the accepted examples into the Rasa training data, trains in
+the background and switches the running Rasa server to the new model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiohttp_jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.models import INBOX_ROLES, Role
+from hub.storage.conversations import ConversationNotFound
+from hub.web.auth import current_user, require_roles
+from hub.web.context import CTX
+from hub.web.i18n_web import UI
+from nlu.feedback_store import Feedback, FeedbackNotFound, FeedbackStatus, NluFeedbackStore
+
+NLU_UI: dict[str, dict[str, str]] = {
+    "nlu.title": {"zh-CN": "语义理解训练", "en": "NLU training"},
+    "nlu.candidates": {"zh-CN": "座席纠正的候选样本", "en": "Candidate examples from agents' corrections"},
+    "nlu.text": {"zh-CN": "群众原话", "en": "Citizen's text"},
+    "nlu.predicted": {"zh-CN": "模型识别", "en": "NLU said"},
+    "nlu.corrected": {"zh-CN": "座席纠正", "en": "Agent says"},
+    "nlu.status": {"zh-CN": "状态", "en": "Status"},
+    "nlu.created": {"zh-CN": "时间", "en": "Time"},
+    "nlu.accept": {"zh-CN": "采纳", "en": "Accept"},
+    "nlu.reject": {"zh-CN": "驳回", "en": "Reject"},
+    "nlu.retrain": {"zh-CN": "用已采纳样本重新训练", "en": "Retrain with accepted examples"},
+    "nlu.retrain_state": {"zh-CN": "训练状态", "en": "Training"},
+    "nlu.none": {"zh-CN": "暂无候选样本", "en": "No candidates"},
+    "nlu.status.candidate": {"zh-CN": "待审核", "en": "to review"},
+    "nlu.status.accepted": {"zh-CN": "已采纳", "en": "accepted"},
+    "nlu.status.rejected": {"zh-CN": "已驳回", "en": "rejected"},
+    "nlu.status.trained": {"zh-CN": "已训练", "en": "trained"},
+    "nlu.state.idle": {"zh-CN": "空闲", "en": "idle"},
+    "nlu.state.training": {"zh-CN": "训练中（完成后自动切换模型）", "en": "training (switches when done)"},
+    "nlu.state.switched": {"zh-CN": "已切换到新模型", "en": "switched to the new model"},
+    "nlu.state.failed": {"zh-CN": "训练失败，仍使用原模型", "en": "failed; the previous model still serves"},
+    "nlu.msg.retrain_started": {"zh-CN": "已开始训练", "en": "Training started"},
+    "nlu.msg.busy": {"zh-CN": "正在训练，请稍后", "en": "A training is already running"},
+    "nlu.msg.nothing": {"zh-CN": "没有已采纳的样本", "en": "No accepted examples"},
+    "nlu.msg.unavailable": {"zh-CN": "语义服务未接入，无法训练", "en": "No NLU service to train"},
+    "staff.nlu_link": {"zh-CN": "语义理解训练", "en": "NLU training"},
+}
+UI.update(NLU_UI)
+
+
+class NluTrainer(Protocol):
+    """Retrains the NLU from examples and switches to the new model (``SupervisedNlu``)."""
+
+    def start_retrain(self, examples: list[tuple[str, str, str | None]]) -> bool:
+        """Start a background retrain with ``(text, request type, industry)`` examples; False if one is running."""
+        ...
+
+    def retrain_status(self) -> dict[str, Any]:
+        """``{"state": ..., ...}`` of the last retrain."""
+        ...
+
+
+FEEDBACK: web.AppKey[NluFeedbackStore] = web.AppKey("nlu_feedback", NluFeedbackStore)
+TRAINER: web.AppKey[Any] = web.AppKey("nlu_trainer", object)
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
+
+
+def _error(status: type[web.HTTPError], code: str) -> web.HTTPError:
+    return status(text=json.dumps({"error": code}), content_type="application/json")
+
+
+def feedback_json(item: Feedback) -> dict[str, Any]:
+    """The wire form of a candidate."""
+    return {
+        "id": item.id,
+        "conversation_id": item.conversation_id,
+        "text": item.text,
+        "predicted": {"request_type": item.predicted_type, "industry": item.predicted_industry},
+        "request_type": item.request_type,
+        "industry": item.industry,
+        "status": item.status.value,
+        "created_at": item.created_at.isoformat(),
+    }
+
+
+def _name(nlu: dict[str, Any] | None, key: str) -> str | None:
+    label = (nlu or {}).get(key)
+    return label.get("name") if isinstance(label, dict) else None
+
+
+@require_roles(INBOX_ROLES, api=True)
+async def correct_labels(request: web.Request) -> web.StreamResponse:
+    """POST /api/conversations/{id}/labels: correct type/industry; the text becomes a candidate example."""
+    ctx = request.app[CTX]
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _error(web.HTTPBadRequest, "invalid_json") from None
+    if not isinstance(body, dict):
+        raise _error(web.HTTPBadRequest, "invalid_json")
+    request_type, industry = body.get("request_type") or None, body.get("industry") or None
+    taxonomy = ctx.taxonomy()
+    if request_type is None and industry is None:
+        raise _error(web.HTTPBadRequest, "nothing_to_correct")
+    if request_type is not None and request_type not in taxonomy.request_types:
+        raise _error(web.HTTPBadRequest, "unknown_request_type")
+    if industry is not None and industry not in taxonomy.industries:
+        raise _error(web.HTTPBadRequest, "unknown_industry")
+    try:
+        conversation = await ctx.conversations.get(request.match_info["id"])
+    except ConversationNotFound:
+        raise _error(web.HTTPNotFound, "unknown_conversation") from None
+    citizen = [m for m in await ctx.conversations.messages(conversation.id) if m.sender_kind.value == "citizen"]
+    source = next((m for m in citizen if _name(m.nlu, "type")), None) or next((m for m in citizen if m.text), None)
+    if source is None:
+        raise _error(web.HTTPBadRequest, "no_citizen_text")
+    changes = {k: v for k, v in (("request_type", request_type), ("industry", industry)) if v is not None}
+    conversation = await ctx.conversations.update(conversation.id, **changes)
+    user = current_user(request)
+    item = await request.app[FEEDBACK].add(
+        conversation.id,
+        source.text,
+        predicted_type=_name(source.nlu, "type"),
+        predicted_industry=_name(source.nlu, "industry"),
+        request_type=conversation.request_type or _name(source.nlu, "type"),
+        industry=conversation.industry or _name(source.nlu, "industry"),
+        created_by=user.id if user else None,
+    )
+    return _json(feedback_json(item), status=201)
+
+
+def _status(request: web.Request) -> dict[str, Any]:
+    trainer = request.app[TRAINER]
+    return trainer.retrain_status() if trainer is not None else {"state": "unavailable"}
+
+
+@require_roles([Role.ADMIN])
+async def admin_page(request: web.Request) -> web.StreamResponse:
+    """GET /admin/nlu: candidates to review, retrain button and status."""
+    items = await request.app[FEEDBACK].list_by_status()
+    return aiohttp_jinja2.render_template(
+        "nlu_admin.html",
+        request,
+        {"items": items, "retrain": _status(request), "msg": request.query.get("msg")},
+    )
+
+
+@require_roles([Role.ADMIN], api=True)
+async def admin_status(request: web.Request) -> web.StreamResponse:
+    """GET /api/admin/nlu: retrain status and candidates."""
+    items = await request.app[FEEDBACK].list_by_status()
+    return _json({"retrain": _status(request), "items": [feedback_json(i) for i in items]})
+
+
+@require_roles([Role.ADMIN])
+async def review(request: web.Request) -> web.StreamResponse:
+    """POST /admin/nlu/{id}/{action}: accept or reject a candidate."""
+    action = request.match_info["action"]
+    outcome = {"accept": FeedbackStatus.ACCEPTED, "reject": FeedbackStatus.REJECTED}.get(action)
+    if outcome is None:
+        raise web.HTTPNotFound()
+    user = current_user(request)
+    try:
+        await request.app[FEEDBACK].review(int(request.match_info["id"]), outcome, user.id if user else None)
+    except (FeedbackNotFound, ValueError):
+        raise web.HTTPNotFound() from None
+    raise web.HTTPSeeOther("/admin/nlu")
+
+
+@require_roles([Role.ADMIN])
+async def retrain(request: web.Request) -> web.StreamResponse:
+    """POST /admin/nlu/retrain: write accepted examples into the training data, train and switch (background)."""
+    trainer = request.app[TRAINER]
+    if trainer is None:
+        raise web.HTTPSeeOther("/admin/nlu?msg=unavailable")
+    store = request.app[FEEDBACK]
+    items = await store.list_by_status((FeedbackStatus.ACCEPTED, FeedbackStatus.TRAINED), limit=100_000)
+    examples = [(i.text, i.request_type, i.industry) for i in reversed(items) if i.request_type]
+    if not any(i.status is FeedbackStatus.ACCEPTED for i in items):
+        raise web.HTTPSeeOther("/admin/nlu?msg=nothing")
+    if not trainer.start_retrain(examples):
+        raise web.HTTPSeeOther("/admin/nlu?msg=busy")
+    await store.mark_trained([i.id for i in items if i.status is FeedbackStatus.ACCEPTED])
+    raise web.HTTPSeeOther("/admin/nlu?msg=retrain_started")
+
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+
+def setup(app: web.Application, engine: AsyncEngine, trainer: NluTrainer | None) -> None:
+    """Mount the learning-loop API and the admin page."""
+    app[FEEDBACK] = NluFeedbackStore(engine)
+    app[TRAINER] = trainer
+    app.router.add_post("/api/conversations/{id}/labels", correct_labels)
+    app.router.add_get("/admin/nlu", admin_page)
+    app.router.add_get("/api/admin/nlu", admin_status)
+    app.router.add_post("/admin/nlu/retrain", retrain)
+    app.router.add_post("/admin/nlu/{id:\\d+}/{action}", review)
