@@ -24,7 +24,8 @@ COPY channels/ channels/
 COPY nlu/ nlu/
 COPY routing/ routing/
 COPY knowledge_base/ knowledge_base/
-RUN pip install . && rm -rf /src
+# compile the gettext catalogs (.mo files are build artefacts, shipped as package data)
+RUN pip install "babel>=2.14" && python -m hub.i18n_build compile --force && pip install . && rm -rf /src
 
 RUN useradd --system --create-home --home-dir /var/lib/rexian --uid 10001 rexian
 USER rexian

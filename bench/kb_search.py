@@ -28,7 +28,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub.storage.engine import begin, create_engine, sqlite_url
+from hub.storage.engine import begin, create_engine, sqlite_url  # noqa: E402
 from hub.storage.taxonomy import load_taxonomy  # noqa: E402
 from hub.storage.users import UserStore  # noqa: E402
 from knowledge_base.hub_adapter import IndexedKnowledgeBase  # noqa: E402

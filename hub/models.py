@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.localtime import CityTime
 
 
 class ConversationStatus(StrEnum):
@@ -94,8 +97,11 @@ class Message:
     nlu: dict[str, Any] | None = None
     processed_at: datetime | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The wire form used by the chat and inbox WebSockets and the REST API."""
+    def to_json(self, city: CityTime | None = None) -> dict[str, Any]:
+        """The wire form used by the chat and inbox WebSockets and the REST API.
+
+        ``created_at`` is ISO 8601 with the city's offset (``city``: the hub's configured zone; None: UTC).
+        """
         return {
             "id": self.id,
             "conversation_id": self.conversation_id,
@@ -104,7 +110,7 @@ class Message:
             "text": self.text,
             "attachments": self.attachments,
             "client_id": self.external_id,
-            "created_at": self.created_at.isoformat(),
+            "created_at": city.iso(self.created_at) if city is not None else self.created_at.isoformat(),
         }
 
 

@@ -20,9 +20,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hub.conversation_service import ConversationService
 from hub.logsafe import mask
 from hub.models import Contact, Conversation
-from hub.storage.conversations import ConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class NoticeTarget:
 class NoticeRoutes:
     """The push channels that can reach a contact unprompted, and how each addresses a contact."""
 
-    def __init__(self, conversations: ConversationStore) -> None:
+    def __init__(self, conversations: ConversationService) -> None:
         self.conversations = conversations
         self._address_of: dict[str, AddressOf] = {}
 
@@ -87,8 +87,6 @@ class NoticeRoutes:
         address = self.address(channel, contact)
         if not address:
             return None
-        conversation = await self.conversations.get_or_create_by_ref(channel, address)
-        if conversation.contact_id != contact.id:
-            conversation = await self.conversations.update(conversation.id, contact_id=contact.id)
+        conversation = await self.conversations.conversation_for(channel, address, contact)
         log.debug("notice route for contact %s: %s %s", contact.id, channel, mask(address))
         return conversation

@@ -3,6 +3,9 @@
 Columns: ``id,question,similar_questions,answer,industry`` (required header, in this order), then optionally
 ``spoken_answer,category,unit,commitments,fees,links,effective_from,expires_at,tags,status``. List columns
 (similar questions, links, tags) separate their items with ``|``. Unknown extra columns are ignored.
+
+Times (``effective_from``, ``expires_at``) are the city's local time: exported as ``2026-12-08 07:30``, and
+imported values without an offset (text, or Excel date cells) are read as local time.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from knowledge_base.store import LIST_FIELDS, Article
+from hub.localtime import CityTime
+from knowledge_base.store import LIST_FIELDS, TIME_FIELDS, Article
 
 REQUIRED = ("id", "question", "similar_questions", "answer", "industry")
 OPTIONAL = (
@@ -46,8 +51,26 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line or row number, message)
 
 
-def row_to_content(row: dict[str, Any]) -> dict[str, Any]:
-    """An imported row as article content (list columns split on ``|``)."""
+def _import_time(text: str, city: CityTime) -> datetime | str | None:
+    """A time cell as aware UTC (local time without an offset); unreadable text is kept for validation to
+    report."""
+    try:
+        return city.parse(text)
+    except ValueError:
+        return text
+
+
+def _export_time(value: Any, city: CityTime) -> str:
+    """A stored time as local ``YYYY-MM-DD HH:MM`` (with seconds only when it has some)."""
+    if value in (None, ""):
+        return ""
+    local = city.local(datetime.fromisoformat(str(value)))
+    return local.replace(tzinfo=None).isoformat(" ", timespec="seconds" if local.second else "minutes")
+
+
+def row_to_content(row: dict[str, Any], city: CityTime | None = None) -> dict[str, Any]:
+    """An imported row as article content (list columns split on ``|``; times in ``city``'s zone)."""
+    city = city or CityTime()
     content: dict[str, Any] = {}
     for name in COLUMNS:
         if name in ("id", "status"):
@@ -56,6 +79,8 @@ def row_to_content(row: dict[str, Any]) -> dict[str, Any]:
         text = "" if value is None else str(value).strip()
         if name in LIST_FIELDS:
             content[name] = [part.strip() for part in text.split(SEPARATOR) if part.strip()]
+        elif name in TIME_FIELDS:
+            content[name] = _import_time(text, city)
         else:
             content[name] = text or None
     for name in ("question", "answer", "spoken_answer"):
@@ -63,14 +88,17 @@ def row_to_content(row: dict[str, Any]) -> dict[str, Any]:
     return content
 
 
-def article_to_row(article: Article) -> dict[str, str]:
-    """An article head as an export row."""
+def article_to_row(article: Article, city: CityTime | None = None) -> dict[str, str]:
+    """An article head as an export row (times in ``city``'s zone)."""
+    city = city or CityTime()
     row: dict[str, str] = {}
     for name in COLUMNS:
         if name == "id":
             row[name] = article.id
         elif name == "status":
             row[name] = article.status
+        elif name in TIME_FIELDS:
+            row[name] = _export_time(article.content.get(name), city)
         else:
             value = article.content.get(name)
             if isinstance(value, list):
@@ -107,13 +135,13 @@ def read_csv(data: bytes | str) -> list[tuple[int, dict[str, str]]]:
     return out
 
 
-def write_csv(articles: Iterable[Article]) -> str:
-    """All articles as CSV text (header row first)."""
+def write_csv(articles: Iterable[Article], city: CityTime | None = None) -> str:
+    """All articles as CSV text (header row first; times in ``city``'s zone)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
     writer.writeheader()
     for article in articles:
-        writer.writerow(article_to_row(article))
+        writer.writerow(article_to_row(article, city))
     return buffer.getvalue()
 
 
@@ -142,8 +170,8 @@ def read_xlsx(data: bytes) -> list[tuple[int, dict[str, str]]]:
         workbook.close()
 
 
-def write_xlsx(articles: Iterable[Article]) -> bytes:
-    """All articles as an .xlsx workbook (one sheet, header row first)."""
+def write_xlsx(articles: Iterable[Article], city: CityTime | None = None) -> bytes:
+    """All articles as an .xlsx workbook (one sheet, header row first; times in ``city``'s zone)."""
     from openpyxl import Workbook
 
     workbook = Workbook()
@@ -152,7 +180,7 @@ def write_xlsx(articles: Iterable[Article]) -> bytes:
     sheet.title = "articles"
     sheet.append(list(COLUMNS))
     for article in articles:
-        row = article_to_row(article)
+        row = article_to_row(article, city)
         sheet.append([row[c] for c in COLUMNS])
     buffer = io.BytesIO()
     workbook.save(buffer)

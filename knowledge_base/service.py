@@ -24,11 +24,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from hub.localtime import CityTime
 from hub.models import Role, User
 from hub.taxonomy import Taxonomy
 from knowledge_base.exchange import ImportReport, row_to_content
 from knowledge_base.store import (
     CONTENT_FIELDS,
+    TIME_FIELDS,
     Article,
     ArticleExists,
     KnowledgeStore,
@@ -106,23 +108,28 @@ class DiffLine:
     text: str
 
 
-def render_content(content: dict[str, Any]) -> list[str]:
-    """A readable line-per-value rendering of a content snapshot (what diffs compare)."""
+def render_content(content: dict[str, Any], city: CityTime | None = None) -> list[str]:
+    """A readable line-per-value rendering of a content snapshot (what diffs compare; times in ``city``'s zone)."""
     lines: list[str] = []
     for name in CONTENT_FIELDS:
         value = content.get(name)
         label = FIELD_LABELS[name]
-        if isinstance(value, list):
+        if name in TIME_FIELDS and value:
+            lines.append(f"{label}: {(city or CityTime()).format(value)}")
+        elif isinstance(value, list):
             lines.extend(f"{label}: {item}" for item in value)
         elif value:
             lines.extend(f"{label}: {part}" for part in str(value).splitlines() or [""])
     return lines
 
 
-def diff_contents(old: dict[str, Any], new: dict[str, Any], old_name: str = "a", new_name: str = "b") -> list[DiffLine]:
+def diff_contents(
+    old: dict[str, Any], new: dict[str, Any], old_name: str = "a", new_name: str = "b", city: CityTime | None = None
+) -> list[DiffLine]:
     """Unified diff (3 lines of context) between two content snapshots."""
     out = []
-    for line in difflib.unified_diff(render_content(old), render_content(new), old_name, new_name, lineterm=""):
+    before, after = render_content(old, city), render_content(new, city)
+    for line in difflib.unified_diff(before, after, old_name, new_name, lineterm=""):
         if line.startswith(("---", "+++")):
             continue
         out.append(DiffLine(line[0] if line[0] in "+-@" else " ", line[1:] if line[0] in "+- " else line))
@@ -152,10 +159,12 @@ class KnowledgeService:
         store: KnowledgeStore,
         taxonomy: Callable[[], Taxonomy],
         on_change: Callable[[], Awaitable[None]] | None = None,
+        city: CityTime | None = None,
     ) -> None:
         self.store = store
         self._taxonomy = taxonomy
         self._on_change = on_change
+        self.city = city or CityTime()  # imported times without an offset are this zone's local time
 
     async def _changed(self) -> None:
         if self._on_change is not None:
@@ -220,7 +229,7 @@ class KnowledgeService:
         a, b = await self.store.version(article_id, old), await self.store.version(article_id, new)
         if a is None or b is None:
             raise NotFound(f"no such version of {article_id!r}")
-        return diff_contents(a.content, b.content, f"v{old}", f"v{new}")
+        return diff_contents(a.content, b.content, f"v{old}", f"v{new}", self.city)
 
     # -- editing -----------------------------------------------------------------------------------
 
@@ -347,7 +356,7 @@ class KnowledgeService:
         for line, row in rows:
             article_id = (row.get("id") or "").strip()
             try:
-                content = self.validate(row_to_content(row))
+                content = self.validate(row_to_content(row, self.city))
                 existing = await self.store.get(article_id) if article_id else None
                 if existing is None:
                     article = await self.create(user, content, article_id or None)

@@ -283,6 +283,10 @@ class KnowledgeStore:
         self._engine = engine
         self._clock = clock
 
+    def now(self) -> datetime:
+        """The store's current time (injected clock)."""
+        return self._clock()
+
     @property
     def engine(self) -> AsyncEngine:
         return self._engine

@@ -4,15 +4,14 @@ history with diffs and rollback, import/export, announcements and gaps. Mounted 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import BodyPartReader, web
 
+from hub.localtime import CityTime
 from hub.models import Role, User
 from hub.web import auth
 from hub.web.context import CTX
@@ -33,7 +32,6 @@ SERVICE: web.AppKey[KnowledgeService] = web.AppKey("kb_service", KnowledgeServic
 STAFF = [r for r in Role if r is not Role.DEPARTMENT]
 MANAGERS = sorted(EDITORS | REVIEWERS)
 MAX_UPLOAD = 5 * 1024 * 1024
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -64,26 +62,16 @@ def _back(path: str, **query: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(f"{path}?{urlencode(query)}" if query else path)
 
 
-def _local_input(value: str | None) -> str:
-    """An ISO time from the database as a datetime-local input value (China time)."""
-    if not value:
-        return ""
-    return datetime.fromisoformat(value).astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
-
-
-def _parse_local(value: str) -> datetime | None:
-    value = value.strip()
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL_TZ)
+def _city(request: web.Request) -> CityTime:
+    """The city's zone: datetime-local inputs are read and filled in its local time."""
+    return request.app[CTX].city
 
 
 def _lines(value: Any) -> list[str]:
     return [line.strip() for line in str(value or "").splitlines() if line.strip()]
 
 
-def _form_content(form: Any) -> dict[str, Any]:
+def _form_content(form: Any, city: CityTime) -> dict[str, Any]:
     return {
         "question": str(form.get("question", "")),
         "similar_questions": _lines(form.get("similar_questions")),
@@ -95,14 +83,14 @@ def _form_content(form: Any) -> dict[str, Any]:
         "commitments": str(form.get("commitments", "")).replace("\r\n", "\n") or None,
         "fees": str(form.get("fees", "")).replace("\r\n", "\n") or None,
         "links": _lines(form.get("links")),
-        "effective_from": _parse_local(str(form.get("effective_from", ""))),
-        "expires_at": _parse_local(str(form.get("expires_at", ""))),
+        "effective_from": city.parse(str(form.get("effective_from", ""))),
+        "expires_at": city.parse(str(form.get("expires_at", ""))),
         "tags": [t.strip() for t in str(form.get("tags", "")).replace("，", ",").split(",") if t.strip()],
     }
 
 
-def _editor_values(content: dict[str, Any]) -> dict[str, str]:
-    """Content as the editor's form values."""
+def _editor_values(content: dict[str, Any], city: CityTime) -> dict[str, str]:
+    """Content as the editor's form values (times as local datetime-local values)."""
     return {
         "question": content.get("question") or "",
         "similar_questions": "\n".join(content.get("similar_questions") or []),
@@ -114,8 +102,8 @@ def _editor_values(content: dict[str, Any]) -> dict[str, str]:
         "commitments": content.get("commitments") or "",
         "fees": content.get("fees") or "",
         "links": "\n".join(content.get("links") or []),
-        "effective_from": _local_input(content.get("effective_from")),
-        "expires_at": _local_input(content.get("expires_at")),
+        "effective_from": city.input_value(content.get("effective_from")),
+        "expires_at": city.input_value(content.get("expires_at")),
         "tags": ", ".join(content.get("tags") or []),
     }
 
@@ -163,10 +151,11 @@ async def editor_page(request: web.Request) -> web.StreamResponse:
         article = await request.app[SERVICE].store.get(article_id)
         if article is None:
             raise web.HTTPNotFound()
-        values, version = _editor_values(article.content), article.version
+        values, version = _editor_values(article.content, _city(request)), article.version
     else:
         values = _editor_values(
-            {"question": request.query.get("question", ""), "similar_questions": request.query.getall("similar", [])}
+            {"question": request.query.get("question", ""), "similar_questions": request.query.getall("similar", [])},
+            _city(request),
         )
         version = 0
     return _render(request, "kb_edit.html", {"article_id": article_id, "v": values, "version": version})
@@ -180,7 +169,7 @@ async def editor_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     article_id = request.match_info.get("id")
     try:
-        content = _form_content(form)
+        content = _form_content(form, _city(request))
         if article_id:
             base = int(str(form.get("version", "0")) or 0) or None
             article = await service.update(user, article_id, content, base)
@@ -190,7 +179,7 @@ async def editor_submit(request: web.Request) -> web.StreamResponse:
             await service.submit(user, article.id)
     except (KbError, ValueError) as exc:
         message = exc.message if isinstance(exc, KbError) else str(exc)
-        values = {k: str(form.get(k, "")) for k in _editor_values({})}
+        values = {k: str(form.get(k, "")) for k in _editor_values({}, _city(request))}
         version = int(str(form.get("version", "0")) or 0)
         status = exc.status if isinstance(exc, KbError) else 400
         return _render(
@@ -325,10 +314,10 @@ async def export(request: web.Request) -> web.StreamResponse:
     """GET /kb/export.csv or /kb/export.xlsx."""
     items = await request.app[SERVICE].export(_user(request))
     if request.match_info["fmt"] == "xlsx":
-        body = exchange.write_xlsx(items)
+        body = exchange.write_xlsx(items, _city(request))
         content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
-        body = ("\ufeff" + exchange.write_csv(items)).encode("utf-8")
+        body = ("\ufeff" + exchange.write_csv(items, _city(request))).encode("utf-8")
         content_type = "text/csv"
     name = f"kb-articles.{request.match_info['fmt']}"
     return web.Response(
@@ -345,8 +334,8 @@ async def export(request: web.Request) -> web.StreamResponse:
 @auth.require_roles(MANAGERS)
 async def announcements_page(request: web.Request) -> web.StreamResponse:
     """GET /kb/announcements."""
-    items = await request.app[SERVICE].store.announcements()
-    return _render(request, "kb_announcements.html", {"items": items, "now": datetime.now(LOCAL_TZ)})
+    store = request.app[SERVICE].store
+    return _render(request, "kb_announcements.html", {"items": await store.announcements(), "now": store.now()})
 
 
 @auth.require_roles(EDITORS)
@@ -363,8 +352,9 @@ async def announcement_submit(request: web.Request) -> web.StreamResponse:
         industry = str(form.get("industry", "")) or None
         district = str(form.get("district", "")) or None
         try:
-            starts = _parse_local(str(form.get("starts_at", ""))) or datetime.now(LOCAL_TZ)
-            ends = _parse_local(str(form.get("ends_at", "")))
+            # datetime-local values are the city's local time; stored as UTC (an empty start: now).
+            starts = _city(request).parse(str(form.get("starts_at", ""))) or store.now()
+            ends = _city(request).parse(str(form.get("ends_at", "")))
         except ValueError:
             ends = None
         problem = None

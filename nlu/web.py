@@ -21,41 +21,12 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.localtime import CityTime
 from hub.models import INBOX_ROLES, Role
 from hub.storage.conversations import ConversationNotFound
 from hub.web.auth import current_user, require_roles
 from hub.web.context import CTX
-from hub.web.i18n_web import UI
 from nlu.feedback_store import Feedback, FeedbackNotFound, FeedbackStatus, NluFeedbackStore
-
-NLU_UI: dict[str, dict[str, str]] = {
-    "nlu.title": {"zh-CN": "语义理解训练", "en": "NLU training"},
-    "nlu.candidates": {"zh-CN": "座席纠正的候选样本", "en": "Candidate examples from agents' corrections"},
-    "nlu.text": {"zh-CN": "群众原话", "en": "Citizen's text"},
-    "nlu.predicted": {"zh-CN": "模型识别", "en": "NLU said"},
-    "nlu.corrected": {"zh-CN": "座席纠正", "en": "Agent says"},
-    "nlu.status": {"zh-CN": "状态", "en": "Status"},
-    "nlu.created": {"zh-CN": "时间", "en": "Time"},
-    "nlu.accept": {"zh-CN": "采纳", "en": "Accept"},
-    "nlu.reject": {"zh-CN": "驳回", "en": "Reject"},
-    "nlu.retrain": {"zh-CN": "用已采纳样本重新训练", "en": "Retrain with accepted examples"},
-    "nlu.retrain_state": {"zh-CN": "训练状态", "en": "Training"},
-    "nlu.none": {"zh-CN": "暂无候选样本", "en": "No candidates"},
-    "nlu.status.candidate": {"zh-CN": "待审核", "en": "to review"},
-    "nlu.status.accepted": {"zh-CN": "已采纳", "en": "accepted"},
-    "nlu.status.rejected": {"zh-CN": "已驳回", "en": "rejected"},
-    "nlu.status.trained": {"zh-CN": "已训练", "en": "trained"},
-    "nlu.state.idle": {"zh-CN": "空闲", "en": "idle"},
-    "nlu.state.training": {"zh-CN": "训练中（完成后自动切换模型）", "en": "training (switches when done)"},
-    "nlu.state.switched": {"zh-CN": "已切换到新模型", "en": "switched to the new model"},
-    "nlu.state.failed": {"zh-CN": "训练失败，仍使用原模型", "en": "failed; the previous model still serves"},
-    "nlu.msg.retrain_started": {"zh-CN": "已开始训练", "en": "Training started"},
-    "nlu.msg.busy": {"zh-CN": "正在训练，请稍后", "en": "A training is already running"},
-    "nlu.msg.nothing": {"zh-CN": "没有已采纳的样本", "en": "No accepted examples"},
-    "nlu.msg.unavailable": {"zh-CN": "语义服务未接入，无法训练", "en": "No NLU service to train"},
-    "staff.nlu_link": {"zh-CN": "语义理解训练", "en": "NLU training"},
-}
-UI.update(NLU_UI)
 
 
 class NluTrainer(Protocol):
@@ -82,8 +53,8 @@ def _error(status: type[web.HTTPError], code: str) -> web.HTTPError:
     return status(text=json.dumps({"error": code}), content_type="application/json")
 
 
-def feedback_json(item: Feedback) -> dict[str, Any]:
-    """The wire form of a candidate."""
+def feedback_json(item: Feedback, city: CityTime) -> dict[str, Any]:
+    """The wire form of a candidate (times with the city's offset)."""
     return {
         "id": item.id,
         "conversation_id": item.conversation_id,
@@ -92,7 +63,7 @@ def feedback_json(item: Feedback) -> dict[str, Any]:
         "request_type": item.request_type,
         "industry": item.industry,
         "status": item.status.value,
-        "created_at": item.created_at.isoformat(),
+        "created_at": city.iso(item.created_at),
     }
 
 
@@ -139,7 +110,7 @@ async def correct_labels(request: web.Request) -> web.StreamResponse:
         industry=conversation.industry or _name(source.nlu, "industry"),
         created_by=user.id if user else None,
     )
-    return _json(feedback_json(item), status=201)
+    return _json(feedback_json(item, ctx.city), status=201)
 
 
 def _status(request: web.Request) -> dict[str, Any]:
@@ -162,7 +133,8 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
 async def admin_status(request: web.Request) -> web.StreamResponse:
     """GET /api/admin/nlu: retrain status and candidates."""
     items = await request.app[FEEDBACK].list_by_status()
-    return _json({"retrain": _status(request), "items": [feedback_json(i) for i in items]})
+    city = request.app[CTX].city
+    return _json({"retrain": _status(request), "items": [feedback_json(i, city) for i in items]})
 
 
 @require_roles([Role.ADMIN])

@@ -130,7 +130,8 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     bus = EventBus()
     conversations = ConversationStore(engine)
     users = UserStore(engine)
-    orders = WorkOrderStore(engine)
+    city = settings.city  # the one configured zone, handed to everything that shows or parses times
+    orders = WorkOrderStore(engine, tz=city.zone)
     taxonomy = TaxonomyHolder(await load_taxonomy(engine))
     kb = IndexedKnowledgeBase(engine)
     await kb.reload(taxonomy())
@@ -145,12 +146,13 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         log_path=settings.data_dir / "rasa-server.log",
     )
     calendar = CalendarHolder(calendar_from_rows(await orders.calendar_days()))
-    order_service = WorkOrderService(orders, taxonomy, calendar, bus)
-    notice_routes = NoticeRoutes(conversations)
-    CitizenNotifier(conversations, taxonomy, bus, notice_routes).attach()
+    order_service = WorkOrderService(orders, taxonomy, calendar, bus, tz=city.zone)
     desk = RuleDispatchDesk(orders, conversations, taxonomy, bus, order_service)
     dialogue = DialogueEngine(nlu_service or nlu, kb, desk, taxonomy(), settings.bot, announcements=notices)
     service = ConversationService(conversations, dialogue, bus)
+    desk.contacts = service  # the desk links contacts through the service that runs it (ADR 0022)
+    notice_routes = NoticeRoutes(service)
+    CitizenNotifier(service, taxonomy, bus, notice_routes).attach()
     outbox = Outbox(
         OutboxStore(engine), conversations, RetryPolicy(settings.outbox_retry_base_s, settings.outbox_retry_max_s)
     )
@@ -180,6 +182,7 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         },
         secure_cookies=settings.secure_cookies,
         notice_routes=notice_routes,
+        city=city,
     )
     ivr_flows = await IvrFlows.open(engine)  # installs the default 12319 flow on the first start
     app = create_app(
@@ -199,7 +202,8 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     web_chat.setup(app)
     orders_pages.setup(app, settings.data_dir / "attachments")
     rest.setup(app)
-    kb_web.setup(app, KnowledgeService(KnowledgeStore(engine), taxonomy, lambda: kb.reload(taxonomy())), notices.reload)
+    kb_service = KnowledgeService(KnowledgeStore(engine), taxonomy, lambda: kb.reload(taxonomy()), city=city)
+    kb_web.setup(app, kb_service, notices.reload)
     open311.setup(app, engine=engine, desk=desk)
     nlu_admin.setup(app, engine, nlu)
     ivr_web.setup(app, ivr_flows)
@@ -232,12 +236,10 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         app,
         settings.voice,
         hub=VoiceHub(
-            conversations=conversations,
+            conversations=service,
             work_orders=orders,
             calls=CallStore(engine),
-            kb=kb,
             nlu=nlu_service or nlu,
-            bus=bus,
             taxonomy=taxonomy,
             notices=notices,
             data_dir=settings.data_dir,

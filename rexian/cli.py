@@ -17,6 +17,7 @@ from channels.email import cli as email_cli
 from channels.sms.config import SmsSettings
 from channels.telegram import cli as telegram_cli
 from channels.voice import cli as voice_cli
+from hub.localtime import DEFAULT_TIMEZONE, UnknownTimezone, load_zone
 from hub.logsafe import setup_logging
 from rexian.settings import Settings, default_data_dir
 
@@ -75,6 +76,15 @@ def _sms_settings(args: argparse.Namespace) -> SmsSettings | None:
     )
 
 
+def _timezone(name: str) -> str:
+    """``--timezone``: an IANA zone name known to this system (argparse reports anything else, exit 2)."""
+    try:
+        load_zone(name)
+    except UnknownTimezone as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -96,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-rasa", action="store_true", help="do not start Rasa: every conversation goes to agents")
     serve.add_argument("--nlu-timeout", type=float, default=2.0, help="seconds to wait for Rasa (default 2)")
+    serve.add_argument(
+        "--timezone",
+        type=_timezone,
+        default=os.environ.get("REXIAN_TIMEZONE") or DEFAULT_TIMEZONE,
+        metavar="ZONE",
+        help=f"the city's IANA time zone: pages, APIs, notices and exports show its local time and typed times "
+        f"are read in it (default {DEFAULT_TIMEZONE}; env REXIAN_TIMEZONE)",
+    )
     serve.add_argument(
         "--telegram-token",
         default=os.environ.get("REXIAN_TELEGRAM_TOKEN"),
@@ -182,6 +200,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         rasa_url=getattr(args, "rasa_url", None),
         start_rasa=not getattr(args, "no_rasa", False),
         nlu_timeout=getattr(args, "nlu_timeout", 2.0),
+        timezone=getattr(args, "timezone", None) or DEFAULT_TIMEZONE,
         demo=getattr(args, "demo", False),
         telegram_token=getattr(args, "telegram_token", None),
         telegram_secret=getattr(args, "telegram_secret", None),
@@ -241,13 +260,13 @@ def _serve(settings: Settings) -> None:
     Raises:
         PortInUseError: A port is taken (checked before the store is opened and Rasa is spawned).
     """
+    check_ports(settings)  # first: a taken port starts nothing, not even the imports that log
+
     from aiohttp import web
 
     from hub.heap import freeze_startup_heap
     from nlu import runtime
     from rexian.app import build_hub
-
-    check_ports(settings)
 
     async def make_app() -> web.Application:
         hub = await build_hub(settings)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from channels.voice.config import VoiceSettings
 from hub.dialogue.engine import BotSettings
+from hub.localtime import DEFAULT_TIMEZONE, CityTime
 from hub.storage.engine import sqlite_url
 
 if TYPE_CHECKING:
@@ -47,14 +48,21 @@ class Settings:
     email: EmailSettings | None = None  # None: the email channel is disabled
     voice: VoiceSettings | None = None  # None: no SIP endpoint (rexian serve starts one on --sip-port)
     bot: BotSettings = field(default_factory=BotSettings)
+    timezone: str = DEFAULT_TIMEZONE  # the city's IANA zone: pages, APIs, notices and exports show its local time
 
     def __post_init__(self) -> None:
+        CityTime.named(self.timezone)  # an unknown zone is refused here (UnknownTimezone, a ValueError)
         if (
             self.telegram_token
             and not self.telegram_polling
             and not (self.telegram_secret and re.fullmatch(r"[A-Za-z0-9_-]{1,256}", self.telegram_secret))
         ):
             raise ValueError("the Telegram channel needs --telegram-secret (1-256 of A-Z a-z 0-9 _ -)")
+
+    @property
+    def city(self) -> CityTime:
+        """The city's time zone, for everything that shows or parses times."""
+        return CityTime.named(self.timezone)
 
     @property
     def db_url(self) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from hub.dialogue.ports import WorkOrderDraft
 from hub.events import EventBus
+from hub.intake import ContactHints, ContactLinks
 from hub.models import WorkOrder
 from hub.storage.conversations import ConversationStore
 from hub.storage.work_orders import WorkOrderStore
@@ -28,12 +29,16 @@ class RuleDispatchDesk:
         taxonomy: Callable[[], Taxonomy],
         bus: EventBus,
         service: WorkOrderService,
+        contacts: ContactLinks | None = None,
     ) -> None:
         self.service = service
         self.orders = orders
         self.conversations = conversations
         self.taxonomy = taxonomy
         self.bus = bus
+        # The conversation service links contacts. It runs the dialogue engine that calls this desk, so the
+        # composition root sets this once the service exists.
+        self.contacts = contacts
 
     async def register(self, conversation_id: str | None, draft: WorkOrderDraft) -> tuple[WorkOrder, str | None]:
         """Link the citizen's contact by phone, choose the unit by rule and register the order through the service.
@@ -48,12 +53,10 @@ class RuleDispatchDesk:
         unit = match_unit(tax.rules, draft.industry, draft.category, district)
         contact_id = None
         if draft.phone:
-            contact = await self.conversations.ensure_contact_by_phone(draft.phone)
-            contact_id = contact.id
-            if conversation_id is not None:
-                conversation = await self.conversations.get(conversation_id)
-                if conversation.contact_id is None:
-                    await self.conversations.update(conversation_id, contact_id=contact_id)
+            if self.contacts is None:
+                raise RuntimeError("RuleDispatchDesk.contacts is not set (the composition root wires it)")
+            contact = await self.contacts.link_contact(conversation_id, ContactHints(phone=draft.phone))
+            contact_id = contact.id if contact else None
         category = tax.categories.get(draft.category or "")
         order = await self.service.register(
             request_type=draft.request_type,

@@ -32,7 +32,7 @@ from hub.models import INBOX_ROLES, Conversation, ConversationStatus, User
 from hub.storage.conversations import ConversationNotFound
 from hub.web.auth import current_user, require_roles
 from hub.web.context import CTX, HubContext
-from hub.web.i18n_web import UI, labels, locale_of, ui
+from hub.web.i18n_web import labels, locale_of
 from routing.chat_queue import ChatQueue
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 async def conversation_summary(ctx: HubContext, conversation: Conversation) -> dict[str, Any]:
-    """What the inbox list shows for a conversation."""
+    """What the inbox list shows for a conversation (times with the city's offset, as every staff API)."""
     last = await ctx.conversations.last_message(conversation.id)
     tax = ctx.taxonomy()
     industry = tax.industries.get(conversation.industry or "")
@@ -67,8 +67,8 @@ async def conversation_summary(ctx: HubContext, conversation: Conversation) -> d
         "request_type": conversation.request_type,
         "industry": conversation.industry,
         "industry_name": industry.name_zh if industry else None,
-        "queued_at": conversation.queued_at.isoformat() if conversation.queued_at else None,
-        "updated_at": conversation.updated_at.isoformat(),
+        "queued_at": ctx.city.iso(conversation.queued_at),
+        "updated_at": ctx.city.iso(conversation.updated_at),
         "last_text": (last.text[:80] if last else ""),
         "subject": await subject_of(conversation.id) if subject_of is not None else None,
     }
@@ -83,8 +83,7 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
         "types": [[t.code, t.name(locale)] for t in tax.request_types.values()],
         "industries": [[i.code, i.name(locale)] for i in tax.industries.values()],
     }
-    wanted = ("voice.", "telegram.", "inbox.subject")
-    strings = labels(locale) | {k: ui(k, locale) for k in UI if k.startswith(wanted)}
+    strings = labels(locale, "voice.", "telegram.", "inbox.subject")
     return aiohttp_jinja2.render_template("agent.html", request, {"labels": strings, "choices": choices})
 
 
@@ -141,7 +140,7 @@ async def conversation_detail(request: web.Request) -> web.StreamResponse:
             "conversation": await conversation_summary(ctx, conversation),
             "calls": await call_records(request, conversation.id) if call_records is not None else [],
             "kb_suggestions": suggestions,
-            "messages": [m.to_json() for m in messages],
+            "messages": [m.to_json(ctx.city) for m in messages],
             "nlu": nlu,
             "contact": None
             if contact is None
@@ -164,7 +163,7 @@ async def conversation_detail(request: web.Request) -> web.StreamResponse:
                     "unit": o.unit,
                     "unit_name": tax.units[o.unit].name_zh if o.unit in tax.units else None,
                     "address": o.address,
-                    "created_at": o.created_at.isoformat(),
+                    "created_at": ctx.city.iso(o.created_at),
                 }
                 for o in orders
             ],
@@ -205,7 +204,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
         return _json({"error": "invalid_message", "message": str(exc)}, status=400)
     except NotAllowed as exc:
         return _json({"error": "conflict", "message": str(exc)}, status=409)
-    return _json(message.to_json())
+    return _json(message.to_json(request.app[CTX].city))
 
 
 @require_roles(INBOX_ROLES, api=True)
@@ -257,7 +256,7 @@ async def inbox_socket(request: web.Request) -> web.StreamResponse:
                 visible = conv.status is ConversationStatus.QUEUED or conv.assignee_id == user.id
                 if visible or user.role.value in ("supervisor", "admin"):
                     kind = "message" if isinstance(event, MessageStored) else "message_updated"
-                    payload = {"type": kind, "message": event.message.to_json()}
+                    payload = {"type": kind, "message": event.message.to_json(ctx.city)}
             elif isinstance(event, CallOffered) and event.agent_id == user.id:  # rings this agent's softphone
                 payload = {
                     "type": "call_offered",

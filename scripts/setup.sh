@@ -7,6 +7,7 @@
 #     installed (one `apt-get update`, only when something is missing). Not as root, the missing ones are
 #     listed with the command to install them; the script fails only if the requested mode strictly needs them.
 #   * .venv (Python >= 3.11) with `pip install -e '.[dev]'`, redone only when pyproject.toml changes.
+#   * gettext catalogs (<package>/locale/*/LC_MESSAGES/*.po) compiled to .mo by `python -m hub.i18n_build`.
 #   * test mode: `npm ci` of the SMSC simulator in tests/peers/smsc, redone only when its lock file changes.
 #
 # Environment: REXIAN_PYTHON=/path/to/python3.11 picks the interpreter for .venv.
@@ -16,7 +17,7 @@ mode="${1:-all}"
 case "$mode" in
     all | run | test) ;;
     -h | --help)
-        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -131,6 +132,14 @@ if [[ ! -f $stamp ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
     fi
     printf '%s' "$want" >"$stamp"
     log ".venv ready"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# gettext catalogs: every package's locale/*/LC_MESSAGES/*.po compiled to .mo (only the stale ones; git-ignored)
+# ---------------------------------------------------------------------------------------------------------------
+if ! "$venv/bin/python" -m hub.i18n_build compile; then
+    log "compiling the gettext catalogs failed (see above)"
+    exit 1
 fi
 
 # ---------------------------------------------------------------------------------------------------------------

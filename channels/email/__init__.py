@@ -16,6 +16,7 @@ from channels.email.imap import ImapReader
 from channels.email.ingest import CHANNEL_EMAIL, AttachmentStore, MailIngest
 from channels.email.sender import EmailSender
 from channels.email.store import EmailStore
+from hub.i18n import register_domain
 from hub.logsafe import mask
 from hub.outbox import Outbox
 from hub.web.context import CTX
@@ -23,6 +24,7 @@ from hub.web.context import CTX
 __all__ = ["CHANNEL_EMAIL", "EMAIL_CHANNEL", "EmailChannel", "EmailSettings", "MailLimits", "setup"]
 
 log = logging.getLogger(__name__)
+register_domain("email", Path(__file__).parent / "locale")  # this package's strings (locale/*/LC_MESSAGES)
 
 
 @dataclass
@@ -63,7 +65,7 @@ def setup(
     ingest = MailIngest(ctx.service, emails, files, settings.limits, settings.mail_from)
     reader = ImapReader(settings, ingest)
     outbox.register(CHANNEL_EMAIL, EmailSender(settings, emails))
-    downloads.setup(app, emails, files)
+    downloads.setup(app, files)
 
     async def subject(conversation_id: str) -> str | None:
         thread = await emails.thread(conversation_id)

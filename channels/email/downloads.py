@@ -11,24 +11,24 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from channels.email.ingest import AttachmentStore
-from channels.email.store import EmailStore
+from channels.email.ingest import CHANNEL_EMAIL, AttachmentStore
 from hub.models import INBOX_ROLES
 from hub.web.auth import require_roles
+from hub.web.context import CTX
 
 ROUTE = "/api/email/attachments/{message_id:\\d{1,12}}/{index:\\d{1,4}}"
-STORES: web.AppKey[tuple[EmailStore, AttachmentStore]] = web.AppKey("email_attachments", tuple)
+FILES: web.AppKey[AttachmentStore] = web.AppKey("email_attachments", AttachmentStore)
 
 
 @require_roles(INBOX_ROLES, api=True)
 async def download(request: web.Request) -> web.StreamResponse:
     """Serve one attachment of one message."""
-    emails, files = request.app[STORES]
-    found = await emails.attachment(int(request.match_info["message_id"]), int(request.match_info["index"]))
+    message_id, index = int(request.match_info["message_id"]), int(request.match_info["index"])
+    found = await request.app[CTX].service.reads.attachment(message_id, index, CHANNEL_EMAIL)
     if found is None or not isinstance(found.get("sha256"), str):
         raise web.HTTPNotFound(text='{"error": "no_such_attachment"}', content_type="application/json")
     try:
-        path = files.path_of(found["sha256"])
+        path = request.app[FILES].path_of(found["sha256"])
     except ValueError:
         raise web.HTTPNotFound() from None
     if not path.is_file():
@@ -47,7 +47,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     )
 
 
-def setup(app: web.Application, emails: EmailStore, files: AttachmentStore) -> None:
+def setup(app: web.Application, files: AttachmentStore) -> None:
     """Mount the download route."""
-    app[STORES] = (emails, files)
+    app[FILES] = files
     app.router.add_get(ROUTE, download)

@@ -18,8 +18,8 @@ from channels.email.mime import Attachment, Envelope, MailRejected, ParsedMail, 
 from channels.email.store import EmailStore
 from hub.conversation_service import ConversationService
 from hub.file_store import ContentStore
+from hub.intake import ContactHints, Inbound, Stored
 from hub.logsafe import mask
-from hub.models import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -92,34 +92,50 @@ class MailIngest:
         text = f"[邮件被拒收：{reason}] 主题：{envelope.subject or '（无）'}"
         return await self._store_note(envelope, key, text, "rejected")
 
-    async def _conversation(self, envelope: Envelope, address: str) -> Conversation:
-        known = await self.emails.conversation_of(envelope.thread_ids)
-        if known is not None:
-            return await self.service.store.get(known)
-        conversation = await self.service.store.get_or_create_by_ref(CHANNEL_EMAIL, address)
-        if conversation.contact_id is None and "@" in address:
-            contact = await self.service.store.ensure_contact_by_email(address, envelope.sender_name)
-            conversation = await self.service.store.update(conversation.id, contact_id=contact.id)
-        return conversation
+    async def _receive(
+        self,
+        envelope: Envelope,
+        key: str,
+        text: str,
+        kind: str,
+        *,
+        address: str,
+        thread_ids: tuple[str, ...],
+        attachments: list[dict[str, Any]] | None = None,
+        answerable: bool = False,
+    ) -> Outcome:
+        """Store the mail in the conversation of the thread it answers (else the sender's) and remember it."""
+
+        async def remember(stored: Stored) -> None:  # before the mail is flagged as seen
+            await self.emails.record_inbound(
+                message_key=key,
+                message_id=envelope.message_id,
+                conversation_id=stored.conversation.id,
+                hub_message_id=stored.message.id,
+                address=address,
+                subject=envelope.subject,
+                thread_ids=envelope.thread_ids,
+                answerable=answerable,
+            )
+
+        inbound = Inbound(
+            CHANNEL_EMAIL,
+            text,
+            ref=address,
+            conversation_id=await self.emails.conversation_of(thread_ids),
+            external_id=f"mail:{key}",
+            attachments=tuple(attachments or ()),
+            hints=ContactHints(email=address, name=None if kind == BOUNCE else envelope.sender_name),
+            for_bot=answerable,
+        )
+        stored = await self.service.receive(inbound, on_stored=remember)
+        return Outcome(kind, stored.conversation.id, stored.message.id)
 
     async def _store_note(self, envelope: Envelope, key: str, text: str, kind: str) -> Outcome:
         if await self.emails.stored_inbound(key):
             return Outcome("duplicate", None, None)
         address = envelope.reply_to or envelope.sender or "unknown@invalid"
-        async with self.service.sender_lock(CHANNEL_EMAIL, address):
-            conversation = await self._conversation(envelope, address)
-            message = await self.service.accept(conversation, text, f"mail:{key}", for_bot=False)
-            await self.emails.record_inbound(
-                message_key=key,
-                message_id=envelope.message_id,
-                conversation_id=conversation.id,
-                hub_message_id=message.id,
-                address=address,
-                subject=envelope.subject,
-                thread_ids=envelope.thread_ids,
-                answerable=False,
-            )
-        return Outcome(kind, conversation.id, message.id)
+        return await self._receive(envelope, key, text, kind, address=address, thread_ids=envelope.thread_ids)
 
     def _text(self, parsed: ParsedMail) -> str:
         text = parsed.text.strip() or parsed.envelope.subject.strip() or EMPTY_TEXT
@@ -142,32 +158,23 @@ class MailIngest:
         if not address:
             return await self._store_note(envelope, key, f"[邮件无发件人地址] {self._text(parsed)}", "rejected")
         records = [await self.files.save(a) for a in parsed.attachments]
-        conversation_ref = envelope
-        if kind == BOUNCE:
+        thread_ids = envelope.thread_ids
+        if kind == BOUNCE:  # it joins the conversation of the mail it reports on
             failed = await self.emails.fail_bounced(parsed.bounced_ids, f"bounced: {parsed.classification.reason}")
             if failed:
                 log.warning("email bounce: outbound messages %s marked failed", failed)
-            conversation_ref = Envelope(
-                envelope.message_id, envelope.sender, None, envelope.sender, envelope.subject, None, parsed.bounced_ids
-            )
+            thread_ids = parsed.bounced_ids
         answerable = parsed.classification.answerable
-        async with self.service.sender_lock(CHANNEL_EMAIL, address):
-            conversation = await self._conversation(conversation_ref, address)
-            message = await self.service.accept(
-                conversation, self._text(parsed), f"mail:{key}", attachments=records or None, for_bot=answerable
-            )
-            await self.emails.record_inbound(
-                message_key=key,
-                message_id=envelope.message_id,
-                conversation_id=conversation.id,
-                hub_message_id=message.id,
-                address=address,
-                subject=envelope.subject,
-                thread_ids=envelope.thread_ids,
-                answerable=answerable,
-            )
-        if answerable:
-            self.service.schedule_turn(conversation.id)
-        else:
+        outcome = await self._receive(
+            envelope,
+            key,
+            self._text(parsed),
+            kind,
+            address=address,
+            thread_ids=thread_ids,
+            attachments=records,
+            answerable=answerable,
+        )
+        if not answerable:
             log.info("email %s stored for agents, not answered (%s)", kind, parsed.classification.reason)
-        return Outcome(kind, conversation.id, message.id)
+        return outcome

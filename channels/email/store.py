@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.clock import Clock, utc_now
-from hub.storage.conversations import attachment_of
 from hub.storage.engine import begin
 from hub.storage.outbox import FAILED, outbox
 from hub.storage.schema import TS, metadata
@@ -208,7 +207,3 @@ class EmailStore:
                     outbox.update().where(outbox.c.message_id.in_(ids)).values(status=FAILED, last_error=reason[:2000])
                 )
         return ids
-
-    async def attachment(self, message_id: int, index: int) -> dict[str, Any] | None:
-        """Attachment ``index`` of a message of an email conversation (None if there is no such thing)."""
-        return await attachment_of(self._engine, message_id, index, "email")

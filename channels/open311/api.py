@@ -96,14 +96,14 @@ async def discovery(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     return _json(
         {
-            "changeset": wire.w3(request.app[CLOCK]()),
+            "changeset": wire.w3(request.app[CLOCK](), request.app[CTX].city),
             "contact": "12319",
             "key_service": "API keys: `rexian open311 key create NAME` by the hotline's administrators",
             "endpoints": [
                 {
                     "specification": "http://wiki.open311.org/GeoReport_v2",
                     "url": endpoint,
-                    "changeset": wire.w3(request.app[CLOCK]()),
+                    "changeset": wire.w3(request.app[CLOCK](), request.app[CTX].city),
                     "type": "production",
                     "formats": ["application/json"],
                 }
@@ -196,7 +196,7 @@ async def list_requests(request: web.Request) -> web.StreamResponse:
     spec = RequestFilter(start, end, numbers, codes, statuses, wire.MAX_RESULTS)
     found = await request.app[STORE].search(spec, wire.NOTE_ACTIONS)
     tax = request.app[CTX].taxonomy()
-    return _json([wire.request_document(row, tax, lang) for row in found], lang=lang)
+    return _json([wire.request_document(row, tax, lang, request.app[CTX].city) for row in found], lang=lang)
 
 
 @open311
@@ -209,7 +209,8 @@ async def get_request(request: web.Request) -> web.StreamResponse:
     row = await request.app[STORE].get(number, wire.NOTE_ACTIONS)
     if row is None:
         raise Open311Error(404, f"service_request_id {number} was not found")
-    return _json([wire.request_document(row, request.app[CTX].taxonomy(), lang)], lang=lang)
+    ctx = request.app[CTX]
+    return _json([wire.request_document(row, ctx.taxonomy(), lang, ctx.city)], lang=lang)
 
 
 @open311
@@ -220,7 +221,7 @@ async def request_updates(request: web.Request) -> web.StreamResponse:
     start, end = wire.date_range(request.query, request.app[CLOCK]())
     rows = await request.app[STORE].updates(start, end, wire.PUBLIC_ACTIONS, wire.MAX_RESULTS)
     tax = request.app[CTX].taxonomy()
-    return _json([wire.update_document(row, tax, lang) for row in rows], lang=lang)
+    return _json([wire.update_document(row, tax, lang, request.app[CTX].city) for row in rows], lang=lang)
 
 
 @open311

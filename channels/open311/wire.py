@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from hub.clock import as_utc
+from hub.localtime import CityTime
 from hub.taxonomy import Category, Taxonomy
 
-CENTRE_TZ = ZoneInfo("Asia/Shanghai")
 MAX_SPAN = timedelta(days=90)  # the spec's default and maximum date range
 MAX_RESULTS = 1000  # the spec's response volume
 MAX_IDS = 1000
@@ -227,9 +226,9 @@ def comma_list(query: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item.strip() for item in raw.split(",") if item.strip()))
 
 
-def w3(value: datetime | None) -> str | None:
-    """A datetime in the w3 format, in the centre's local time with its offset."""
-    return None if value is None else as_utc(value).astimezone(CENTRE_TZ).isoformat(timespec="seconds")
+def w3(value: datetime | None, city: CityTime) -> str | None:
+    """A datetime in the w3 format, in the city's local time with its offset."""
+    return None if value is None else city.local(value).isoformat(timespec="seconds")
 
 
 def service(category: Category, tax: Taxonomy, lang: str) -> dict[str, Any]:
@@ -274,7 +273,7 @@ def status_of(state: str) -> str:
     return "closed" if state == "closed" else "open"
 
 
-def request_document(row: Mapping[str, Any], tax: Taxonomy, lang: str | None) -> dict[str, Any]:
+def request_document(row: Mapping[str, Any], tax: Taxonomy, lang: str | None, city: CityTime) -> dict[str, Any]:
     """One entry of GET Service Requests / GET Service Request (plus the ``lang`` extension)."""
     lang = lang or row.get("lang") or DEFAULT_LANG
     category = tax.categories.get(row["category"] or "")
@@ -288,9 +287,9 @@ def request_document(row: Mapping[str, Any], tax: Taxonomy, lang: str | None) ->
         "description": row["description"],
         "agency_responsible": agency,
         "service_notice": service_notice(row["number"], agency, bool(row["urgent"]), lang),
-        "requested_datetime": w3(row["created_at"]),
-        "updated_datetime": w3(row["updated_at"]),
-        "expected_datetime": w3(row.get("due_at")),
+        "requested_datetime": w3(row["created_at"], city),
+        "updated_datetime": w3(row["updated_at"], city),
+        "expected_datetime": w3(row.get("due_at"), city),
         "address": row["address_string"],
         "address_id": None,
         "zipcode": None,
@@ -301,7 +300,7 @@ def request_document(row: Mapping[str, Any], tax: Taxonomy, lang: str | None) ->
     }
 
 
-def update_document(row: Mapping[str, Any], tax: Taxonomy, lang: str | None) -> dict[str, Any]:
+def update_document(row: Mapping[str, Any], tax: Taxonomy, lang: str | None, city: CityTime) -> dict[str, Any]:
     """One entry of GET Service Request Updates (FixMyStreet's extension)."""
     lang = lang or row.get("lang") or DEFAULT_LANG
     zh, en = ACTION_LABELS.get(row["action"], (row["action"], row["action"]))
@@ -313,7 +312,7 @@ def update_document(row: Mapping[str, Any], tax: Taxonomy, lang: str | None) -> 
         "update_id": str(row["id"]),
         "service_request_id": row["number"],
         "status": status_of(row["to_state"]),
-        "updated_datetime": w3(row["created_at"]),
+        "updated_datetime": w3(row["created_at"], city),
         "description": description,
         "media_url": None,
     }

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.conversation_service import InvalidMessage
+from hub.intake import Inbound
 from hub.web.context import CTX
 
 log = logging.getLogger(__name__)
@@ -40,19 +41,11 @@ async def rest_webhook(request: web.Request) -> web.StreamResponse:
     except InvalidMessage as exc:
         status = 413 if "longer" in str(exc) else 400
         return web.json_response({"error": "invalid_message", "message": str(exc)}, status=status)
-    async with ctx.service.sender_lock(CHANNEL_REST, sender):
-        conversation = await ctx.conversations.get_or_create_by_ref(CHANNEL_REST, sender)
-        stored = await ctx.service.accept(
-            conversation, text, body.get("message_id") if isinstance(body.get("message_id"), str) else None
-        )
-        await ctx.service.process_pending(conversation.id)
-        cursor = max(conversation.delivered_id or 0, 0)
-        pending = [
-            m for m in await ctx.conversations.messages(conversation.id, after_id=cursor) if m.direction == "out"
-        ]
-        if pending:
-            await ctx.conversations.set_delivered(conversation.id, pending[-1].id)
-    log.debug("rest message %s stored in %s", stored.id, conversation.id)
+    message_id = body.get("message_id")
+    stored, pending = await ctx.service.exchange(
+        Inbound(CHANNEL_REST, text, ref=sender, external_id=message_id if isinstance(message_id, str) else None)
+    )
+    log.debug("rest message %s stored in %s", stored.message.id, stored.conversation.id)
     return web.json_response(
         [{"recipient_id": sender, "text": m.text} for m in pending],
         dumps=lambda o: json.dumps(o, ensure_ascii=False),

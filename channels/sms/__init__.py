@@ -19,12 +19,14 @@ from channels.sms.inbound import CHANNEL_SMS, SmsInbound
 from channels.sms.sender import SmsSender
 from channels.sms.session import SmppSession
 from channels.sms.store import SmsStore
+from hub.i18n import register_domain
 from hub.outbox import Outbox
 from hub.web.context import CTX
 
 __all__ = ["CHANNEL_SMS", "TEMPLATE_DIR", "SmsChannel", "SmsSettings", "setup"]
 
 log = logging.getLogger(__name__)
+register_domain("sms", Path(__file__).parent / "locale")  # this package's strings (locale/*/LC_MESSAGES)
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 

@@ -18,50 +18,15 @@ from aiohttp import web
 
 from channels.sms.bulk import MAX_NUMBERS, MAX_TEXT, BulkRunner, parse_numbers
 from channels.sms.store import BulkJob, SmsStore
+from hub.localtime import CityTime
 from hub.models import Role
 from hub.web.auth import current_user, require_roles
-from hub.web.i18n_web import UI
+from hub.web.context import CTX
 
 BULK_ROLES = (Role.ADMIN, Role.SUPERVISOR)
 STORE: web.AppKey[SmsStore] = web.AppKey("sms_store", SmsStore)
 RUNNER: web.AppKey[BulkRunner] = web.AppKey("sms_bulk_runner", BulkRunner)
 
-UI.update(
-    {
-        "sms.bulk.title": {"zh-CN": "短信群发", "en": "Bulk SMS"},
-        "sms.bulk.numbers": {
-            "zh-CN": "手机号码（每行一个，或用逗号分隔）",
-            "en": "Mobile numbers (one per line or comma-separated)",
-        },
-        "sms.bulk.text": {"zh-CN": "短信内容", "en": "Message"},
-        "sms.bulk.submit": {"zh-CN": "开始群发", "en": "Send"},
-        "sms.bulk.jobs": {"zh-CN": "群发任务", "en": "Jobs"},
-        "sms.bulk.none": {"zh-CN": "暂无群发任务", "en": "No jobs yet"},
-        "sms.bulk.job": {"zh-CN": "群发任务", "en": "Job"},
-        "sms.bulk.created": {"zh-CN": "创建时间", "en": "Created"},
-        "sms.bulk.total": {"zh-CN": "号码数", "en": "Numbers"},
-        "sms.bulk.phone": {"zh-CN": "号码", "en": "Number"},
-        "sms.bulk.error": {"zh-CN": "说明", "en": "Note"},
-        "sms.bulk.optout_hint": {
-            "zh-CN": "已回复TD退订的号码将自动跳过；短信末尾会附“回复TD退订”。",
-            "en": "Numbers that replied TD are skipped; “回复TD退订” is appended to the text.",
-        },
-        "sms.bulk.back": {"zh-CN": "返回任务列表", "en": "All jobs"},
-        "sms.bulk.err.no_numbers": {"zh-CN": "请填写至少一个有效手机号码", "en": "Enter at least one valid number"},
-        "sms.bulk.err.invalid_numbers": {"zh-CN": "以下号码无效", "en": "Invalid numbers"},
-        "sms.bulk.err.no_text": {"zh-CN": "请填写短信内容", "en": "Enter the message"},
-        "sms.bulk.err.too_long": {"zh-CN": "短信内容过长", "en": "The message is too long"},
-        "sms.bulk.err.too_many": {"zh-CN": "号码过多", "en": "Too many numbers"},
-        "sms.status.running": {"zh-CN": "发送中", "en": "sending"},
-        "sms.status.done": {"zh-CN": "已完成", "en": "done"},
-        "sms.status.pending": {"zh-CN": "待发送", "en": "pending"},
-        "sms.status.sent": {"zh-CN": "已提交", "en": "sent"},
-        "sms.status.delivered": {"zh-CN": "已送达", "en": "delivered"},
-        "sms.status.failed": {"zh-CN": "失败", "en": "failed"},
-        "sms.status.skipped": {"zh-CN": "已跳过（退订）", "en": "skipped (opted out)"},
-        "staff.sms_bulk": {"zh-CN": "短信群发", "en": "Bulk SMS"},
-    }
-)
 OPT_OUT_SUFFIX = "回复TD退订"
 
 
@@ -95,13 +60,13 @@ def validate(numbers: object, text: object) -> tuple[list[str], str]:
     return valid, body
 
 
-def job_json(job: BulkJob, recipients: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The wire form of a job."""
+def job_json(job: BulkJob, city: CityTime, recipients: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The wire form of a job (times with the city's offset)."""
     data: dict[str, Any] = {
         "id": job.id,
         "text": job.text,
         "status": job.status,
-        "created_at": job.created_at.isoformat(),
+        "created_at": city.iso(job.created_at),
         "total": job.total,
         "counts": job.counts,
     }
@@ -179,7 +144,7 @@ async def api_job(request: web.Request) -> web.StreamResponse:
     job = await store.job(int(request.match_info["id"]))
     if job is None:
         return _json({"error": "not_found"}, 404)
-    return _json(job_json(job, await store.recipients(job.id)))
+    return _json(job_json(job, request.app[CTX].city, await store.recipients(job.id)))
 
 
 def setup(app: web.Application, store: SmsStore, runner: BulkRunner) -> None:

@@ -23,10 +23,9 @@ from channels.sms.receipts import parse_receipt
 from channels.sms.segments import Part, assemble
 from channels.sms.store import SmsStore
 from hub.dialogue.slots import is_valid_phone
-from hub.events import MessageStored
 from hub.i18n import t
+from hub.intake import ContactHints, Inbound
 from hub.logsafe import mask
-from hub.models import SenderKind
 from hub.web.context import HubContext
 
 log = logging.getLogger(__name__)
@@ -142,25 +141,20 @@ class SmsInbound:
             text = text[: limit - 1] + "…"
         command = text.upper()
         opt = True if command in OPT_OUT else False if command in OPT_IN else None
-        async with ctx.service.sender_lock(CHANNEL_SMS, source):
-            conversation = await ctx.conversations.get_or_create_by_ref(CHANNEL_SMS, source)
-            if is_valid_phone(source) and conversation.contact_id is None:
-                contact = await ctx.conversations.ensure_contact_by_phone(source)
-                conversation = await ctx.conversations.update(conversation.id, contact_id=contact.id)
-            await ctx.service.accept(conversation, text, client_id, for_bot=opt is None)
+        hints = ContactHints(phone=source if is_valid_phone(source) else None)
+        stored = await ctx.service.receive(
+            Inbound(CHANNEL_SMS, text, ref=source, external_id=client_id, hints=hints, for_bot=opt is None)
+        )
         if opt is None:
-            ctx.service.schedule_turn(conversation.id)
             return
         await self.store.set_opted_out(source, opt)
-        reply, created = await ctx.conversations.add_message(
-            conversation.id,
-            direction="out",
-            sender_kind=SenderKind.SYSTEM,
-            text=t("sms.opted_out" if opt else "sms.opted_in", conversation.locale),
+        conversation = stored.conversation
+        confirmation = await ctx.service.post(
+            conversation,
+            t("sms.opted_out" if opt else "sms.opted_in", conversation.locale),
             external_id=f"{client_id}:confirm",  # a replay after a crash confirms once
         )
-        if created:
-            await ctx.bus.publish(MessageStored(conversation, reply))
+        if confirmation.created:
             log.info("%s %s SMS notices", mask(source), "opted out of" if opt else "opted in to")
 
     async def sweep(self) -> int:

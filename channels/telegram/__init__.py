@@ -18,12 +18,14 @@ from channels.telegram.polling import TelegramPoller
 from channels.telegram.sender import TelegramSender
 from channels.telegram.webhook import ROUTE, WEBHOOK, WebhookConfig, telegram_webhook, webhook_path
 from hub.file_store import ContentStore
+from hub.i18n import register_domain
 from hub.outbox import Outbox, RetryPolicy
 from hub.web.context import CTX
 
 __all__ = ["CHANNEL_TELEGRAM", "setup", "webhook_path"]
 
 log = logging.getLogger(__name__)
+register_domain("telegram", Path(__file__).parent / "locale")  # this package's strings (locale/*/LC_MESSAGES)
 
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what the Bot API accepts as secret_token
 
@@ -75,7 +77,7 @@ def setup(
     send_request = HTTPXRequest(connect_timeout=5.0, read_timeout=10.0)
     bot = Bot(token, request=send_request, get_updates_request=send_request, **kwargs)
     outbox.register(CHANNEL_TELEGRAM, TelegramSender(bot, token), close=send_request.shutdown)
-    photos = PhotoDownloader(bot, ctx.conversations, ctx.bus, files, token=token, retry=RetryPolicy(*retry))
+    photos = PhotoDownloader(bot, ctx.service, files, token=token, retry=RetryPolicy(*retry))
 
     async def start_photos(_app: web.Application) -> None:
         photos.start()

@@ -14,6 +14,7 @@ from telegram import Update
 
 from channels.telegram.inbound import to_inbound
 from hub.conversation_service import InvalidMessage
+from hub.intake import ContactHints, Inbound
 from hub.web.context import HubContext
 
 log = logging.getLogger(__name__)
@@ -48,24 +49,26 @@ async def ingest_update(ctx: HubContext, update: Update) -> Outcome:
     if inbound is None:
         return Outcome("ignored", "unsupported message kind")
     chat_id = str(message.chat.id)
-    client_id = f"tg:{update.update_id}"
+    hints = ContactHints(
+        phone=inbound.phone,  # only the sender's own shared contact
+        telegram_id=chat_id if message.chat.type == "private" else None,  # a private chat reaches the citizen
+        name=_name(message.from_user),
+    )
     try:
-        async with ctx.service.sender_lock(CHANNEL_TELEGRAM, chat_id):
-            conversation = await ctx.conversations.get_or_create_by_ref(CHANNEL_TELEGRAM, chat_id)
-            if inbound.phone is not None:
-                contact = await ctx.conversations.ensure_contact_by_phone(inbound.phone, _name(message.from_user))
-                if message.chat.type == "private" and contact.telegram_id != chat_id:
-                    # the chat reaches this citizen: work-order notices may go here (hub/notices.py)
-                    contact = await ctx.conversations.update_contact(contact.id, telegram_id=chat_id)
-                if conversation.contact_id != contact.id:
-                    conversation = await ctx.conversations.update(conversation.id, contact_id=contact.id)
-            await ctx.service.accept(
-                conversation, inbound.text, client_id, attachments=inbound.attachments or None, for_bot=inbound.run_bot
+        stored = await ctx.service.receive(
+            Inbound(
+                CHANNEL_TELEGRAM,
+                inbound.text,
+                ref=chat_id,
+                external_id=f"tg:{update.update_id}",
+                attachments=tuple(inbound.attachments),
+                hints=hints,
+                for_bot=inbound.run_bot,
             )
+        )
     except InvalidMessage as exc:
         return Outcome("invalid", str(exc), code="invalid_message")
-    ctx.service.schedule_turn(conversation.id)
-    return Outcome("stored", conversation_id=conversation.id)
+    return Outcome("stored", conversation_id=stored.conversation.id)
 
 
 def _name(user: Any) -> str | None:

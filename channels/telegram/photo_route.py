@@ -27,7 +27,7 @@ def _missing(code: str) -> web.HTTPNotFound:
 @require_roles(INBOX_ROLES, api=True)
 async def photo(request: web.Request) -> web.StreamResponse:
     """Serve one downloaded photo."""
-    found = await request.app[CTX].conversations.attachment(
+    found = await request.app[CTX].service.reads.attachment(
         int(request.match_info["message_id"]), int(request.match_info["index"]), CHANNEL_TELEGRAM
     )
     if found is None or found.get("kind") != "photo":

@@ -27,10 +27,10 @@ from telegram.error import BadRequest, Forbidden, InvalidToken
 
 from hub.background import BackgroundTask
 from hub.clock import Clock, utc_now
-from hub.events import Event, EventBus, MessageStored, MessageUpdated
+from hub.conversation_service import ConversationService
+from hub.events import Event, MessageStored
 from hub.file_store import ContentStore
 from hub.outbox import RetryPolicy
-from hub.storage.conversations import ConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ class PhotoDownloader:
 
     Args:
         bot: the Bot (its base file URL may point at a local Bot API server).
-        store: the hub's conversation store (messages and their attachment records).
-        bus: the event bus: stored messages in, :class:`MessageUpdated` out.
+        conversations: the conversation service: stored messages in (its event bus), attachment records read
+            and updated (it publishes :class:`~hub.events.MessageUpdated`).
         files: where the photos go.
         token: the bot token, redacted from every error text kept or logged.
         retry: backoff between attempts of one message.
@@ -90,8 +90,7 @@ class PhotoDownloader:
     def __init__(
         self,
         bot: Bot,
-        store: ConversationStore,
-        bus: EventBus,
+        conversations: ConversationService,
         files: ContentStore,
         *,
         token: str,
@@ -101,8 +100,7 @@ class PhotoDownloader:
         clock: Clock = utc_now,
     ) -> None:
         self.bot = bot
-        self.store = store
-        self.bus = bus
+        self.conversations = conversations
         self.files = files
         self.retry = retry or RetryPolicy(1.0, 300.0)
         self.max_bytes = max_bytes
@@ -118,7 +116,7 @@ class PhotoDownloader:
         self.failed = 0
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
-        bus.subscribe(MessageStored, self._on_stored)
+        conversations.bus.subscribe(MessageStored, self._on_stored)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -177,7 +175,7 @@ class PhotoDownloader:
         while True:
             try:
                 since = self._clock() - timedelta(days=RECOVER_DAYS)
-                found = await self.store.recent_inbound_with_attachments(CHANNEL_TELEGRAM, since)
+                found = await self.conversations.reads.recent_inbound_with_attachments(CHANNEL_TELEGRAM, since)
                 break
             except Exception as exc:  # the database may be busy at start-up: try again, never give up
                 attempt += 1
@@ -224,7 +222,7 @@ class PhotoDownloader:
         Raises:
             Exception: a transient failure (the caller retries); what was already fetched is recorded first.
         """
-        message = await self.store.message(message_id)
+        message = await self.conversations.reads.message(message_id)
         if message is None:
             return
         records = [dict(a) if isinstance(a, dict) else a for a in message.attachments]
@@ -268,12 +266,9 @@ class PhotoDownloader:
         return data, content_type
 
     async def _mark(self, message_id: int, change: Any) -> None:
-        message = await self.store.message(message_id)
+        message = await self.conversations.reads.message(message_id)
         if message is not None:
             await self._save(message_id, [change(a) if is_pending(a) else a for a in message.attachments])
 
     async def _save(self, message_id: int, records: list[Any]) -> None:
-        updated = await self.store.set_attachments(message_id, records)
-        if updated is not None:
-            conversation = await self.store.get(updated.conversation_id)
-            await self.bus.publish(MessageUpdated(conversation, updated))
+        await self.conversations.set_attachments(message_id, records)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from hub.i18n import register_domain
 from hub.web.context import CTX
 
 from .config import VoiceSettings
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["CHANNEL_VOICE", "VoiceSettings", "setup"]
 
 log = logging.getLogger(__name__)
+register_domain("voice", Path(__file__).parent / "locale")  # this package's strings (locale/*/LC_MESSAGES)
 
 CHANNEL_VOICE = "voice"
 
@@ -45,7 +48,7 @@ def setup(
         return None
     from .service import VoiceChannel
 
-    channel = VoiceChannel(settings, hub=hub, flows=flows, accounts=accounts, calendar=calendar)
+    channel = VoiceChannel(settings, hub=hub, flows=flows, accounts=accounts, calendar=calendar, zone=ctx.city.zone)
     ctx.channel_health[CHANNEL_VOICE] = channel.health
 
     async def start(_app: web.Application) -> None:

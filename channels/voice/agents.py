@@ -20,8 +20,8 @@ from typing import Any
 
 from hub.events import CallOffered, EventBus
 from hub.logsafe import mask
-
 from routing.acd import Acd, AcdError, AcdEvent, Announce, Offer, OfferTimedOut, OfferWithdrawn, Overflow, QueueLeft
+
 from .ivr.events import Enqueue
 from .leg import MediaClock, MediaLeg, open_leg_socket
 from .sdp import PCMA, PCMU, Direction, Negotiated, SdpParseError, SessionDescription, create_offer

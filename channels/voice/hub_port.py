@@ -1,10 +1,15 @@
 """What a phone call needs from the hub: its conversation, call record, lookups and the agent queue state.
 
 Calls are conversations: the caller ID finds (or creates) the citizen's contact, every call opens a conversation
-on the ``voice`` channel (``external_ref`` = the SIP Call-ID) with a call record (``channels/voice/call_store.py``). What the
+on the ``voice`` channel (``external_ref`` = the SIP Call-ID) with a call record (``call_store.py``). What the
 caller says in free form is stored as citizen messages and labelled by the same NLU as text; knowledge-base answers
 read to the caller are stored as bot messages; voicemail and recordings are audio attachments; waiting for an agent
 puts the conversation in the shared inbox queue, answered calls are assigned to the agent who took them.
+
+Everything written to the conversation goes through the conversation service (ADR 0022): the caller's words and
+voicemail through :meth:`~hub.conversation_service.ConversationService.receive`, the queue, the agent and the end
+of the call through its status methods, and spoken questions are answered by the dialogue engine's knowledge-base
+step (its threshold), read out as the article's spoken answer.
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ from typing import Any
 
 from channels.voice.call_store import CallStore
 from hub.clock import Clock, utc_now
-from hub.dialogue.ports import KnowledgeBase
-from hub.events import CallFinished, ConversationAssigned, ConversationQueued, EventBus, MessageStored
+from hub.conversation_service import ConversationService
+from hub.events import CallFinished, EventBus
 from hub.i18n import t
+from hub.intake import ContactHints, Inbound
 from hub.logsafe import mask
-from hub.models import Contact, Conversation, ConversationStatus, SenderKind
-from hub.nlu import NluService, NluUnavailable
-from hub.storage.conversations import ConversationStore
+from hub.models import Contact, Conversation, Message, SenderKind
+from hub.nlu import NluResult, NluService, NluUnavailable
 from hub.storage.work_orders import WorkOrderStore
 from hub.taxonomy import Taxonomy
 
@@ -35,7 +40,6 @@ from .recording import CallRecorder, safe_name
 log = logging.getLogger(__name__)
 
 CHANNEL_VOICE = "voice"
-KB_MIN_CONFIDENCE = 0.5  # the bot's threshold for answering from the knowledge base (BotSettings.kb_answer)
 _PHONE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9}|0\d{9,11})$")
 
 
@@ -72,12 +76,10 @@ class VoiceHub:
     def __init__(
         self,
         *,
-        conversations: ConversationStore,
+        conversations: ConversationService,
         work_orders: WorkOrderStore,
         calls: CallStore,
-        kb: KnowledgeBase,
         nlu: NluService,
-        bus: EventBus,
         taxonomy: Any,
         notices: Any,
         data_dir: Path,
@@ -86,13 +88,16 @@ class VoiceHub:
         self.conversations = conversations
         self.work_orders = work_orders
         self.calls = calls
-        self.kb = kb
         self.nlu = nlu
-        self.bus = bus
         self._taxonomy = taxonomy  # () -> Taxonomy
         self.notices = notices  # AnnouncementBoard
         self.data_dir = data_dir
         self._clock = clock
+
+    @property
+    def bus(self) -> EventBus:
+        """The hub's event bus (call events)."""
+        return self.conversations.bus
 
     def taxonomy(self) -> Taxonomy:
         """The current taxonomy."""
@@ -109,10 +114,8 @@ class VoiceHub:
     async def call_arrived(self, sip_call_id: str, from_user: str | None, called: str | None) -> CallContext:
         """Find the contact by caller ID, open the conversation, start the call record."""
         caller = caller_number(from_user)
-        contact = await self.conversations.ensure_contact_by_phone(caller) if caller else None
-        conversation = await self.conversations.create(
-            CHANNEL_VOICE, external_ref=sip_call_id, contact_id=contact.id if contact else None
-        )
+        conversation = await self.conversations.open(CHANNEL_VOICE, ref=sip_call_id, hints=ContactHints(phone=caller))
+        contact = await self.conversations.reads.contact(conversation.contact_id) if conversation.contact_id else None
         record = await self.calls.start_call(
             sip_call_id=sip_call_id,
             caller=caller or from_user,
@@ -142,22 +145,12 @@ class VoiceHub:
         """Close the record, attach the recordings to the conversation, tell listeners."""
         attachments = [self._audio_attachment(path, label) for label, path in recordings.items() if path is not None]
         if attachments:
-            message, _ = await self.conversations.add_message(
-                ctx.conversation.id,
-                direction="out",
-                sender_kind=SenderKind.SYSTEM,
-                text=t("voice.recording", ctx.locale),
-                attachments=attachments,
-            )
-            await self.bus.publish(MessageStored(ctx.conversation, message))
+            await self.conversations.post(ctx.conversation, t("voice.recording", ctx.locale), attachments=attachments)
         for attachment in attachments:
             await self.calls.add_recording(ctx.record_id, attachment["file"])
         await self._system(ctx.conversation, t("voice.ended", ctx.locale, cause=t(_cause_key(cause), ctx.locale)))
-        conversation = await self.conversations.get(ctx.conversation.id)
-        if conversation.status is ConversationStatus.BOT:  # the IVR served the caller: nothing left to do
-            conversation = await self.conversations.update(
-                conversation.id, status=ConversationStatus.CLOSED.value, closed_at=self._clock()
-            )
+        # the IVR alone served the caller: nothing left to do
+        conversation = await self.conversations.close_if_with_bot(ctx.conversation.id)
         await self.calls.finish(ctx.record_id, cause=cause, ivr_path=ivr_path, ended_at=ended_at)  # last: "done"
         await self.bus.publish(CallFinished(conversation, ctx.record_id, cause))
         log.info("call %s ended: %s", ctx.record_id, cause)
@@ -191,8 +184,8 @@ class VoiceHub:
             if record.conversation_id is None:
                 await self.calls.finish(record.id, cause="interrupted", ended_at=ended_at)
                 continue
-            conversation = await self.conversations.get(record.conversation_id)
-            contact = await self.conversations.get_contact(record.contact_id) if record.contact_id else None
+            conversation = await self.conversations.reads.get(record.conversation_id)
+            contact = await self.conversations.reads.contact(record.contact_id) if record.contact_id else None
             ctx = CallContext(record.sip_call_id, conversation, contact, record.caller, record.id, conversation.locale)
             await self.call_finished(
                 ctx, cause="interrupted", ivr_path=record.ivr_path, recordings=recordings,
@@ -209,7 +202,7 @@ class VoiceHub:
         """Status of work order ``number``, or of the latest order of the caller (``number`` = caller ID)."""
         order = None
         if by_caller:
-            contact = ctx.contact or (await self.conversations.contact_by_phone(number) if number else None)
+            contact = ctx.contact or (await self.conversations.reads.contact_by_phone(number) if number else None)
             order = await self.work_orders.latest_for_contact(contact.id) if contact is not None else None
         elif number:
             order = await self.work_orders.get_by_number(number)
@@ -229,42 +222,33 @@ class VoiceHub:
         return OrderStatusResult(found=True, number=order.number, status=state, detail=detail)
 
     async def kb_answer(self, ctx: CallContext, question: str, confidence: float) -> KbResult:
-        """Label the caller's question with the NLU, answer it from the knowledge base, keep both in the transcript."""
+        """Label the caller's question with the NLU, answer it from the knowledge base, keep both in the transcript.
+
+        The answer step is the bot's (:meth:`~hub.dialogue.engine.DialogueEngine.kb_answer`, its threshold); the
+        caller hears the article's spoken answer where it has one.
+        """
         ctx.turns += 1
-        message, created = await self.conversations.add_message(
-            ctx.conversation.id,
-            direction="in",
-            sender_kind=SenderKind.CITIZEN,
-            text=question,
-            external_id=f"voice:{ctx.sip_call_id}:{ctx.turns}",
-            processed=True,
-        )
-        if created:
-            await self.bus.publish(MessageStored(ctx.conversation, message))
-        industry: str | None = None
+        message = await self._receive(ctx, question, f"voice:{ctx.sip_call_id}:{ctx.turns}")
+        nlu: NluResult | None = None
         try:
-            result = await self.nlu.parse(question)
+            nlu = await self.nlu.parse(question)
         except NluUnavailable as exc:
             log.warning("call %s: NLU unavailable (%s); answering from the KB alone", ctx.record_id, exc)
         else:
-            nlu_json = result.to_json()
+            nlu_json = nlu.to_json()
             nlu_json["asr_confidence"] = round(confidence, 3)
-            await self.conversations.mark_processed(message.id, nlu_json)
-            industry = result.industry.name if result.industry else None
-            updates = {"industry": industry} if industry else {}
-            if result.type is not None:
-                updates["request_type"] = result.type.name
-            if updates:
-                ctx.conversation = await self.conversations.update(ctx.conversation.id, **updates)
-        hits = self.kb.search(question, k=1, industry=industry) or self.kb.search(question, k=1)
-        if not hits or hits[0].confidence < KB_MIN_CONFIDENCE:
+            ctx.conversation = await self.conversations.label(
+                message,
+                nlu_json,
+                request_type=nlu.type.name if nlu.type else None,
+                industry=nlu.industry.name if nlu.industry else None,
+            )
+        bot = self.conversations.engine
+        best = bot.kb_answer(bot.kb_candidates(question, nlu))
+        if best is None:
             return KbResult(None)
-        best = hits[0]
         answer = best.spoken_answer or best.answer
-        reply, _ = await self.conversations.add_message(
-            ctx.conversation.id, direction="out", sender_kind=SenderKind.BOT, text=answer
-        )
-        await self.bus.publish(MessageStored(ctx.conversation, reply))
+        await self.conversations.post(ctx.conversation, answer, sender=SenderKind.BOT)
         return KbResult(answer)
 
     async def announcements(self) -> Announcements:
@@ -277,21 +261,11 @@ class VoiceHub:
         """Store the voicemail as a citizen message (audio + transcript) and put the conversation in the queue."""
         attachment = self._audio_attachment(path, "voicemail", duration_s)
         text = transcript.strip() or t("voice.voicemail_placeholder", ctx.locale)
-        message, created = await self.conversations.add_message(
-            ctx.conversation.id,
-            direction="in",
-            sender_kind=SenderKind.CITIZEN,
-            text=text,
-            external_id=f"voicemail:{ctx.sip_call_id}",
-            attachments=[attachment],
-            processed=True,
-        )
-        if created:
-            await self.bus.publish(MessageStored(ctx.conversation, message))
+        message = await self._receive(ctx, text, f"voicemail:{ctx.sip_call_id}", attachment)
         if transcript.strip():
             try:
                 result = await self.nlu.parse(transcript)
-                await self.conversations.mark_processed(message.id, result.to_json())
+                await self.conversations.label(message, result.to_json())
             except NluUnavailable:
                 log.warning("call %s: voicemail stored without NLU labels (NLU unavailable)", ctx.record_id)
         await self.calls.update(ctx.record_id, voicemail_path=attachment["file"], transcript=transcript or None)
@@ -313,28 +287,28 @@ class VoiceHub:
         await self.calls.update(ctx.record_id, **values)
         if agent_id is None:
             return
-        assigned = await self.conversations.transition(
-            ctx.conversation.id,
-            {ConversationStatus.QUEUED, ConversationStatus.BOT},
-            status=ConversationStatus.ASSIGNED.value,
-            assignee_id=agent_id,
-            assigned_at=now,
-        )
+        assigned = await self.conversations.assign(ctx.conversation.id, agent_id)
         if assigned is not None:
             ctx.conversation = assigned
-            await self.bus.publish(ConversationAssigned(assigned))
 
     async def _queue(self, ctx: CallContext, reason: str) -> None:
-        queued = await self.conversations.transition(
-            ctx.conversation.id,
-            {ConversationStatus.BOT},
-            status=ConversationStatus.QUEUED.value,
-            handoff_reason=reason,
-            queued_at=self._clock(),
-        )
+        queued = await self.conversations.queue(ctx.conversation.id, reason)
         if queued is not None:
             ctx.conversation = queued
-            await self.bus.publish(ConversationQueued(queued, reason))
+
+    async def _receive(self, ctx: CallContext, text: str, external_id: str, *attachments: dict[str, Any]) -> Message:
+        """Store what the caller said; the IVR, not the bot, answers it (at most ``Limits.max_chars`` kept)."""
+        inbound = Inbound(
+            CHANNEL_VOICE,
+            text[: self.conversations.limits.max_chars],
+            conversation_id=ctx.conversation.id,
+            external_id=external_id,
+            attachments=attachments,
+            for_bot=False,
+        )
+        stored = await self.conversations.receive(inbound)
+        ctx.conversation = stored.conversation
+        return stored.message
 
     # -- helpers -------------------------------------------------------------------------------------------
 
@@ -352,10 +326,7 @@ class VoiceHub:
         }
 
     async def _system(self, conversation: Conversation, text: str) -> None:
-        message, _ = await self.conversations.add_message(
-            conversation.id, direction="out", sender_kind=SenderKind.SYSTEM, text=text
-        )
-        await self.bus.publish(MessageStored(conversation, message))
+        await self.conversations.post(conversation, text)
 
     def now(self) -> datetime:
         """The hub clock (for the IVR's business hours)."""

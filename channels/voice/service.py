@@ -17,11 +17,13 @@ import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 from channels.voice.sip_accounts import SipAccountStore
-
+from hub.localtime import DEFAULT_ZONE
 from routing.acd import Acd
+
 from .agents import AgentDesk
 from .asr import SpeechRecognizer
 from .config import VoiceSettings
@@ -80,12 +82,14 @@ class VoiceChannel:
         flows: IvrFlows,
         accounts: SipAccountStore,
         calendar: Any = None,
+        zone: tzinfo = DEFAULT_ZONE,
     ) -> None:
         self.settings = settings
         self.hub = hub
         self.flows = flows
         self.accounts = accounts
         self.calendar = calendar  # () -> WorkingCalendar, for business hours
+        self.zone = zone  # the city's zone: business hours of flows that name none
         self.clock = MediaClock()
         cache = settings.prompt_cache_dir or hub.voice_dir / "prompts"
         self.tts = PromptSynthesizer(cache, voice=settings.tts_voice, rate=settings.tts_rate)
@@ -295,6 +299,7 @@ class VoiceChannel:
             vip=bool(contact and contact.vip),
             blacklisted=bool(contact and contact.blacklisted),
             calendar=self.calendar() if self.calendar is not None else None,
+            zone=self.zone,
         )
         assert self.desk is not None
         pending.session = CallSession(

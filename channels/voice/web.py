@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,13 +29,13 @@ from channels.voice.call_store import calls as calls_table
 from channels.voice.config import VoiceSettings
 from channels.voice.sip_accounts import SipAccountStore
 from hub.clock import as_utc, utc_now
+from hub.localtime import CityTime
 from hub.logsafe import mask
 from hub.models import INBOX_ROLES, Role, User
-from hub.storage.work_orders import CENTRE_TZ
-from routing import inbox
 from hub.web.auth import current_user, require_roles
 from hub.web.context import CTX
-from hub.web.i18n_web import UI, locale_of, ui
+from hub.web.i18n_web import locale_of, ui
+from routing import inbox
 
 log = logging.getLogger(__name__)
 
@@ -47,61 +47,6 @@ OUTCOMES = ("answered", "abandoned", "voicemail", "rejected")
 MAX_ROWS = 500
 MAX_RANGE_DAYS = 366
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-VOICE_PAGE_UI: dict[str, dict[str, str]] = {
-    "calls.title": {"zh-CN": "通话记录", "en": "Call records"},
-    "calls.from": {"zh-CN": "开始日期", "en": "From"},
-    "calls.to": {"zh-CN": "结束日期", "en": "To"},
-    "calls.outcome": {"zh-CN": "结果", "en": "Outcome"},
-    "calls.any": {"zh-CN": "全部", "en": "Any"},
-    "calls.filter": {"zh-CN": "查询", "en": "Filter"},
-    "calls.mine_only": {"zh-CN": "仅显示您接听的通话", "en": "Only the calls you answered"},
-    "calls.kpi.calls": {"zh-CN": "来电总数", "en": "Calls"},
-    "calls.kpi.answered": {"zh-CN": "人工接听", "en": "Answered"},
-    "calls.kpi.abandoned": {"zh-CN": "排队放弃", "en": "Abandoned"},
-    "calls.kpi.abandon_rate": {"zh-CN": "放弃率", "en": "Abandon rate"},
-    "calls.kpi.service_level": {"zh-CN": "服务水平", "en": "Service level"},
-    "calls.kpi.avg_wait": {"zh-CN": "平均等待（秒）", "en": "Average wait (s)"},
-    "calls.kpi.avg_talk": {"zh-CN": "平均通话（秒）", "en": "Average talk (s)"},
-    "calls.kpi.voicemail": {"zh-CN": "留言", "en": "Voicemail"},
-    "calls.col.arrived": {"zh-CN": "来电时间", "en": "Arrived"},
-    "calls.col.caller": {"zh-CN": "主叫号码", "en": "Caller"},
-    "calls.col.path": {"zh-CN": "导航路径", "en": "IVR path"},
-    "calls.col.recordings": {"zh-CN": "录音", "en": "Recordings"},
-    "calls.col.conversation": {"zh-CN": "会话", "en": "Conversation"},
-    "calls.open": {"zh-CN": "打开", "en": "Open"},
-    "calls.none": {"zh-CN": "该时间段内没有通话", "en": "No calls in this period"},
-    "calls.truncated": {"zh-CN": "仅显示最近 {n} 条", "en": "Showing the newest {n} only"},
-    "calls.err.bad_date": {"zh-CN": "日期格式应为 YYYY-MM-DD", "en": "Dates are YYYY-MM-DD"},
-    "calls.err.bad_range": {
-        "zh-CN": "结束日期不能早于开始日期，且范围不超过366天",
-        "en": "The end must not precede the start, and the range is at most 366 days",
-    },
-    "calls.err.bad_outcome": {"zh-CN": "未知的通话结果", "en": "Unknown outcome"},
-    "softphone.title": {"zh-CN": "软电话账号", "en": "Softphone account"},
-    "softphone.voice_off": {
-        "zh-CN": "语音通道未启用，暂时无法注册软电话。",
-        "en": "The voice channel is not enabled; softphones cannot register now.",
-    },
-    "softphone.server": {"zh-CN": "SIP服务器", "en": "SIP server"},
-    "softphone.transport": {"zh-CN": "传输方式", "en": "Transport"},
-    "softphone.user": {"zh-CN": "用户名", "en": "User name"},
-    "softphone.realm": {"zh-CN": "认证域", "en": "Realm"},
-    "softphone.account": {"zh-CN": "账号状态", "en": "Account"},
-    "softphone.none": {"zh-CN": "尚未生成密码", "en": "No secret yet"},
-    "softphone.set_at": {"zh-CN": "密码生成于", "en": "Secret set on"},
-    "softphone.other_realm": {
-        "zh-CN": "现有密码属于其他认证域，请重新生成",
-        "en": "The current secret belongs to another realm; generate a new one",
-    },
-    "softphone.reset": {"zh-CN": "生成新密码", "en": "Generate a new secret"},
-    "softphone.reset_hint": {
-        "zh-CN": "生成后旧密码立即失效，软电话需重新配置。",
-        "en": "The old secret stops working at once; reconfigure the softphone.",
-    },
-    "softphone.secret": {"zh-CN": "新密码（仅显示这一次）", "en": "New secret (shown only this once)"},
-}
-UI.update(VOICE_PAGE_UI)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +107,7 @@ async def message_audio(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     if user is None or user.role not in AUDIO_ROLES:
         raise _not_found()
-    message = await request.app[CTX].conversations.message(int(request.match_info["message_id"]))
+    message = await request.app[CTX].service.reads.message(int(request.match_info["message_id"]))
     index = int(request.match_info["index"])
     if message is None or index >= len(message.attachments):
         raise _not_found()
@@ -221,10 +166,11 @@ def _recording_label(file: str) -> str:
     return next((leg for leg in ("mixed", "caller", "agent") if stem.endswith("-" + leg)), "mixed")
 
 
-def call_view(record: Any, agents: dict[int, str], *, full_caller: bool) -> dict[str, Any]:
-    """A call record (a :class:`~channels.voice.call_store.CallRecord` or a ``calls`` row) as the pages and APIs show it.
+def call_view(record: Any, agents: dict[int, str], *, full_caller: bool, city: CityTime) -> dict[str, Any]:
+    """A call record (a :class:`~channels.voice.call_store.CallRecord` or a ``calls`` row) as pages and APIs show it.
 
     ``full_caller``: the caller's number unmasked (agents call back from the inbox); else ``138****5678``.
+    ``city``: times in the city's zone (``arrived_at`` with its offset, ``arrived_local`` as shown).
     """
     arrived = as_utc(record.arrived_at)
     recordings = [
@@ -238,8 +184,8 @@ def call_view(record: Any, agents: dict[int, str], *, full_caller: bool) -> dict
     return {
         "id": record.id,
         "conversation_id": record.conversation_id,
-        "arrived_at": arrived.isoformat(),
-        "arrived_local": arrived.astimezone(CENTRE_TZ).strftime("%Y-%m-%d %H:%M:%S"),
+        "arrived_at": city.iso(arrived),
+        "arrived_local": city.format(arrived, "%Y-%m-%d %H:%M:%S"),
         "caller": caller if full_caller else mask(caller),
         "routing": record.routing,
         "ivr_path": [
@@ -269,7 +215,7 @@ async def conversation_calls(request: web.Request, conversation_id: str) -> list
     """The call records of a conversation for the inbox detail (caller unmasked: agents call back)."""
     records = await request.app[STATE].calls.for_conversation(conversation_id)
     agents = await _agent_names(request, {r.agent_id for r in records if r.agent_id is not None})
-    return [call_view(r, agents, full_caller=True) for r in records]
+    return [call_view(r, agents, full_caller=True, city=request.app[CTX].city) for r in records]
 
 
 # -- /calls --------------------------------------------------------------------------------------------------------
@@ -288,12 +234,6 @@ def _parse_filters(query: Any, today: date) -> tuple[date, date, str, str | None
     if wanted and wanted not in OUTCOMES:
         wanted, error = "", error or "bad_outcome"
     return start, end, wanted, error
-
-
-def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """``[start 00:00, end+1 00:00)`` of the centre's local days, in UTC."""
-    first = datetime.combine(start, time(), CENTRE_TZ)
-    return first.astimezone(UTC), datetime.combine(end + timedelta(days=1), time(), CENTRE_TZ).astimezone(UTC)
 
 
 async def _search(
@@ -328,9 +268,9 @@ async def calls_page(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     user = current_user(request)
     assert user is not None
-    today = utc_now().astimezone(CENTRE_TZ).date()
-    start, end, wanted, error = _parse_filters(request.query, today)
-    begin, stop = _bounds(start, end)
+    city = request.app[CTX].city
+    start, end, wanted, error = _parse_filters(request.query, city.today(utc_now()))
+    begin, stop = city.day_range(start, end)  # the dates are the city's local days
     own = None if user.role in ALL_CALLS_ROLES else user.id
     rows, mine = await _search(state.engine, begin, stop, wanted, own)
     kpis = None if own is not None else await state.calls.kpis(begin, stop)
@@ -341,7 +281,7 @@ async def calls_page(request: web.Request) -> web.StreamResponse:
         "error": error,
         "kpis": kpis,
         "mine": mine,
-        "calls": [call_view(r, agents, full_caller=False) for r in rows[:MAX_ROWS]],
+        "calls": [call_view(r, agents, full_caller=False, city=city) for r in rows[:MAX_ROWS]],
         "truncated": ui("calls.truncated", locale_of(request)).replace("{n}", str(MAX_ROWS))
         if len(rows) > MAX_ROWS
         else None,
@@ -362,7 +302,7 @@ async def _softphone(request: web.Request, user: User, *, secret: str | None = N
         "server": None if settings is None else f"{settings.advertised_host}:{settings.sip_port}",
         "transports": [] if settings is None else ["UDP", *(["TCP"] if settings.tcp else [])],
         "account": account,
-        "account_set_local": account.updated_at.astimezone(CENTRE_TZ).strftime("%Y-%m-%d %H:%M") if account else None,
+        "account_set_local": request.app[CTX].city.format(account.updated_at) if account else None,
         "other_realm": account is not None and settings is not None and account.realm != settings.realm,
         "secret": secret,
     }

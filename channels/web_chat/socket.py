@@ -24,11 +24,11 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import WSMsgType, web
 
-from hub.conversation_service import InvalidMessage
+from hub.conversation_service import ConversationNotFound, InvalidMessage
 from hub.events import ConversationAssigned, ConversationClosed, ConversationQueued, MessageStored, Subscription
 from hub.i18n import t
+from hub.intake import Inbound, Stored
 from hub.models import Conversation, SenderKind
-from hub.storage.conversations import ConversationNotFound
 from hub.web.context import CTX
 from hub.web.i18n_web import locale_of
 
@@ -79,17 +79,15 @@ class ChatSocket:
             last_id = 0
         if conversation_id is None:
             locale = locale_of(self.request)
-            conversation = await self.ctx.conversations.create(CHANNEL_WEB, locale=locale)
-            await self.ctx.conversations.add_message(
-                conversation.id, direction="out", sender_kind=SenderKind.BOT, text=t("bot.welcome", locale)
-            )
+            conversation = await self.ctx.service.open(CHANNEL_WEB, locale=locale)
+            await self.ctx.service.post(conversation, t("bot.welcome", locale), sender=SenderKind.BOT)
             last_id = 0
         else:
             if not isinstance(conversation_id, str) or len(conversation_id) > 64:
                 await self.send(_error("invalid_conversation_id", "conversation_id must be a string"))
                 return
             try:
-                conversation = await self.ctx.conversations.get(conversation_id)
+                conversation = await self.ctx.service.reads.get(conversation_id)
             except ConversationNotFound:
                 await self.send(_error("unknown_conversation", "no such conversation; start a new one"))
                 return
@@ -102,8 +100,8 @@ class ChatSocket:
         self.sent_ids.clear()
         self.last_sent = last_id
         await self.send({"type": "ready", "conversation_id": conversation.id, "status": conversation.status.value})
-        for message in await self.ctx.conversations.messages(conversation.id, after_id=last_id):
-            await self.send_message(message.to_json())
+        for message in await self.ctx.service.reads.messages(conversation.id, after_id=last_id):
+            await self.send_message(message.to_json(self.ctx.city))
         # Anything stored but not yet handled (e.g. the hub restarted mid-turn) is handled now.
         self.ctx.service.schedule_turn(conversation.id)
 
@@ -115,15 +113,17 @@ class ChatSocket:
         if self.conversation is None:
             await self.send(_error("no_conversation", "send hello first", client_id=client_id))
             return
+
+        async def acknowledge(stored: Stored) -> None:  # stored, not yet answered: the bot turn comes after
+            await self.send({"type": "ack", "client_id": client_id, "id": stored.message.id})
+            await self.send_message(stored.message.to_json(self.ctx.city))
+
         try:
-            conversation = await self.ctx.conversations.get(self.conversation.id)
-            stored = await self.ctx.service.accept(conversation, data.get("text"), client_id)
+            text = self.ctx.service.validate_text(data.get("text"))
+            inbound = Inbound(CHANNEL_WEB, text, conversation_id=self.conversation.id, external_id=client_id)
+            await self.ctx.service.receive(inbound, on_stored=acknowledge)
         except InvalidMessage as exc:
             await self.send(_error("invalid_message", str(exc), client_id=client_id))
-            return
-        await self.send({"type": "ack", "client_id": client_id, "id": stored.id})
-        await self.send_message(stored.to_json())
-        self.ctx.service.schedule_turn(conversation.id)
 
     async def forward(self, subscription: Subscription) -> None:
         """Push live events of this conversation to the citizen."""
@@ -136,7 +136,7 @@ class ChatSocket:
             if conv is None:
                 continue
             if isinstance(event, MessageStored) and event.conversation.id == conv.id:
-                await self.send_message(event.message.to_json())
+                await self.send_message(event.message.to_json(self.ctx.city))
             elif (
                 isinstance(event, ConversationQueued | ConversationAssigned | ConversationClosed)
                 and event.conversation.id == conv.id

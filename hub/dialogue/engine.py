@@ -22,22 +22,6 @@ log = logging.getLogger(__name__)
 
 REQUEST_TYPES = ("consult", "complaint", "repair", "suggestion", "praise")
 NEEDS_ADDRESS = frozenset({"complaint", "repair"})
-TYPE_WORDS = {
-    "zh-CN": {
-        "consult": "咨询",
-        "complaint": "投诉",
-        "repair": "报修求助",
-        "suggestion": "建议",
-        "praise": "表扬",
-    },
-    "en": {
-        "consult": "question",
-        "complaint": "complaint",
-        "repair": "repair request",
-        "suggestion": "suggestion",
-        "praise": "praise",
-    },
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +142,10 @@ class DialogueEngine:
         if confident and intent in REQUEST_TYPES and intent != "consult":
             return await self._start_work_order(conversation_id, out, text, nlu, locale)
         # A consultation, or something the NLU is unsure about: the knowledge base may still know.
-        industry = nlu.industry.name if nlu.industry else None
-        hits = self.kb.search(text, k=3, industry=industry if confident else None)
+        hits = self.kb_candidates(text, nlu)
         best = hits[0].confidence if hits else 0.0
-        if best >= self.settings.kb_answer_threshold:
-            return self._answer(out, hits[0], locale)
+        if (answer := self.kb_answer(hits)) is not None:
+            return self._answer(out, answer, locale)
         if not confident:
             log.info("low NLU confidence %.2f in conversation %s", nlu.intent.confidence, conversation_id)
             return self._handoff(out, "low_confidence", locale)
@@ -175,6 +158,23 @@ class DialogueEngine:
         if intent == "consult":
             out.kb_miss = "current"
         return self._misunderstood(out, locale)
+
+    # -- the knowledge-base step (shared with the phone IVR's spoken questions) ---------------------
+
+    def kb_candidates(self, text: str, nlu: NluResult | None) -> list[KbAnswer]:
+        """Knowledge-base articles for ``text``, best first; a confident NLU's industry is preferred.
+
+        ``nlu`` is None when the NLU is unavailable: the search then runs on the text alone.
+        """
+        confident = nlu is not None and nlu.intent.confidence >= self.settings.nlu_min_confidence
+        industry = nlu.industry.name if confident and nlu is not None and nlu.industry else None
+        return self.kb.search(text, k=3, industry=industry)
+
+    def kb_answer(self, candidates: list[KbAnswer]) -> KbAnswer | None:
+        """The article the bot answers with: the best candidate, if it reaches ``kb_answer_threshold``."""
+        if candidates and candidates[0].confidence >= self.settings.kb_answer_threshold:
+            return candidates[0]
+        return None
 
     def _answer(self, out: TurnOutcome, article: KbAnswer, locale: str) -> TurnOutcome:
         out.state["misunderstood"] = 0
@@ -299,7 +299,7 @@ class DialogueEngine:
                 "bot.wo_start",
                 locale,
                 industry=industry_row.name(locale) if industry_row else t("unknown_industry", locale),
-                type=TYPE_WORDS["en" if locale == "en" else "zh-CN"][request_type],
+                type=t(f"bot.type.{request_type}", locale),
             )
         )
         return await self._next_slot_or_register(conversation_id, out, locale)

@@ -22,7 +22,6 @@ metadata = sa.MetaData(
 )
 
 
-
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
     """``DateTime(timezone=True)`` that only ever stores UTC and always reads back aware UTC.
 

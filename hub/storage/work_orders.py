@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.clock import Clock, utc_now
+from hub.localtime import DEFAULT_ZONE
 from hub.models import WorkOrder
 from hub.storage import rows
 from hub.storage.engine import begin
@@ -25,7 +25,6 @@ from hub.storage.schema import (
     work_orders,
 )
 
-CENTRE_TZ = ZoneInfo("Asia/Shanghai")  # the centre's local day numbers the orders
 RECEIVED = "received"  # 受理: every order starts here; only the work-order service moves it on
 
 
@@ -46,7 +45,8 @@ async def _next_number(conn: AsyncConnection, now: datetime, tz: tzinfo) -> str:
 class WorkOrderStore:
     """Persistence of work orders and their event history."""
 
-    def __init__(self, engine: AsyncEngine, clock: Clock = utc_now, tz: tzinfo = CENTRE_TZ) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock = utc_now, tz: tzinfo = DEFAULT_ZONE) -> None:
+        """``tz``: the city's zone, whose local day numbers the orders (the composition root passes it)."""
         self._engine = engine
         self.engine = engine
         self._clock = clock

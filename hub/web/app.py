@@ -9,8 +9,10 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from hub.i18n import load_catalogs
+from hub.localtime import DISPLAY
 from hub.models import INBOX_ROLES, Role
-from hub.web import auth, contacts, health
+from hub.web import auth, contacts, errors, health
 from hub.web.context import CTX, HubContext
 from hub.web.i18n_web import LANG_COOKIE, locale_of, ui
 
@@ -40,10 +42,11 @@ async def _template_context(request: web.Request) -> dict[str, object]:
     locale = locale_of(request)
     return {
         "locale": locale,
-        "ui": lambda key: ui(key, locale),
+        "ui": lambda key, **params: ui(key, locale, **params),
         "user": auth.current_user(request),
         "csrf": request.get(auth.CSRF_KEY),
         "static": lambda name, route="static": str(request.app.router[route].url_for(filename=name)),
+        "timezone": request.app[CTX].city.name,  # for pages whose scripts format times (Intl timeZone)
     }
 
 
@@ -72,16 +75,27 @@ async def staff_home(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("staff.html", request, data)
 
 
+def _time_filters(env: jinja2.Environment, ctx: HubContext) -> None:
+    """``{{ ts|local }}`` (2026-12-08 07:30), ``|local_date`` and ``|local_input`` (datetime-local values):
+    stored times shown in the city's zone (``ctx.city``, read at render time)."""
+    env.filters["local"] = lambda value, fmt=DISPLAY: ctx.city.format(value, fmt)
+    env.filters["local_date"] = lambda value: ctx.city.format_date(value)
+    env.filters["local_input"] = lambda value: ctx.city.input_value(value)
+
+
 def create_app(ctx: HubContext, template_dirs: Iterable[Path] = ()) -> web.Application:
     """The hub's web application; channels add their routes (and template folders) before it starts."""
-    app = web.Application(middlewares=[security_headers, auth.session_middleware], client_max_size=MAX_BODY)
+    load_catalogs()  # fail fast when a compiled catalog is missing or stale (never show raw keys)
+    middlewares = [security_headers, errors.error_pages, auth.session_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[CTX] = ctx
-    aiohttp_jinja2.setup(
+    env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader([str(HERE / "templates"), *map(str, template_dirs)]),
         autoescape=jinja2.select_autoescape(["html"], default=True),
         context_processors=[_template_context],
     )
+    _time_filters(env, ctx)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/login", auth.login_page)

@@ -11,6 +11,7 @@ from aiohttp import web
 from hub.conversation_service import ConversationService
 from hub.dialogue.ports import KnowledgeBase
 from hub.events import EventBus
+from hub.localtime import CityTime
 from hub.notices import NoticeRoutes
 from hub.storage.conversations import ConversationStore
 from hub.storage.users import UserStore
@@ -39,6 +40,7 @@ class HubContext:
     secure_cookies: bool = False
     notice_routes: NoticeRoutes | None = None  # push channels for notices (the inbox's preference selector)
     subjects: dict[str, SubjectLookup] = field(default_factory=dict)  # per channel: what the inbox shows as subject
+    city: CityTime = field(default_factory=CityTime)  # the city's zone: every page and API shows times in it
 
 
 CTX: web.AppKey[HubContext] = web.AppKey("hub_context", HubContext)

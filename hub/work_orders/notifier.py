@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from hub.events import Event, EventBus, MessageStored, WorkOrderChanged
+from hub.conversation_service import ConversationNotFound, ConversationService
+from hub.events import Event, EventBus, WorkOrderChanged
 from hub.i18n import t
-from hub.models import ConversationStatus, SenderKind
+from hub.models import SenderKind
 from hub.notices import NoticeRoutes
-from hub.storage.conversations import ConversationNotFound, ConversationStore
 from hub.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ class CitizenNotifier:
 
     def __init__(
         self,
-        conversations: ConversationStore,
+        conversations: ConversationService,
         taxonomy: Callable[[], Taxonomy],
         bus: EventBus,
         routes: NoticeRoutes | None = None,
@@ -47,12 +47,12 @@ class CitizenNotifier:
         if order.conversation_id is None or event.automatic:  # dispatch by rule: the registration reply told them
             return
         try:
-            conversation = await self.conversations.get(order.conversation_id)
+            conversation = await self.conversations.reads.get(order.conversation_id)
         except ConversationNotFound:
             return
         if self.routes is not None:
             contact_id = order.contact_id or conversation.contact_id
-            contact = await self.conversations.get_contact(contact_id) if contact_id else None
+            contact = await self.conversations.reads.contact(contact_id) if contact_id else None
             target = await self.routes.target(conversation, contact)
             if target.conversation.id != conversation.id:
                 log.info(
@@ -77,18 +77,9 @@ class CitizenNotifier:
             )
             texts.append((SenderKind.BOT, t("bot.callback_ask", locale, number=order.number)))
             state = {"pending": CALLBACK_PENDING, "order": order.number}
-            if conversation.status in (ConversationStatus.BOT, ConversationStatus.CLOSED):
-                conversation = await self.conversations.update(
-                    conversation.id,
-                    status=ConversationStatus.BOT.value,
-                    dialogue_state=state,
-                    closed_at=None,
-                    assignee_id=None,
-                )
+            # the bot waits for the answer, unless an agent holds the conversation
+            conversation = await self.conversations.resume_bot(conversation.id, state)
         for kind, text in texts:
-            message, _ = await self.conversations.add_message(
-                conversation.id, direction="out", sender_kind=kind, text=text
-            )
-            await self.bus.publish(MessageStored(conversation, message))
+            await self.conversations.post(conversation, text, sender=kind)
         if texts:
             log.info("citizen notified about work order %s (%s)", order.number, event.action)

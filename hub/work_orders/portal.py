@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -92,7 +92,6 @@ async def _list(request: web.Request, template: str, tabs: tuple[str, ...]) -> w
             "kpis": kpis,
             "tax": request.app[CTX].taxonomy(),
             "now": now,
-            "tz": service.tz,
         },
     )
 
@@ -143,7 +142,6 @@ async def detail(request: web.Request) -> web.StreamResponse:
             "reasons": RETURN_REASONS,
             "satisfactions": SATISFACTION,
             "now": service.now(),
-            "tz": service.tz,
             "flash": request.query.get("done"),
             "error": request.query.get("error"),
             "back": "/dept" if user.role is Role.DEPARTMENT else "/orders",
@@ -258,11 +256,6 @@ async def calendar_change(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/admin/calendar")
 
 
-def fmt_time(value: datetime | None, tz: Any) -> str:
-    """A local time for the pages."""
-    return "" if value is None else value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-
-
 def setup(app: web.Application, attachments_dir: Path) -> None:
     """Mount the work-order pages."""
     app[ATTACHMENTS_KEY] = attachments_dir
@@ -273,4 +266,3 @@ def setup(app: web.Application, attachments_dir: Path) -> None:
     app.router.add_get("/orders/{number}/files/{file}", attachment)
     app.router.add_get("/admin/calendar", calendar_page)
     app.router.add_post("/admin/calendar", calendar_change)
-    aiohttp_jinja2.get_env(app).filters["localtime"] = fmt_time

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.clock import Clock, utc_now
 from hub.events import EventBus, WorkOrderChanged, WorkOrderCreated
+from hub.localtime import DEFAULT_ZONE
 from hub.models import Role, User, WorkOrder
-from hub.storage.work_orders import CENTRE_TZ, WorkOrderStore
+from hub.storage.work_orders import WorkOrderStore
 from hub.taxonomy import Taxonomy
 from hub.work_orders.actions import HANDLERS, Step, clean_text
 from hub.work_orders.actions import MAX_EXTENSION_DAYS as MAX_EXTENSION_DAYS
@@ -65,7 +66,7 @@ class WorkOrderService:
         calendar: Callable[[], WorkingCalendar],
         bus: EventBus,
         clock: Clock = utc_now,
-        tz: tzinfo = CENTRE_TZ,
+        tz: tzinfo = DEFAULT_ZONE,  # the city's zone (from the composition root): local days and deadlines
     ) -> None:
         self.store = store
         self.taxonomy = taxonomy

@@ -19,6 +19,19 @@
     });
   }
   function label(kind, code) { return labels[kind + "." + code] || code || ""; }
+  // Times are shown in the city's zone (the server's --timezone), whatever the browser's own zone is.
+  var cityTime = new Intl.DateTimeFormat("en-GB", {
+    timeZone: body.dataset.timezone || undefined, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+  });
+  function when(iso) {  // an API time (ISO 8601 with an offset) as "2026-12-08 07:30" in the city's zone
+    var d = iso ? new Date(iso) : null;
+    if (!d || isNaN(d.getTime())) { return ""; }
+    var p = {};
+    cityTime.formatToParts(d).forEach(function (part) { p[part.type] = part.value; });
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute;
+  }
+  function instant(iso) { return iso ? Date.parse(iso) : 0; }
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -39,7 +52,7 @@
     queue.textContent = ""; mine.textContent = "";
     var q = 0;
     Object.keys(convs).map(function (k) { return convs[k]; })
-      .sort(function (a, b) { return (a.queued_at || a.updated_at).localeCompare(b.queued_at || b.updated_at); })
+      .sort(function (a, b) { return instant(a.queued_at || a.updated_at) - instant(b.queued_at || b.updated_at); })
       .forEach(function (c) {
         var target = null;
         if (c.status === "queued") { target = queue; q++; }
@@ -86,6 +99,9 @@
       if (a.kind === "audio") { bubble.appendChild(audioPlayer(a.label, a.duration_s, "/voice/audio/" + encodeURIComponent(m.id) + "/" + i)); }
       if (a.kind === "photo" && a.source === "telegram") { bubble.appendChild(photoView(m, a, i)); }
     });
+    var stamp = el("time", "when", when(m.created_at));
+    stamp.setAttribute("datetime", m.created_at || "");
+    bubble.appendChild(stamp);
     li.appendChild(bubble);
     return li;
   }
@@ -121,7 +137,7 @@
     calls.forEach(function (c) {
       var li = el("li", "call");
       li.dataset.callId = c.id;
-      li.appendChild(el("div", "", c.arrived_local.slice(0, 16) + " " + (c.caller || "") + " · " +
+      li.appendChild(el("div", "", when(c.arrived_at) + " " + (c.caller || "") + " · " +
         (labels["voice.outcome." + c.outcome] || c.outcome)));
       li.appendChild(el("div", "meta", c.ivr_path.map(function (p) { return p.node; }).join(" → ")));
       li.appendChild(el("div", "meta", labels["voice.wait"] + " " + duration(c.wait_s) + " · " + labels["voice.talk"] + " " +
@@ -210,7 +226,7 @@
     });
     var history = document.getElementById("history"); history.textContent = "";
     d.history.forEach(function (h) {
-      history.appendChild(el("li", "", h.updated_at.slice(0, 16).replace("T", " ") + " " + label("channel", h.channel) + " " + (h.subject || h.last_text)));
+      history.appendChild(el("li", "", when(h.updated_at) + " " + label("channel", h.channel) + " " + (h.subject || h.last_text)));
     });
     renderCalls(d.calls || []);
   }

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.fixtures.browser import new_context, sign_in
-from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
 from tests.channels.telegram.fake_bot_api import FakeBotApi
 from tests.channels.telegram.test_photos import photo_update, png
 from tests.channels.telegram.test_telegram import conversation_of, message_update, post, tg_settings, until
+from tests.fixtures.browser import new_context, sign_in
+from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
 
 pytestmark = [pytest.mark.browser]
 

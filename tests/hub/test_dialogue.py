@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.intake import Inbound
 from hub.models import ConversationStatus, SenderKind
 from hub.storage.work_orders import WorkOrderStore
 from tests.fixtures.hub import RunningHub, ScriptedNlu
@@ -14,9 +15,9 @@ from tests.fixtures.hub import RunningHub, ScriptedNlu
 async def say(hub: RunningHub, conversation_id: str, text: str) -> list[str]:
     """Send a citizen message through the service and return the bot's replies to it."""
     svc = hub.hub.service
-    conversation = await svc.store.get(conversation_id)
-    await svc.accept(conversation, text)
-    replies = await svc.process_pending(conversation_id)
+    await svc.drain()  # no turn scheduled by an earlier message is left to take this one
+    await svc.receive(Inbound("web_chat", text, conversation_id=conversation_id))
+    replies = await svc.process_pending(conversation_id)  # first: the turn receive() scheduled waits, finds nothing
     return [r.text for r in replies]
 
 
@@ -136,7 +137,9 @@ async def test_unhandled_messages_are_recovered_after_a_restart(tmp_path: Path, 
     async with running_hub(data, nlu=scripted_nlu) as first:
         conversation = await first.hub.service.store.create("web_chat")
         # stored and acknowledged, but the process "dies" before the bot turn
-        await first.hub.service.accept(conversation, "燃气开户需要带什么材料", "client-1")
+        first.hub.service.schedule_turn = lambda _id: None  # type: ignore[method-assign]
+        inbound = Inbound("web_chat", "燃气开户需要带什么材料", conversation_id=conversation.id, external_id="client-1")
+        await first.hub.service.receive(inbound)
     async with running_hub(data, nlu=scripted_nlu) as second:
         await second.hub.service.drain()
         messages = await second.hub.service.store.messages(conversation.id)

@@ -159,9 +159,10 @@ def _options(r: Reader, raw: Any, path: str) -> tuple[MenuOption, ...]:
 
 
 def _hours(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
-    tz = r.text(d, "timezone", path, default="Asia/Shanghai") or "Asia/Shanghai"
+    tz = r.text(d, "timezone", path)  # None: the city's zone (the hub's --timezone)
     try:
-        ZoneInfo(tz)
+        if tz is not None:
+            ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         r.error(f"{path}.timezone", f"unknown time zone {tz!r}")
     weekly: list[list[tuple[time, time]]] = [[] for _ in WEEKDAYS]

@@ -118,11 +118,12 @@ class MenuNode(Node):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HoursNode(Node):
-    """Business hours: ``weekly[weekday]`` open ranges in ``timezone``; holidays of the working calendar close."""
+    """Business hours: ``weekly[weekday]`` open ranges in ``timezone`` (None: the city's zone, ``--timezone``);
+    holidays of the working calendar close."""
 
     type: ClassVar[str] = "hours"
     weekly: tuple[tuple[tuple[time, time], ...], ...]  # 7 entries, Monday first; end may be 24:00 (time.max)
-    timezone: str
+    timezone: str | None
     holidays: bool
     open: str
     closed: str

@@ -13,7 +13,7 @@ to which they may return after :class:`AgentLegEnded`.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, tzinfo
 from zoneinfo import ZoneInfo
 
 from channels.voice.ivr import speech
@@ -57,6 +57,7 @@ from channels.voice.ivr.flow import (
     VoicemailNode,
 )
 from hub.clock import Clock
+from hub.localtime import DEFAULT_ZONE
 from hub.work_orders.calendar import WorkingCalendar
 
 MAX_HOPS = 100  # nodes passed without waiting for anything (a validated flow needs far fewer)
@@ -86,6 +87,7 @@ class IvrSession:
         locale: ``zh-CN`` or ``en`` prompts.
         vip, blacklisted: the contact's flags (number patterns of ``flow.routing`` apply as well).
         calendar: holidays close ``hours`` nodes that have ``holidays: true``.
+        zone: the city's zone, for ``hours`` nodes that name no ``timezone``.
     """
 
     def __init__(
@@ -98,11 +100,13 @@ class IvrSession:
         vip: bool = False,
         blacklisted: bool = False,
         calendar: WorkingCalendar | None = None,
+        zone: tzinfo = DEFAULT_ZONE,
     ) -> None:
         self.flow = flow
         self.caller = caller
         self.locale = locale
         self.calendar = calendar
+        self.zone = zone
         self.routing = flow.routing.classify(caller, vip=vip, blacklisted=blacklisted)
         self.path: list[PathStep] = []
         self.vars: dict[str, str] = {}
@@ -237,7 +241,7 @@ class IvrSession:
         raise TypeError(f"unknown node {node!r}")
 
     def _is_open(self, node: HoursNode) -> bool:
-        local = self._now().astimezone(ZoneInfo(node.timezone))
+        local = self._now().astimezone(ZoneInfo(node.timezone) if node.timezone else self.zone)
         day = local.date()
         ranges = node.weekly[day.weekday()]
         if node.holidays and self.calendar is not None:

@@ -26,42 +26,10 @@ from channels.voice.ivr.store import IvrFlows
 from hub.models import Role
 from hub.web.auth import current_user, require_roles
 from hub.web.context import CTX
-from hub.web.i18n_web import UI
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 FLOWS: web.AppKey[IvrFlows] = web.AppKey("ivr_flows", IvrFlows)
 ADMINS = [Role.ADMIN]
-
-IVR_UI: dict[str, dict[str, str]] = {
-    "ivr.title": {"zh-CN": "语音导航流程", "en": "IVR flow"},
-    "ivr.active": {"zh-CN": "当前生效版本", "en": "Active version"},
-    "ivr.viewing": {"zh-CN": "正在查看版本", "en": "Viewing version"},
-    "ivr.document": {"zh-CN": "流程定义（YAML）", "en": "Flow document (YAML)"},
-    "ivr.comment": {"zh-CN": "修改说明", "en": "Change note"},
-    "ivr.validate": {"zh-CN": "校验", "en": "Validate"},
-    "ivr.save": {"zh-CN": "保存为新版本并生效", "en": "Save as a new version and activate"},
-    "ivr.activate": {"zh-CN": "启用此版本", "en": "Activate"},
-    "ivr.view": {"zh-CN": "查看", "en": "View"},
-    "ivr.history": {"zh-CN": "历史版本", "en": "History"},
-    "ivr.version": {"zh-CN": "版本", "en": "Version"},
-    "ivr.created": {"zh-CN": "保存时间", "en": "Saved"},
-    "ivr.author": {"zh-CN": "保存人", "en": "By"},
-    "ivr.system": {"zh-CN": "系统（默认流程）", "en": "system (default flow)"},
-    "ivr.state": {"zh-CN": "状态", "en": "State"},
-    "ivr.is_active": {"zh-CN": "生效中", "en": "active"},
-    "ivr.errors": {"zh-CN": "流程有错误，未保存：", "en": "The flow has errors and was not saved:"},
-    "ivr.warnings": {"zh-CN": "提示：", "en": "Warnings:"},
-    "ivr.nodes": {"zh-CN": "节点", "en": "Nodes"},
-    "ivr.msg.valid": {"zh-CN": "校验通过（尚未保存）", "en": "The flow is valid (not saved yet)"},
-    "ivr.msg.saved": {"zh-CN": "已保存并生效，新来电将使用新流程", "en": "Saved and active: new calls use it"},
-    "ivr.msg.activated": {"zh-CN": "已启用所选版本", "en": "The selected version is active"},
-    "ivr.msg.invalid_version": {
-        "zh-CN": "该版本无法通过校验，未启用",
-        "en": "That version does not validate; not activated",
-    },
-    "staff.ivr_link": {"zh-CN": "语音导航流程", "en": "IVR flow"},
-}
-UI.update(IVR_UI)
 
 
 def _summary(flow: Flow) -> dict[str, int]:
@@ -179,7 +147,7 @@ async def status(request: web.Request) -> web.StreamResponse:
                 "active": v.active,
                 "comment": v.comment,
                 "created_by": v.created_by,
-                "created_at": v.created_at.isoformat(),
+                "created_at": request.app[CTX].city.iso(v.created_at),
             }
             for v in history
         ],

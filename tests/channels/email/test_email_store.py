@@ -89,7 +89,7 @@ async def test_threads_dedupe_and_bounces(engine: AsyncEngine) -> None:
     assert await emails.fail_bounced(("rexian.1.x@rexian.test", "a@citizen.test"), "bounced: 5.1.1") == [reply.id]
     assert (await outbox.counts("email")) == {"failed": 1}
 
-    assert await emails.attachment(first.id, 0) is None  # no attachments
+    assert await conversations.attachment(first.id, 0, "email") is None  # no attachments
     async with engine.connect() as conn:
         assert (await conn.scalar(sa.text("SELECT count(*) FROM email_messages"))) == 3
 

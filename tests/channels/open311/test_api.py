@@ -16,7 +16,6 @@ from channels.open311.store import Open311Store, open311_api_keys, open311_reque
 from hub.storage.schema import work_order_events, work_orders
 from hub.storage.work_orders import WorkOrderStore
 from hub.web.context import CTX
-from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
 from tests.channels.open311.helpers import (
     CREATED_FIELDS,
     SERVICE_FIELDS,
@@ -26,6 +25,7 @@ from tests.channels.open311.helpers import (
     check_update,
     post_request,
 )
+from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
 
 STREETLIGHT = {
     "service_code": "municipal.streetlight",

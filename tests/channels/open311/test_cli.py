@@ -6,8 +6,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from tests.fixtures.hub import ScriptedNlu, running_hub
 from tests.channels.open311.helpers import post_request
+from tests.fixtures.hub import ScriptedNlu, running_hub
 
 
 async def run_cli(*args: str) -> tuple[int, str, str]:

@@ -20,9 +20,9 @@ from hub.work_orders.calendar import WorkingCalendar
 from hub.work_orders.service import WorkOrderService
 from rexian.demo import load_demo
 from rexian.schema import migrate
+from tests.channels.open311.helpers import call, check_request, check_update, post_request
 from tests.fixtures.hub import ScriptedNlu, running_hub
 from tests.fixtures.postgres import fresh_database
-from tests.channels.open311.helpers import call, check_request, check_update, post_request
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.channels.sms.helpers import bound, sms_settings
 from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
 from tests.fixtures.smsc import Smsc
-from tests.channels.sms.helpers import bound, sms_settings
 
 
 @pytest.fixture

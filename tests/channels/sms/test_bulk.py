@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 
 from channels.sms.bulk_web import STORE
+from tests.channels.sms.helpers import CITIZEN, until
 from tests.fixtures.hub import RunningHub
 from tests.fixtures.smsc import Smsc
-from tests.channels.sms.helpers import CITIZEN, until
 
 OTHER = "13900001111"
 

@@ -6,8 +6,6 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 from channels.sms.bulk_web import STORE
-from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
-from tests.fixtures.smsc import Smsc
 from tests.channels.sms.helpers import (
     CITIZEN,
     bound,
@@ -18,6 +16,8 @@ from tests.channels.sms.helpers import (
     sms_settings,
     until,
 )
+from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
+from tests.fixtures.smsc import Smsc
 
 
 async def test_citizen_sms_bot_reply_handoff_and_agent_reply(sms_hub: RunningHub, smsc: Smsc) -> None:

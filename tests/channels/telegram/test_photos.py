@@ -15,9 +15,9 @@ from telegram import Bot
 
 from channels.telegram.photos import PhotoDownloader, image_type, is_pending
 from hub.file_store import ContentStore
-from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
 from tests.channels.telegram.test_telegram import conversation_of, health, message_update, post, tg_settings, until
+from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
 
 
 def png(width: int = 4, height: int = 3) -> bytes:
@@ -195,10 +195,9 @@ async def test_a_photo_failing_for_too_long_is_given_up(photo_hub: RunningHub, b
     await bot_api.stop()
     assert await post(photo_hub, photo_update(106, "gone")) == 200
     message_id, _ = await photo_record(photo_hub)
-    store, bus = photo_hub.hub.service.store, photo_hub.hub.service.bus
     bot = Bot(TOKEN, base_url=bot_api.base_url, base_file_url=bot_api.base_url.replace("/bot", "/file/bot"))
     files = ContentStore(photo_hub.hub.settings.data_dir / "attachments" / "telegram")
-    impatient = PhotoDownloader(bot, store, bus, files, token=TOKEN, give_up_after_s=0.0)
+    impatient = PhotoDownloader(bot, photo_hub.hub.service, files, token=TOKEN, give_up_after_s=0.0)
     await impatient._attempt(message_id)  # connection refused, and no patience left
     _, record = await photo_record(photo_hub)
     assert record["download"] == "failed" and record["error"] == "gave_up"

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.fixtures.hub import Rule, RunningHub, ScriptedNlu, running_hub
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
 from tests.channels.telegram.test_telegram import CHAT, message_update
+from tests.fixtures.hub import Rule, RunningHub, ScriptedNlu, running_hub
 
 
 def polling_settings(api: FakeBotApi) -> dict[str, object]:
@@ -70,15 +70,15 @@ async def test_an_update_that_could_not_be_stored_is_not_acknowledged(
 ) -> None:
     async with running_hub(tmp_path / "data", nlu=scripted_nlu, **polling_settings(bot_api)) as hub:
         service = hub.hub.service
-        real_accept = service.accept
+        real_receive = service.receive
         failures = [RuntimeError("database is locked")]
 
-        async def flaky_accept(*args: Any, **kwargs: Any) -> Any:
+        async def flaky_receive(*args: Any, **kwargs: Any) -> Any:
             if failures:
                 raise failures.pop()
-            return await real_accept(*args, **kwargs)
+            return await real_receive(*args, **kwargs)
 
-        service.accept = flaky_accept  # type: ignore[method-assign]
+        service.receive = flaky_receive  # type: ignore[method-assign]
         bot_api.push(message_update(701, text="路灯不亮"))
         await until(lambda: bool(bot_api.texts(CHAT)))
         assert not failures and await citizen_texts(hub) == ["路灯不亮"]

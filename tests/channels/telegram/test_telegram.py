@@ -11,8 +11,8 @@ import pytest
 
 from channels.telegram import webhook_path
 from hub.models import Conversation
-from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
+from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
 
 SECRET = "s3cret-token_for-tests"
 CHAT = 987654321

@@ -22,9 +22,8 @@ from tests.fixtures.hub import RunningHub
 def voice_hub_of(hub: RunningHub) -> VoiceHub:
     ctx = hub.hub.app[CTX]
     return VoiceHub(
-        conversations=ctx.conversations, work_orders=ctx.work_orders, calls=CallStore(hub.hub.engine),
-        kb=None, nlu=None, bus=ctx.bus, taxonomy=ctx.taxonomy, notices=None,
-        data_dir=hub.hub.settings.data_dir,
+        conversations=ctx.service, work_orders=ctx.work_orders, calls=CallStore(hub.hub.engine),
+        nlu=None, taxonomy=ctx.taxonomy, notices=None, data_dir=hub.hub.settings.data_dir,
     )  # type: ignore[arg-type]  # fmt: skip
 
 

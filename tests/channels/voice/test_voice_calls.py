@@ -19,8 +19,6 @@ from hub.i18n import t
 from hub.models import ConversationStatus
 from hub.storage.users import UserStore
 from hub.storage.work_orders import WorkOrderStore
-from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
-from tests.fixtures.softphone import SoftphoneFactory, tone_power, write_tone_wav
 from tests.channels.voice.sipp_calls import (
     HOST,
     SIPP,
@@ -33,6 +31,8 @@ from tests.channels.voice.sipp_calls import (
     tone_pcm,
     write_rtp_pcap,
 )
+from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
+from tests.fixtures.softphone import SoftphoneFactory, tone_power, write_tone_wav
 
 pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp (apt sip-tester) is not installed")
 

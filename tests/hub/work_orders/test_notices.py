@@ -23,6 +23,7 @@ from hub.work_orders.service import Params, WorkOrderService
 from hub.work_orders.states import Action
 from rexian.demo import load_demo
 from rexian.schema import migrate
+from tests.fixtures.conversations import conversation_service
 from tests.fixtures.postgres import fresh_database
 
 PHONE = "13912345678"
@@ -78,8 +79,9 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     calendar = calendar_from_rows(await orders.calendar_days())
     bus = EventBus()
     conversations = ConversationStore(engine)
-    routes = NoticeRoutes(conversations)
-    CitizenNotifier(conversations, lambda: taxonomy, bus, routes).attach()
+    talk = conversation_service(conversations, bus)
+    routes = NoticeRoutes(talk)
+    CitizenNotifier(talk, lambda: taxonomy, bus, routes).attach()
     stored: list[MessageStored] = []
 
     async def record(event: object) -> None:

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.events import EventBus, WorkOrderChanged
+from hub.localtime import DEFAULT_ZONE as CENTRE_TZ
 from hub.models import Role, User, WorkOrder
 from hub.storage.engine import create_engine, sqlite_url
 from hub.storage.taxonomy import load_taxonomy
 from hub.storage.users import UserStore
-from hub.storage.work_orders import CENTRE_TZ, WorkOrderStore
+from hub.storage.work_orders import WorkOrderStore
 from hub.work_orders.calendar import WorkingCalendar, calendar_from_rows
 from hub.work_orders.service import NotFound, Params, WorkOrderError, WorkOrderService
 from hub.work_orders.states import Action, IllegalTransition
