@@ -151,14 +151,17 @@ class ConversationService:
         # A conversation found by the sender's ref is the sender's: the contact from the hints replaces another.
         conversation = await self._link(conversation, inbound.hints, replace=inbound.conversation_id is None)
         if conversation.status is ConversationStatus.CLOSED:
-            conversation = await self.store.update(
+            # guarded: a callback question (resume_bot) or another message may have reopened it meanwhile
+            reopened = await self.store.transition(
                 conversation.id,
+                {ConversationStatus.CLOSED},
                 status=ConversationStatus.BOT.value,
                 dialogue_state={},
                 assignee_id=None,
                 closed_at=None,
                 handoff_reason=None,
             )
+            conversation = reopened if reopened is not None else await self.store.get(conversation.id)
         in_bot = conversation.status is ConversationStatus.BOT
         message, created = await self.store.add_message(
             conversation.id,
@@ -474,6 +477,7 @@ class ConversationService:
             status=ConversationStatus.BOT.value,
             dialogue_state=dialogue_state,
             closed_at=None,
+            handoff_reason=None,
             assignee_id=None,
         )
         return resumed if resumed is not None else await self.store.get(conversation_id)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import string
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -57,8 +58,30 @@ def is_stale(po: Path) -> bool:
     return not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime
 
 
+def _lint(po: Path) -> list[str]:
+    """What Babel's reader lets through: an unterminated string, a key twice in one file."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(po.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        quoted = line.partition(" ")[2].strip() if line.startswith("msg") else line
+        body = quoted[1:-1] if len(quoted) >= 2 and quoted[0] == quoted[-1] == '"' else None
+        if body is None or (len(body) - len(body.rstrip("\\"))) % 2:  # no closing quote, or it is escaped
+            problems.append(f"{po}:{number}: unterminated string")
+        elif line.startswith("msgid ") and body:
+            if body in seen:
+                problems.append(f"{po}:{number}: key {body!r} again (first at line {seen[body]})")
+            seen.setdefault(body, number)
+    return problems
+
+
 def read_catalog(po: Path) -> Catalog:
     """Parse ``po`` strictly (a syntax error raises :class:`CatalogBuildError`)."""
+    problems = _lint(po)
+    if problems:
+        raise CatalogBuildError("\n".join(problems))
     with po.open("rb") as fh:
         try:
             return read_po(fh, abort_invalid=True)
@@ -66,10 +89,41 @@ def read_catalog(po: Path) -> Catalog:
             raise CatalogBuildError(f"{po}: {exc}") from exc
 
 
+def placeholders(text: str) -> set[str]:
+    """The ``{names}`` a text is formatted with."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def _reference(po: Path) -> Path | None:
+    """The same domain's catalog in the source language (None for that catalog itself)."""
+    if po.parent.parent.name == SOURCE_LOCALE:
+        return None
+    return po.parent.parent.parent / SOURCE_LOCALE / "LC_MESSAGES" / po.name
+
+
+def _check(po: Path, catalog: Catalog) -> list[str]:
+    problems = [f"{po}: {message.id}: {error}" for message, errors in catalog.check() for error in errors if message.id]
+    problems += [f"{po}: {m.id}: fuzzy (review it, then remove the flag)" for m in catalog if m.id and m.fuzzy]
+    reference = _reference(po)
+    if reference is not None and reference.exists():
+        source = read_catalog(reference)
+        for message in catalog:
+            theirs = source.get(message.id) if message.id else None
+            if theirs is None or not message.string or not theirs.string:
+                continue
+            mine, expected = placeholders(str(message.string)), placeholders(str(theirs.string))
+            if mine != expected:
+                problems.append(
+                    f"{po}: {message.id}: placeholders {sorted(mine)} differ from {reference.name} "
+                    f"({SOURCE_LOCALE}): {sorted(expected)}"
+                )
+    return problems
+
+
 def compile_catalog(po: Path) -> Path:
     """Compile ``po`` into its ``.mo`` (written atomically, so readers never see half a file)."""
     catalog = read_catalog(po)
-    problems = [f"{po}: {message.id}: {error}" for message, errors in catalog.check() for error in errors if message.id]
+    problems = _check(po, catalog)
     if problems:
         raise CatalogBuildError("\n".join(problems))
     mo = mo_path(po)

@@ -15,6 +15,7 @@ from hub.localtime import CityTime
 from hub.models import Role, User
 from hub.web import auth
 from hub.web.context import CTX
+from hub.web.i18n_web import locale_of, ui
 from knowledge_base import exchange
 from knowledge_base.gaps import mine_gaps
 from knowledge_base.service import (
@@ -49,7 +50,7 @@ def _render(request: web.Request, template: str, data: dict[str, Any], status: i
         can_edit=user.role in EDITORS,
         can_review=user.role in REVIEWERS,
         tax=request.app[CTX].taxonomy(),
-        labels=FIELD_LABELS,
+        labels={name: ui(f"kb.field.{name}", locale_of(request)) for name in FIELD_LABELS},
         statuses=STATUSES,
         msg=request.query.get("msg"),
         err=request.query.get("err"),

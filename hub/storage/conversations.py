@@ -16,6 +16,8 @@ from hub.storage import rows
 from hub.storage.engine import begin
 from hub.storage.schema import contacts, conversations, messages
 
+HANDOFF_COLUMNS = frozenset({"status", "handoff_reason", "queued_at"})  # what a bot turn's hand-off sets
+
 # The hot path of a bot turn runs these statements for every message. They are built once: SQLAlchemy memoises a
 # statement object's cache key, so a prebuilt statement skips the building and cache-key work that otherwise cost
 # more than SQLite itself (cProfile of a REST turn, bench/README.md). Bound names start with ``p_`` because UPDATE
@@ -237,14 +239,14 @@ class ConversationStore:
                 )
                 stored = [rows.message(r) for r in result]
             await conn.execute(_MARK_PROCESSED, {"p_id": message_id, "p_now": now, "p_nlu": nlu})
-            row = (
-                await conn.execute(
-                    conversations.update()
-                    .where(conversations.c.id == conversation_id)
-                    .values(updated_at=now, **updates)
-                    .returning(conversations)
-                )
-            ).one()
+            update = conversations.update().where(conversations.c.id == conversation_id)
+            if "status" in updates:  # a hand-off: only from the bot (an agent may have taken it meanwhile)
+                guarded = update.where(conversations.c.status == ConversationStatus.BOT.value)
+                row = (await conn.execute(guarded.values(updated_at=now, **updates).returning(conversations))).first()
+                if row is not None:
+                    return rows.conversation(row), stored
+                updates = {k: v for k, v in updates.items() if k not in HANDOFF_COLUMNS}
+            row = (await conn.execute(update.values(updated_at=now, **updates).returning(conversations))).one()
         return rows.conversation(row), stored
 
     async def mark_previous_kb_miss(self, conversation_id: str, before_id: int) -> None:

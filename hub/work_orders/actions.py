@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.models import User, WorkOrder
 from hub.storage.schema import work_order_extensions, work_order_instructions
 from hub.taxonomy import Taxonomy
+from hub.work_orders.refusals import Refusal
 from hub.work_orders.states import Action, IllegalTransition, State
 
 if TYPE_CHECKING:
@@ -30,8 +31,8 @@ MAX_EXTENSION_DAYS = 30
 MAX_TEXT = 4000
 
 
-class WorkOrderError(ValueError):
-    """A request about a work order that cannot be carried out; the message says why."""
+class WorkOrderError(Refusal):
+    """A request about a work order that cannot be carried out; ``code`` says why (``wo.error.<code>``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ def clean_text(value: str | None) -> str | None:
         return None
     stripped = value.strip()
     if len(stripped) > MAX_TEXT:
-        raise WorkOrderError(f"text longer than {MAX_TEXT} characters")
+        raise WorkOrderError("text_too_long", max=MAX_TEXT)
     return stripped or None
 
 
@@ -99,7 +100,7 @@ def responsible_unit(tax: Taxonomy, unit: str | None) -> str:
     """The code of a unit an order can be handed to (not the centre itself); :class:`WorkOrderError` if none."""
     found = tax.units.get(unit or "")
     if found is None or found.kind == "centre":
-        raise WorkOrderError("choose the responsible unit")
+        raise WorkOrderError("choose_unit")
     return found.code
 
 
@@ -126,7 +127,7 @@ async def _forward(step: Step) -> Change:
     unit = responsible_unit(tax, step.params.unit)
     holder = step.order.unit
     if holder is None or unit == holder or unit not in tax.unit_subtree(holder):
-        raise WorkOrderError("an order can only be forwarded to a sub-unit of the unit holding it")
+        raise WorkOrderError("forward_subunit")
     return Change(values={"unit": unit, "dispatched_at": step.now}, data={"unit": unit})
 
 
@@ -145,7 +146,7 @@ async def _nothing(step: Step) -> Change:
 async def _reply(step: Step) -> Change:
     """反馈: the unit's result, with photos."""
     if not step.note:
-        raise WorkOrderError("a reply needs the result (note)")
+        raise WorkOrderError("reply_needs_note")
     change = Change(values={"replied_at": step.now, "result": step.note})
     if step.params.attachments:
         change.data["attachments"] = list(step.params.attachments)
@@ -155,11 +156,9 @@ async def _reply(step: Step) -> Change:
 async def _return(step: Step) -> Change:
     """退单 with a coded reason, unless the centre's arbitration made the order final."""
     if step.order.return_locked:
-        raise IllegalTransition(
-            step.action, step.state, reason="the centre's arbitration is final: it cannot be returned"
-        )
+        raise IllegalTransition(step.action, step.state, code="arbitration_final")
     if step.params.reason not in RETURN_REASONS:
-        raise WorkOrderError(f"a return needs a reason code, one of {', '.join(RETURN_REASONS)}")
+        raise WorkOrderError("return_reason", reasons=RETURN_REASONS)
     return Change(values={"returns": step.order.returns + 1}, data={"reason": step.params.reason})
 
 
@@ -178,11 +177,11 @@ async def _request_extension(step: Step) -> Change:
     """申请延期: one pending request at a time, with a reason."""
     days, note, order = step.params.days, step.note, step.order
     if days is None or not 1 <= days <= MAX_EXTENSION_DAYS:
-        raise WorkOrderError(f"an extension needs 1 to {MAX_EXTENSION_DAYS} working days")
+        raise WorkOrderError("extension_days", max=MAX_EXTENSION_DAYS)
     if not note:
-        raise WorkOrderError("an extension request needs a reason (note)")
+        raise WorkOrderError("extension_needs_reason")
     if any(e["status"] == "pending" for e in await step.service.store.extensions(order.id)):
-        raise WorkOrderError("an extension request is already waiting for the centre")
+        raise WorkOrderError("extension_pending")
     actor, now = step.actor_id, step.now
 
     async def insert_extension(conn: AsyncConnection) -> None:
@@ -201,7 +200,7 @@ async def _decide_extension(step: Step) -> Change:
     pending = [e for e in await svc.store.extensions(order.id) if e["status"] == "pending"]
     chosen = next((e for e in pending if step.params.extension_id in (None, e["id"])), None)
     if chosen is None:
-        raise WorkOrderError("no pending extension request on this order")
+        raise WorkOrderError("no_pending_extension")
     approved = step.action is Action.APPROVE_EXTENSION
     change = Change(data={"extension_id": chosen["id"], "days": chosen["days"]})
     if approved and order.due_at is not None:
@@ -234,10 +233,10 @@ async def _remind(step: Step) -> Change:
 async def _instruct(step: Step) -> Change:
     """批示: a leader's instruction, kept in its own table."""
     if not step.note:
-        raise WorkOrderError("an instruction needs its text (note)")
+        raise WorkOrderError("instruction_needs_text")
     author, order, text, now = step.actor_id, step.order, step.note, step.now
     if author is None:
-        raise WorkOrderError("instructions are written by a leader")
+        raise WorkOrderError("instructions_by_leader")
 
     async def insert_instruction(conn: AsyncConnection) -> None:
         await conn.execute(
@@ -251,7 +250,7 @@ async def _callback(step: Step) -> Change:
     """回访: the citizen's satisfaction; unsatisfied because of the unit sends the order back (重办)."""
     p = step.params
     if p.satisfaction not in SATISFACTION:
-        raise WorkOrderError(f"satisfaction must be one of {', '.join(SATISFACTION)}")
+        raise WorkOrderError("satisfaction", choices=SATISFACTION)
     change = Change(
         values={"satisfaction": p.satisfaction},
         data={"satisfaction": p.satisfaction, "department_at_fault": p.department_at_fault},
@@ -265,7 +264,7 @@ async def _merge(step: Step) -> Change:
     """A duplicate is closed with a pointer to the open order that carries on."""
     target = await step.service.store.get_by_number((step.params.target or "").strip())
     if target is None or target.id == step.order.id or target.state == State.CLOSED.value:
-        raise WorkOrderError("merge into another open work order (its number)")
+        raise WorkOrderError("merge_target")
     return Change(
         values={"closed_at": step.now, "result": f"重复工单，已合并至 {target.number}"},
         data={"merged_into": target.number},
@@ -275,7 +274,7 @@ async def _merge(step: Step) -> Change:
 async def _note(step: Step) -> Change:
     """A remark in the history."""
     if not step.note:
-        raise WorkOrderError("a note needs text")
+        raise WorkOrderError("note_needs_text")
     return Change()
 
 

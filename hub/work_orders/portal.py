@@ -17,8 +17,10 @@ from hub.models import Role, User, WorkOrder
 from hub.reports.kpis import unit_kpis
 from hub.web.auth import current_user, require_roles
 from hub.web.context import CTX
+from hub.web.i18n_web import locale_of
+from hub.work_orders.refusals import Refusal
 from hub.work_orders.service import RETURN_REASONS, SATISFACTION, NotFound, Params, WorkOrderError, WorkOrderService
-from hub.work_orders.states import Action, IllegalTransition, State
+from hub.work_orders.states import Action, State
 
 log = logging.getLogger(__name__)
 
@@ -170,12 +172,12 @@ async def _read_form(request: web.Request, number: str) -> tuple[dict[str, str],
             continue
         if part.filename:
             if len(files) >= MAX_FILES:
-                raise WorkOrderError(f"at most {MAX_FILES} files")
+                raise WorkOrderError("too_many_files", max=MAX_FILES)
             data = bytearray()
             while chunk := await part.read_chunk(64 * 1024):
                 data.extend(chunk)
                 if len(data) > MAX_FILE:
-                    raise WorkOrderError(f"a file is larger than {MAX_FILE // (1024 * 1024)} MiB")
+                    raise WorkOrderError("file_too_large", max_mib=MAX_FILE // (1024 * 1024))
             if not data:
                 continue
             stored = f"{uuid.uuid4().hex[:12]}_{_safe_name(part.filename)}"
@@ -211,9 +213,9 @@ async def act(request: web.Request) -> web.StreamResponse:
             attachments=tuple(files),
         )
         await service.act(order.number, action, user, params)
-    except ValueError as exc:  # WorkOrderError, IllegalTransition, bad Action value
-        message = str(exc) if isinstance(exc, WorkOrderError | IllegalTransition) else "unknown action"
-        raise web.HTTPSeeOther(f"{base}?error={quote(message)}") from None
+    except ValueError as exc:  # WorkOrderError, IllegalTransition (refusals), bad Action value
+        refusal = exc if isinstance(exc, Refusal) else Refusal("unknown_action")
+        raise web.HTTPSeeOther(f"{base}?error={quote(refusal.text(locale_of(request)))}") from None
     except NotFound:
         raise web.HTTPNotFound(text="no such work order") from None
     raise web.HTTPSeeOther(f"{base}?done={action.value}")
@@ -251,8 +253,9 @@ async def calendar_change(request: web.Request) -> web.StreamResponse:
         day = date.fromisoformat(str(form.get("day", "")))
         kind = str(form.get("kind", "")) or None
         await _service(request).set_calendar_day(day, None if kind == "normal" else kind, str(form.get("name", "")))
-    except ValueError as exc:
-        raise web.HTTPSeeOther(f"/admin/calendar?error={quote(str(exc))}") from None
+    except ValueError as exc:  # a refusal, or a malformed date
+        refusal = exc if isinstance(exc, Refusal) else Refusal("invalid_date")
+        raise web.HTTPSeeOther(f"/admin/calendar?error={quote(refusal.text(locale_of(request)))}") from None
     raise web.HTTPSeeOther("/admin/calendar")
 
 

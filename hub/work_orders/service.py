@@ -87,7 +87,7 @@ class WorkOrderService:
     async def set_calendar_day(self, day: date, kind: str | None, name: str | None = None) -> None:
         """Mark ``day`` as a holiday or an adjusted working day (``kind`` None: back to the normal week)."""
         if kind not in (None, "holiday", "workday"):
-            raise WorkOrderError("kind must be holiday or workday")
+            raise WorkOrderError("calendar_kind")
         await self.store.set_calendar_day(day, kind, (name or "").strip()[:100] or None)
         await self.reload_calendar()
 
@@ -236,7 +236,7 @@ class WorkOrderService:
         side = side_of(user)
         state = State(order.state)
         if side is None:
-            raise IllegalTransition(action, state, reason=f"{action.value} is not allowed for this role")
+            raise IllegalTransition(action, state, code="role_not_allowed")
         target = next_state(state, action, side)
         step = Step(self, order, state, action, user, params, clean_text(params.note), self._clock(), auto)
         change = await HANDLERS[action](step)
@@ -252,7 +252,7 @@ class WorkOrderService:
             conn=conn,
         )
         if updated is None:
-            raise WorkOrderError("the order changed meanwhile; reload it and try again")
+            raise WorkOrderError("changed_meanwhile")
         log.info("work order %s: %s → %s (%s)", order.number, action.value, target.value, side.value)
         event = WorkOrderChanged(updated, action.value, step.actor_id, step.note, automatic=auto)
         return Transition(updated, event, change.then)

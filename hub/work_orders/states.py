@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from hub.work_orders.refusals import Refusal
+
 
 class State(StrEnum):
     """Where a work order is."""
@@ -94,17 +96,17 @@ RULES: dict[Action, tuple[frozenset[State], State | None, frozenset[Side]]] = {
 }
 
 
-class IllegalTransition(ValueError):
-    """The action is not allowed in the order's state, or not for this side."""
+class IllegalTransition(Refusal):
+    """The action is not allowed in the order's state, or not for this side (``code``: another reason)."""
 
-    def __init__(self, action: Action, state: State, side: Side | None = None, reason: str | None = None) -> None:
+    def __init__(self, action: Action, state: State, side: Side | None = None, code: str | None = None) -> None:
         self.action, self.state, self.side = action, state, side
-        detail = reason or (
-            f"{action.value} is not allowed by {side.value}"
-            if side is not None
-            else f"{action.value} is not allowed when the order is {state.value}"
-        )
-        super().__init__(detail)
+        if code is not None:
+            super().__init__(code, action=action.value)
+        elif side is not None:
+            super().__init__("not_allowed_by", action=action.value, side=side.value)
+        else:
+            super().__init__("not_allowed_in", action=action.value, state=state.value)
 
 
 def next_state(state: State, action: Action, side: Side) -> State:

@@ -17,7 +17,6 @@ from channels.voice.ivr.flow import (
     AgentNode,
     CollectDigitsNode,
     Defaults,
-    FlowIssue,
     GotoNode,
     HangupNode,
     HoursNode,
@@ -63,8 +62,10 @@ def build_node(
     node_type = data.get("type")
     if node_type not in NODE_CLASSES:
         known = ", ".join(NODE_CLASSES)
-        reason = f"unknown node type {node_type!r} (known: {known})" if node_type else f"required ({known})"
-        r.error(f"{path}.type", reason)
+        if node_type:
+            r.error(f"{path}.type", "unknown_node_type", node_type=str(node_type), known=known)
+        else:
+            r.error(f"{path}.type", "required_type", known=known)
         return None
     r.check_fields(data, path, FIELDS[node_type] | COMMON)
     builder: Callable[..., Node | None] = _BUILDERS[node_type]
@@ -90,7 +91,7 @@ def _play(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: d
     announcements = r.boolean(d, "announcements", path, False)
     prompt = r.prompt(d, "prompt", path, f"{nid}.prompt")
     if prompt is None and not announcements and "prompt" not in d:
-        r.error(f"{path}.prompt", "required (or announcements: true)")
+        r.error(f"{path}.prompt", "required_prompt_or_announcements")
     empty = r.prompt(d, "empty_prompt", path, f"{nid}.empty_prompt")
     if announcements and empty is None:
         empty = Prompt("目前没有新的公告。", "There are no current announcements.", f"{nid}.empty_prompt")
@@ -103,7 +104,7 @@ def _menu(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: d
     options = _options(r, d.get("options"), f"{path}.options")
     agent = _agent_target(r, d, path, df)
     if agent is None and d.get("agent") is not False:
-        r.warnings.append(FlowIssue(f"{path}.agent", "no agent target: '0' does nothing here (set defaults.agent)"))
+        r.warn(f"{path}.agent", "no_agent_target")
     return MenuNode(
         id=nid,
         prompt=r.need_prompt(d, "prompt", path, f"{nid}.prompt"),
@@ -121,7 +122,10 @@ def _menu(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: d
 
 def _options(r: Reader, raw: Any, path: str) -> tuple[MenuOption, ...]:
     if not isinstance(raw, list) or not raw:
-        r.error(path, "required: a non-empty list of options" if raw is None else f"expected a list, got {kind(raw)}")
+        if raw is None:
+            r.error(path, "required_options")
+        else:
+            r.error(path, "expected_list", kind=kind(raw))
         return ()
     keys: dict[str, int] = {}
     phrases: dict[str, int] = {}
@@ -136,23 +140,23 @@ def _options(r: Reader, raw: Any, path: str) -> tuple[MenuOption, ...]:
         if isinstance(key, int) and not isinstance(key, bool) and 0 <= key <= 9:
             key = str(key)
         if key is not None and (not isinstance(key, str) or key not in DTMF_KEYS):
-            r.error(f"{where}.key", f"{key!r} is not a DTMF key (0-9, *, #)")
+            r.error(f"{where}.key", "bad_dtmf_key", dtmf=str(key))
             key = None
         elif key is not None and key in keys:
-            r.error(f"{where}.key", f"duplicate DTMF key '{key}' (also options[{keys[key]}])")
+            r.error(f"{where}.key", "duplicate_dtmf_key", dtmf=key, other=keys[key])
         elif key is not None:
             keys[key] = i
         say = data.get("say") or []
         say = [say] if isinstance(say, str) else say
         if not isinstance(say, list) or not all(isinstance(p, str) and p.strip() for p in say):
-            r.error(f"{where}.say", "expected a phrase or a list of non-empty phrases")
+            r.error(f"{where}.say", "bad_phrases")
             say = []
         for phrase in say:
             if phrase.strip() in phrases and phrases[phrase.strip()] != i:
-                r.error(f"{where}.say", f"phrase {phrase.strip()!r} also belongs to options[{phrases[phrase.strip()]}]")
+                r.error(f"{where}.say", "duplicate_phrase", phrase=phrase.strip(), other=phrases[phrase.strip()])
             phrases[phrase.strip()] = i
         if data.get("key") is None and not say:
-            r.error(where, "an option needs a key or phrases (say)")
+            r.error(where, "option_needs_key_or_say")
         target = r.ref(data, "next", where)
         out.append(MenuOption(key, tuple(p.strip() for p in say), target or ""))
     return tuple(out)
@@ -164,22 +168,22 @@ def _hours(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: 
         if tz is not None:
             ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        r.error(f"{path}.timezone", f"unknown time zone {tz!r}")
+        r.error(f"{path}.timezone", "unknown_timezone", timezone=str(tz))
     weekly: list[list[tuple[time, time]]] = [[] for _ in WEEKDAYS]
     raw = d.get("weekly")
     if not isinstance(raw, dict) or not raw:
-        r.error(f"{path}.weekly", "required: a mapping of weekdays (mon..sun, mon-fri) to time ranges")
+        r.error(f"{path}.weekly", "required_weekly")
         raw = {}
     set_by: dict[int, str] = {}
     for spec, ranges in raw.items():
         where = f"{path}.weekly.{spec}"
         days = _weekdays(str(spec))
         if days is None:
-            r.error(where, "unknown weekday (use mon..sun or a span like mon-fri)")
+            r.error(where, "unknown_weekday")
             continue
         for day in days:
             if day in set_by:
-                r.error(where, f"{WEEKDAYS[day]} is already set by '{set_by[day]}'")
+                r.error(where, "weekday_already_set", day=WEEKDAYS[day], spec=set_by[day])
             set_by[day] = str(spec)
         parsed = _ranges(r, ranges, where)
         for day in days:
@@ -206,26 +210,26 @@ def _weekdays(spec: str) -> list[int] | None:
 def _ranges(r: Reader, raw: Any, path: str) -> list[tuple[time, time]]:
     items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else None
     if items is None:
-        r.error(path, "expected a list of ranges like '08:30-12:00' ([] = closed)")
+        r.error(path, "expected_ranges")
         return []
     out: list[tuple[time, time]] = []
     for i, item in enumerate(items):
         m = _RANGE.match(str(item).strip())
         values = [int(g) for g in m.groups()] if m else []
         if not m or values[0] > 24 or values[2] > 24 or values[1] > 59 or values[3] > 59 or values[0] == 24:
-            r.error(f"{path}[{i}]", f"bad time range {item!r} (expected HH:MM-HH:MM)")
+            r.error(f"{path}[{i}]", "bad_time_range", range=str(item))
             continue
         if values[2] == 24 and values[3] != 0:
-            r.error(f"{path}[{i}]", f"bad time range {item!r} (24:00 is the latest end)")
+            r.error(f"{path}[{i}]", "bad_time_range_end", range=str(item))
             continue
         start = time(values[0], values[1])
         end = time.max if values[2] == 24 else time(values[2], values[3])
         if start >= end:
-            r.error(f"{path}[{i}]", f"{item!r}: the start must be before the end")
+            r.error(f"{path}[{i}]", "range_start_after_end", range=str(item))
             continue
         clash = next((j for j, (s, e) in enumerate(out) if start < e and s < end), None)
         if clash is not None:
-            r.error(f"{path}[{i}]", f"{item!r} overlaps another range of the same day")
+            r.error(f"{path}[{i}]", "range_overlap", range=str(item))
             continue
         out.append((start, end))
     return sorted(out)
@@ -236,14 +240,14 @@ def _collect(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr
     low = r.integer(d, "min_digits", path, 1, 1, 32)
     high = r.integer(d, "max_digits", path, max(low, 20), 1, 32)
     if high < low:
-        r.error(f"{path}.max_digits", "must not be less than min_digits")
+        r.error(f"{path}.max_digits", "max_below_min")
     terminator = d.get("terminator", "#")
     if terminator not in (None, "", "#", "*"):
-        r.error(f"{path}.terminator", "expected '#', '*' or nothing")
+        r.error(f"{path}.terminator", "bad_terminator")
         terminator = "#"
     store_as = r.text(d, "store_as", path, default="digits") or "digits"
     if not _NAME.match(store_as):
-        r.error(f"{path}.store_as", "a variable name is lower-case letters, digits and '_'")
+        r.error(f"{path}.store_as", "bad_variable_name")
     return CollectDigitsNode(
         id=nid,
         prompt=r.need_prompt(d, "prompt", path, f"{nid}.prompt"),
@@ -262,16 +266,16 @@ def _collect(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr
 def _order(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
     by = r.text(d, "by", path, default="auto") or "auto"
     if by not in ("digits", "caller", "auto"):
-        r.error(f"{path}.by", "expected digits, caller or auto")
+        r.error(f"{path}.by", "bad_order_by")
     found = r.need_prompt(d, "found", path, f"{nid}.found")
     for lang, text in (("zh-CN", found.zh), ("en", found.en)):
         try:
             names = {name for _lit, name, _spec, _conv in string.Formatter().parse(text or "") if name is not None}
         except ValueError as exc:
-            r.error(f"{path}.found", f"{lang}: bad template ({exc})")
+            r.error(f"{path}.found", "bad_template", lang=lang, detail=str(exc))
             continue
         for name in sorted(names - ORDER_PLACEHOLDERS):
-            r.error(f"{path}.found", f"{lang}: unknown placeholder {{{name}}} (known: number, status, detail)")
+            r.error(f"{path}.found", "unknown_placeholder", lang=lang, name=name, known="number, status, detail")
     target = r.ref(d, "next", path) or ""
     return OrderStatusNode(
         id=nid,
@@ -312,7 +316,7 @@ def _voicemail(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, 
 def _agent(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
     queue = r.text(d, "queue", path, default="general") or "general"
     if not _NAME.match(queue):
-        r.error(f"{path}.queue", "a queue name is lower-case letters, digits and '_'")
+        r.error(f"{path}.queue", "bad_queue_name")
     return AgentNode(
         id=nid,
         queue=queue,
@@ -328,7 +332,7 @@ def _agent(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: 
 def _hangup(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
     cause = r.text(d, "cause", path, default="ivr_end") or "ivr_end"
     if not _NAME.match(cause):
-        r.error(f"{path}.cause", "a cause is lower-case letters, digits and '_'")
+        r.error(f"{path}.cause", "bad_cause")
     return HangupNode(id=nid, prompt=r.prompt(d, "prompt", path, f"{nid}.prompt"), cause=cause)
 
 

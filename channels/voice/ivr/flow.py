@@ -18,21 +18,69 @@ problem with its path in the document (``nodes.main.options[2].key: duplicate DT
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from typing import ClassVar
+
+from hub.i18n import CatalogError, t
 
 DTMF_KEYS = frozenset("0123456789*#")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+ISSUE_KEY = "ivr.issue."  # catalog key of an issue: ISSUE_KEY + code (the ``voice`` domain)
+CODED_PARAMS = {"kind": "ivr.kind.", "problem": "ivr.yaml."}  # params whose values are codes, with their keys
+ParamValue = str | int | float
+RESERVED_PARAMS = frozenset({"key", "locale"})  # the names of ui(key, locale, **params)'s own arguments
+
+
 @dataclass(frozen=True, slots=True)
 class FlowIssue:
-    """One problem (or warning) found in a flow document, with its path (``nodes.main.options[1].next``)."""
+    """One problem (or warning) found in a flow document, with its path (``nodes.main.options[1].next``).
+
+    ``code`` names the problem (the catalog key ``ivr.issue.<code>``), ``params`` fill its placeholders. The
+    params named in :data:`CODED_PARAMS` (``kind``, ``problem``) hold codes themselves, translated too;
+    the others are shown as they are (text typed by the administrator, numbers).
+    """
 
     path: str
-    message: str
+    code: str
+    params: Mapping[str, ParamValue] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if RESERVED_PARAMS & set(self.params):
+            raise ValueError(f"FlowIssue params may not be named {sorted(RESERVED_PARAMS)}")
+        plain = {
+            k: v if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v) for k, v in self.params.items()
+        }
+        object.__setattr__(self, "params", plain)
+
+    def render(self, translate: Callable[..., str]) -> str:
+        """The message through ``translate(key, **params)`` (a page's ``ui``, or :func:`hub.i18n.t` for a locale)."""
+        params = dict(self.params)
+        for name, prefix in CODED_PARAMS.items():
+            if name in params:
+                params[name] = translate(f"{prefix}{params[name]}", **self.params)
+        return translate(ISSUE_KEY + self.code, **params)
+
+    def text(self, locale: str = "en") -> str:
+        """The message in ``locale`` (the code and params when the catalogs cannot be read)."""
+        try:
+            return self.render(lambda key, **params: t(key, locale, **params))
+        except (CatalogError, KeyError, IndexError, ValueError):
+            return f"{self.code} {json.dumps(self.params, ensure_ascii=False)}" if self.params else self.code
+
+    @property
+    def message(self) -> str:
+        """The English message (logs, exceptions)."""
+        return self.text("en")
+
+    def as_json(self, locale: str = "en") -> dict[str, object]:
+        """``{path, code, params, message}`` with the message in ``locale``."""
+        return {"path": self.path, "code": self.code, "params": dict(self.params), "message": self.text(locale)}
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"

@@ -15,6 +15,7 @@ from channels.voice.ivr.flow import (
     FlowError,
     FlowIssue,
     Node,
+    ParamValue,
     Prompt,
     Routing,
     number_pattern,
@@ -44,6 +45,14 @@ BUILTIN = {
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when available
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping repeats ``key``."""
+
+    def __init__(self, key: Any, mark: Any) -> None:
+        super().__init__(None, None, f"found duplicate key {key!r}", mark)
+        self.key = key
+
+
 class _UniqueKeyLoader(_SafeLoader):
     """A safe loader that refuses duplicate mapping keys (PyYAML silently keeps the last one)."""
 
@@ -52,17 +61,53 @@ class _UniqueKeyLoader(_SafeLoader):
         for key_node, _value in node.value:
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                raise DuplicateKeyError(key, key_node.start_mark)
             if isinstance(key, (str, int, float, bool)):
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
-def _yaml_issue(exc: yaml.YAMLError) -> FlowIssue:
-    mark = getattr(exc, "problem_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "document"
-    problem = getattr(exc, "problem", None) or str(exc)
-    return FlowIssue(f"(yaml) {where}", str(problem))
+# The common problems of PyYAML (libyaml's wording | the pure-Python one) → catalog keys ``ivr.yaml.<code>``.
+YAML_PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), code)
+    for pattern, code in (
+        (r"did not find expected node content|expected the node content", "node_content"),
+        (r"mapping values are not allowed", "mapping_values"),
+        (r"found a tab character|found character '\\t'", "tab"),
+        (r"found character (.* )?that cannot start any token", "bad_character"),
+        (r"could not find expected ':'", "missing_colon"),
+        (r"found unexpected end of stream", "end_of_stream"),
+        (r"did not find expected key|did not find expected '-' indicator|expected <block end>", "block_end"),
+        (r"expected ',' or '\]'", "unclosed_list"),
+        (r"expected ',' or '\}'", "unclosed_mapping"),
+        (r"expected '?<document start>'?", "document_start"),
+        (r"found unknown escape character", "bad_escape"),
+        (r"found undefined alias", "undefined_alias"),
+        (r"found duplicate anchor", "duplicate_anchor"),
+        (r"could not determine a constructor for the tag", "unknown_tag"),
+        (r"but found another document", "several_documents"),
+        (r"found unhashable key", "unhashable_key"),
+    )
+)
+YAML_PATH = "(yaml)"
+
+
+def yaml_issue(exc: Exception) -> FlowIssue:
+    """The issue for a document PyYAML refused: the problem's code when it is a common one, else its English text."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where: dict[str, ParamValue] = {} if mark is None else {"line": mark.line + 1, "column": mark.column + 1}
+    problem = str(getattr(exc, "problem", None) or exc)
+    if isinstance(exc, DuplicateKeyError):
+        return FlowIssue(
+            YAML_PATH,
+            "yaml_syntax" if where else "yaml_problem",
+            {**where, "problem": "duplicate_key", "name": exc.key},
+        )
+    described = " ".join(str(part) for part in (getattr(exc, "context", None), problem) if part)
+    code = next((code for pattern, code in YAML_PROBLEMS if pattern.search(described)), None)
+    if code is None:
+        return FlowIssue(YAML_PATH, "yaml_syntax_other" if where else "yaml_invalid", {**where, "detail": problem})
+    return FlowIssue(YAML_PATH, "yaml_syntax" if where else "yaml_problem", {**where, "problem": code})
 
 
 def load_flow(text: str) -> Flow:
@@ -78,11 +123,11 @@ def load_flow(text: str) -> Flow:
         FlowError: every problem found, each with its path in the document.
     """
     if len(text) > MAX_DOCUMENT_CHARS:
-        raise FlowError([FlowIssue("(document)", f"longer than {MAX_DOCUMENT_CHARS} characters")])
+        raise FlowError([FlowIssue("(document)", "too_long", {"limit": MAX_DOCUMENT_CHARS})])
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise FlowError([_yaml_issue(exc)]) from None
+    except (yaml.YAMLError, ValueError, TypeError) as exc:  # constructors raise ValueError: !!int x, 2026-13-45
+        raise FlowError([yaml_issue(exc)]) from None
     reader = Reader()
     flow = _document(reader, data)
     if reader.errors or flow is None:
@@ -103,13 +148,13 @@ def _document(r: Reader, data: Any) -> Flow | None:
             r.error("nodes", "required")
         return None
     if len(raw_nodes) > MAX_NODES:
-        r.error("nodes", f"more than {MAX_NODES} nodes")
+        r.error("nodes", "too_many_nodes", limit=MAX_NODES)
         return None
     nodes: dict[str, Node] = {}
     for node_id, raw in raw_nodes.items():
         path = f"nodes.{node_id}"
         if not isinstance(node_id, str) or not _NODE_ID.match(node_id):
-            r.error(path, "a node id is 1-64 characters without spaces, dots, colons or brackets")
+            r.error(path, "bad_node_id")
             continue
         node = build_node(r, str(node_id), raw, path, defaults, default_prompts)
         if node is not None:
@@ -147,15 +192,15 @@ def _routing(r: Reader, raw: Any) -> Routing:
     for key in ("vip", "blacklist"):
         value = data.get(key) or []
         if not isinstance(value, list):
-            r.error(f"routing.{key}", f"expected a list of number patterns, got {kind(value)}")
+            r.error(f"routing.{key}", "expected_pattern_list", kind=kind(value))
             value = []
         found = []
         for i, item in enumerate(value):
             try:
                 number_pattern(str(item))
                 found.append(str(item))
-            except ValueError as exc:
-                r.error(f"routing.{key}[{i}]", f"{item!r}: {exc}")
+            except ValueError:
+                r.error(f"routing.{key}[{i}]", "bad_number_pattern", pattern=str(item))
         lists[key] = tuple(found)
     reject = Prompt(*BUILTIN["reject_prompt"], id="routing.reject_prompt")
     return Routing(
@@ -169,7 +214,7 @@ def _routing(r: Reader, raw: Any) -> Routing:
 def _check_graph(r: Reader, nodes: dict[str, Node], ids: set[Any], start: str | None, defaults: Defaults) -> None:
     for path, target in r.refs:
         if target not in ids:
-            r.error(path, f"no node named {target!r}")
+            r.error(path, "unknown_target", target=target)
     if r.errors:
         return
     # Cycles must pass a node that waits for the caller, or the interpreter would spin forever.
@@ -182,7 +227,7 @@ def _check_graph(r: Reader, nodes: dict[str, Node], ids: set[Any], start: str | 
                 continue
             if state.get(target) == 1:
                 cycle = [*trail[trail.index(target) :], target]
-                r.error(f"nodes.{target}", f"cycle without a menu: {' → '.join(cycle)}")
+                r.error(f"nodes.{target}", "cycle", cycle=" → ".join(cycle))
             elif target not in state:
                 visit(target, [*trail, target])
         state[node_id] = 2
@@ -200,4 +245,4 @@ def _check_graph(r: Reader, nodes: dict[str, Node], ids: set[Any], start: str | 
                 todo.append(target)
     for node_id in nodes:
         if node_id not in seen:
-            r.warnings.append(FlowIssue(f"nodes.{node_id}", "unreachable from the start node"))
+            r.warn(f"nodes.{node_id}", "unreachable")

@@ -4,7 +4,11 @@
 - ``POST /admin/ivr/validate``, ``POST /admin/ivr/save`` (form: ``document``, ``comment``, ``csrf``): check the
   YAML (errors listed with their paths, nothing changes) or store it as a new active version.
 - ``POST /admin/ivr/versions/{id}/activate``: make an older version active again.
-- ``GET /api/admin/ivr``: the active version, its warnings and the history as JSON.
+- ``GET /api/admin/ivr``: the active version, its warnings and the history as JSON (each warning as
+  ``{path, code, params, message}``, the message in the request's locale).
+
+Problems are shown in the page's locale: each :class:`~channels.voice.ivr.flow.FlowIssue` has a code (catalog key
+``ivr.issue.<code>``) and parameters.
 
 Saving or activating replaces the flow in :class:`~channels.voice.ivr.store.FlowHolder`: the next call uses it.
 """
@@ -26,6 +30,7 @@ from channels.voice.ivr.store import IvrFlows
 from hub.models import Role
 from hub.web.auth import current_user, require_roles
 from hub.web.context import CTX
+from hub.web.i18n_web import locale_of
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 FLOWS: web.AppKey[IvrFlows] = web.AppKey("ivr_flows", IvrFlows)
@@ -107,7 +112,7 @@ async def save(request: web.Request) -> web.StreamResponse:
     """POST /admin/ivr/save: store a valid document as the new active version."""
     document, comment = await _form(request)
     if len(document) > MAX_DOCUMENT_CHARS:
-        issue = FlowIssue("(document)", f"longer than {MAX_DOCUMENT_CHARS} characters")
+        issue = FlowIssue("(document)", "too_long", {"limit": MAX_DOCUMENT_CHARS})
         return await _page(request, document="", comment=comment, errors=(issue,), status=422)
     user = current_user(request)
     try:
@@ -139,7 +144,7 @@ async def status(request: web.Request) -> web.StreamResponse:
     body = {
         "loaded_version_id": flows.holder.version_id,
         "flow": {"name": flow.name, "start": flow.start, "nodes": _summary(flow)},
-        "warnings": [str(w) for w in flow.warnings],
+        "warnings": [w.as_json(locale_of(request)) for w in flow.warnings],
         "history": [
             {
                 "id": v.id,

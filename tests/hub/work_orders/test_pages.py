@@ -10,6 +10,7 @@ import pytest
 
 from hub.storage.work_orders import WorkOrderStore
 from hub.web.context import CTX
+from hub.web.i18n_web import LANG_COOKIE
 from tests.fixtures.hub import RunningHub
 
 
@@ -62,10 +63,16 @@ async def test_closed_loop_department_centre_citizen(live_hub: RunningHub) -> No
         assert "主任 陈建国" in page
         page = await act(dept, live_hub, number, dcsrf, "sign", note="已签收")
         assert 'id="flash"' in page and "已签收" in page
+        assert '<span class="auto">按规则自动派单</span>' in page  # the dispatch by rule at registration
         assert "请于今晚前修复，注意安全&lt;b&gt;!&lt;/b&gt;" in page  # the department sees the instruction
         assert "路灯坏了&lt;script&gt;x&lt;/script&gt;" in page  # citizen text escaped
         page = await act(dept, live_hub, number, dcsrf, "close")
-        assert 'id="error"' in page and "close is not allowed by department" in page
+        assert 'id="error"' in page and "承办单位不能执行“办结”" in page  # the refusal in the user's language
+        assert "not allowed" not in page
+        dept.cookie_jar.update_cookies({LANG_COOKIE: "en"})
+        page = await act(dept, live_hub, number, dcsrf, "return")
+        assert "a return needs a reason code, one of" in page and "not our jurisdiction" in page.lower(), page
+        dept.cookie_jar.update_cookies({LANG_COOKIE: "zh-CN"})
         # reply with a photo (multipart: the CSRF token travels in the query string)
         form = aiohttp.FormData()
         form.add_field("action", "reply")

@@ -1,0 +1,77 @@
+"""Stored times at known instants on a running hub, for the time-zone tests (docs/adr/0024-time-zones.md).
+
+The hub's own services stamp ``now``; these helpers write through the same stores and services with a fixed clock
+and the zone the hub was configured with (``ctx.orders.tz``), so pages show a known UTC instant.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+
+import aiohttp
+
+from hub.events import EventBus
+from hub.models import ConversationStatus, SenderKind, WorkOrder
+from hub.storage.conversations import ConversationStore
+from hub.storage.work_orders import WorkOrderStore
+from hub.web.context import CTX
+from hub.work_orders.service import Params, WorkOrderService
+from hub.work_orders.states import Action
+from tests.fixtures.hub import RunningHub
+
+
+async def signed_order_at(hub: RunningHub, when: datetime, conversation_id: str | None = None) -> WorkOrder:
+    """A street-light complaint registered, dispatched by rule and signed for by ``dept`` at ``when``."""
+    ctx = hub.hub.app[CTX]
+    configured = ctx.orders  # the hub's service: its zone, taxonomy and holiday calendar
+    assert configured is not None
+
+    def clock() -> datetime:
+        return when
+
+    store = WorkOrderStore(hub.hub.engine, clock=clock, tz=configured.tz)
+    service = WorkOrderService(
+        store, configured.taxonomy, configured.calendar, EventBus(), clock=clock, tz=configured.tz
+    )
+    order = await service.register(
+        request_type="complaint",
+        description="路灯不亮（时区测试）",
+        industry="municipal",
+        category="municipal.streetlight",
+        district="chengdong",
+        address="城东区幸福路12号",
+        phone="13800000000",
+        unit="streetlight_office",
+        urgent=False,
+        conversation_id=conversation_id,
+        contact_id=None,
+    )
+    dept = await ctx.users.authenticate("dept", "dept123")
+    assert dept is not None
+    return await service.act(order.number, Action.SIGN, dept, Params(note="已签收"))
+
+
+async def queued_conversation_at(hub: RunningHub, when: datetime, text: str) -> str:
+    """A REST conversation whose citizen message (and queueing) happened at ``when``; returns its id."""
+    store = ConversationStore(hub.hub.engine, clock=lambda: when)
+    conversation = await store.create("rest", external_ref=f"tz-{uuid.uuid4().hex[:8]}")
+    await store.add_message(conversation.id, direction="in", sender_kind=SenderKind.CITIZEN, text=text)
+    await store.update(
+        conversation.id, status=ConversationStatus.QUEUED.value, handoff_reason="requested", queued_at=when
+    )
+    return conversation.id
+
+
+async def staff_session(hub: RunningHub, username: str, password: str) -> tuple[aiohttp.ClientSession, str]:
+    """A logged-in session of any staff role and its CSRF token (from /staff, which every role may open)."""
+    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    async with session.post(
+        hub.url + "/login", data={"username": username, "password": password}, allow_redirects=False
+    ) as resp:
+        assert resp.status == 302
+    async with session.get(hub.url + "/staff?lang=zh-CN") as resp:
+        match = re.search(r'name="csrf-token" content="([^"]+)"', await resp.text())
+    assert match
+    return session, match.group(1)
