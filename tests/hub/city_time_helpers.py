@@ -6,11 +6,8 @@ and the zone the hub was configured with (``ctx.orders.tz``), so pages show a kn
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
-
-import aiohttp
 
 from hub.events import EventBus
 from hub.models import ConversationStatus, SenderKind, WorkOrder
@@ -62,16 +59,3 @@ async def queued_conversation_at(hub: RunningHub, when: datetime, text: str) -> 
         conversation.id, status=ConversationStatus.QUEUED.value, handoff_reason="requested", queued_at=when
     )
     return conversation.id
-
-
-async def staff_session(hub: RunningHub, username: str, password: str) -> tuple[aiohttp.ClientSession, str]:
-    """A logged-in session of any staff role and its CSRF token (from /staff, which every role may open)."""
-    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-    async with session.post(
-        hub.url + "/login", data={"username": username, "password": password}, allow_redirects=False
-    ) as resp:
-        assert resp.status == 302
-    async with session.get(hub.url + "/staff?lang=zh-CN") as resp:
-        match = re.search(r'name="csrf-token" content="([^"]+)"', await resp.text())
-    assert match
-    return session, match.group(1)

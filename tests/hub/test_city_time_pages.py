@@ -19,7 +19,7 @@ import channels.voice.web as voice_web
 from hub.web.context import CTX
 from knowledge_base.store import KnowledgeStore
 from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
-from tests.hub.city_time_helpers import queued_conversation_at, signed_order_at, staff_session
+from tests.hub.city_time_helpers import queued_conversation_at, signed_order_at
 
 AFTER_MIDNIGHT = datetime(2026, 12, 7, 16, 30, tzinfo=UTC)  # Tue 12-08 00:30 in Shanghai, Mon 12-07 17:30 in Berlin
 LATE = datetime(2026, 12, 7, 17, 30, tzinfo=UTC)  # 12-08 01:30 in Shanghai, 12-07 18:30 in Berlin
@@ -63,7 +63,7 @@ async def test_the_hub_is_wired_with_the_configured_zone(live_hub: RunningHub, b
         ctx = hub.hub.app[CTX]
         assert hub.hub.settings.timezone == name and ctx.city.name == name
         assert ctx.orders is not None and ctx.orders.tz == ZoneInfo(name)
-        agent, _csrf = await staff_session(hub, "agent1", "agent123")
+        agent, _csrf = await hub.login("agent1", "agent123")
         async with agent:
             page = await text_of(agent, hub.url + "/agent")
         assert f'data-timezone="{name}"' in page  # what agent.js hands Intl.DateTimeFormat
@@ -77,8 +77,8 @@ async def test_order_pages_show_a_deadline_counted_and_shown_in_local_days(live_
     assert order.number.startswith("20261208")  # the local day, not UTC's 12-07
     # signed Tue 12-08 00:30 local: 2 working days -> Thu 12-10, ending 23:59:59 local (15:59:59 UTC)
     assert order.due_at == datetime(2026, 12, 10, 15, 59, 59, tzinfo=UTC)
-    agent, _csrf = await staff_session(live_hub, "agent1", "agent123")
-    dept, _csrf = await staff_session(live_hub, "dept", "dept123")
+    agent, _csrf = await live_hub.login("agent1", "agent123")
+    dept, _csrf = await live_hub.login("dept", "dept123")
     async with agent, dept:
         detail = await text_of(agent, f"{live_hub.url}/orders/{order.number}")
         centre = await text_of(agent, f"{live_hub.url}/orders?tab=all")
@@ -101,7 +101,7 @@ async def test_a_city_west_of_utc_shows_its_own_date_for_the_deadline(new_york_h
     assert order.number.startswith("20261207")
     # Mon 12-07 + 2 working days = Wed 12-09 23:59:59 EST, which is already 12-10 04:59:59 in UTC
     assert order.due_at == datetime(2026, 12, 10, 4, 59, 59, tzinfo=UTC)
-    agent, _csrf = await staff_session(new_york_hub, "agent1", "agent123")
+    agent, _csrf = await new_york_hub.login("agent1", "agent123")
     async with agent:
         detail = await text_of(agent, f"{new_york_hub.url}/orders/{order.number}")
         centre = await text_of(agent, f"{new_york_hub.url}/orders?tab=all")
@@ -115,7 +115,7 @@ async def test_a_city_west_of_utc_shows_its_own_date_for_the_deadline(new_york_h
 async def test_berlin_order_pages_show_berlin_time(berlin_hub: RunningHub) -> None:
     order = await signed_order_at(berlin_hub, AFTER_MIDNIGHT)  # Mon 12-07 17:30 CET
     assert order.number.startswith("20261207")
-    agent, _csrf = await staff_session(berlin_hub, "agent1", "agent123")
+    agent, _csrf = await berlin_hub.login("agent1", "agent123")
     async with agent:
         detail = await text_of(agent, f"{berlin_hub.url}/orders/{order.number}")
     assert "<dd>2026-12-07 17:30</dd>" in detail
@@ -126,7 +126,7 @@ async def test_berlin_order_pages_show_berlin_time(berlin_hub: RunningHub) -> No
 
 
 async def inbox_times(hub: RunningHub, conversation_id: str) -> list[str]:
-    agent, _csrf = await staff_session(hub, "agent1", "agent123")
+    agent, _csrf = await hub.login("agent1", "agent123")
     async with agent:
         async with agent.get(hub.url + "/api/inbox") as resp:
             queue = (await resp.json())["queue"]
@@ -149,7 +149,7 @@ async def test_staff_apis_give_times_with_the_city_offset(live_hub: RunningHub, 
 async def test_orders_in_the_inbox_detail_carry_the_city_offset(live_hub: RunningHub) -> None:
     conversation_id = await queued_conversation_at(live_hub, LATE, "路灯坏了")
     await signed_order_at(live_hub, AFTER_MIDNIGHT, conversation_id)
-    agent, _csrf = await staff_session(live_hub, "agent1", "agent123")
+    agent, _csrf = await live_hub.login("agent1", "agent123")
     async with agent, agent.get(f"{live_hub.url}/api/conversations/{conversation_id}") as resp:
         detail = await resp.json()
     assert [o["created_at"] for o in detail["work_orders"]] == ["2026-12-08T00:30:00+08:00"]
@@ -169,7 +169,7 @@ async def test_call_records_are_filtered_by_local_days(live_hub: RunningHub) -> 
     after = await calls.start_call(
         sip_call_id="after@tz", caller="13800000002", called="12319", arrived_at=AFTER_MIDNIGHT
     )
-    sup, _csrf = await staff_session(live_hub, "supervisor", "supervisor123")
+    sup, _csrf = await live_hub.login("supervisor", "supervisor123")
     async with sup:
         on_8th = await text_of(sup, f"{live_hub.url}/calls?from=2026-12-08&to=2026-12-08")
         on_7th = await text_of(sup, f"{live_hub.url}/calls?from=2026-12-07&to=2026-12-07")
@@ -198,7 +198,7 @@ async def export_rows(session: aiohttp.ClientSession, hub: RunningHub) -> dict[s
 
 
 async def test_kb_forms_are_read_and_the_csv_export_written_in_local_time(live_hub: RunningHub) -> None:
-    kb, csrf = await staff_session(live_hub, "kb", "kb123")
+    kb, csrf = await live_hub.login("kb", "kb123")
     async with kb:
         form = {**ARTICLE, "id": "kb-tz-1", "effective_from": "2026-12-08T01:30", "expires_at": "2026-12-31T23:59"}
         async with kb.post(f"{live_hub.url}/kb/new", data={**form, "csrf": csrf}) as resp:
@@ -218,7 +218,7 @@ async def test_kb_forms_are_read_and_the_csv_export_written_in_local_time(live_h
 
 
 async def test_kb_import_reads_local_times_and_the_export_writes_them_back(live_hub: RunningHub) -> None:
-    kb, csrf = await staff_session(live_hub, "kb", "kb123")
+    kb, csrf = await live_hub.login("kb", "kb123")
     table = (
         "id,question,similar_questions,answer,industry,effective_from,expires_at\n"
         "kb-tz-2,时区测试：导入的问题？,,导入的答案（演示）。,heating,2026-12-08 01:30,2026-12-09T09:00+00:00\n"
@@ -239,7 +239,7 @@ async def test_kb_import_reads_local_times_and_the_export_writes_them_back(live_
 
 
 async def test_berlin_forms_and_export_use_berlin_time(berlin_hub: RunningHub) -> None:
-    kb, csrf = await staff_session(berlin_hub, "kb", "kb123")
+    kb, csrf = await berlin_hub.login("kb", "kb123")
     async with kb:
         form = {**ARTICLE, "id": "kb-tz-3", "effective_from": "2026-12-07T18:30", "expires_at": ""}
         async with kb.post(f"{berlin_hub.url}/kb/new", data={**form, "csrf": csrf}) as resp:
@@ -251,7 +251,7 @@ async def test_berlin_forms_and_export_use_berlin_time(berlin_hub: RunningHub) -
 
 
 async def test_announcement_periods_are_typed_and_shown_in_local_time(live_hub: RunningHub) -> None:
-    kb, csrf = await staff_session(live_hub, "kb", "kb123")
+    kb, csrf = await live_hub.login("kb", "kb123")
     notice = {
         "title": "时区测试：停气通知",
         "body": "幸福路一带夜间停气（演示）。",

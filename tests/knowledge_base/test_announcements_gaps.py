@@ -10,7 +10,6 @@ from hub.clock import utc_now
 from knowledge_base.gaps import mine_gaps
 from knowledge_base.store import KnowledgeStore, UnansweredMessage
 from tests.fixtures.hub import RunningHub
-from tests.knowledge_base.test_web import login
 
 
 async def ask(hub: RunningHub, text: str, sender: str) -> str:
@@ -38,7 +37,7 @@ async def test_the_bot_mentions_current_announcements_once(live_hub: RunningHub)
 
 
 async def _login(hub: RunningHub) -> tuple[aiohttp.ClientSession, str]:
-    return await login(hub, "kb", "kb123")
+    return await hub.login("kb", "kb123")
 
 
 async def test_unanswered_questions_are_grouped(live_hub: RunningHub) -> None:

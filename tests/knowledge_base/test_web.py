@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import aiohttp
@@ -10,19 +9,6 @@ import aiohttp
 from knowledge_base.exchange import read_xlsx
 from knowledge_base.store import KnowledgeStore
 from tests.fixtures.hub import RunningHub
-
-
-async def login(hub: RunningHub, username: str, password: str) -> tuple[aiohttp.ClientSession, str]:
-    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-    async with session.post(
-        f"{hub.url}/login", data={"username": username, "password": password, "next": "/kb"}, allow_redirects=False
-    ) as resp:
-        assert resp.status == 302
-    async with session.get(f"{hub.url}/kb") as resp:
-        assert resp.status == 200
-        match = re.search(r'name="csrf-token" content="([^"]+)"', await resp.text())
-    assert match
-    return session, match.group(1)
 
 
 async def ask(hub: RunningHub, text: str, sender: str) -> str:
@@ -44,7 +30,7 @@ NEW = {
 async def test_pages_need_the_right_role(live_hub: RunningHub) -> None:
     async with live_hub.session.get(f"{live_hub.url}/kb", allow_redirects=False) as resp:
         assert resp.status == 302 and "/login" in resp.headers["Location"]
-    agent, csrf = await login(live_hub, "agent1", "agent123")
+    agent, csrf = await live_hub.login("agent1", "agent123")
     async with agent:
         async with agent.get(f"{live_hub.url}/kb/a/kb-gas-001") as resp:
             assert resp.status == 200  # agents read
@@ -59,7 +45,7 @@ async def test_pages_need_the_right_role(live_hub: RunningHub) -> None:
             f"{live_hub.url}/kb/a/kb-gas-001/suggest", data={"csrf": csrf, "text": "营业时间已调整"}
         ) as resp:
             assert resp.status == 200 and "msg=suggest" in str(resp.url)
-    kb, _csrf = await login(live_hub, "kb", "kb123")
+    kb, _csrf = await live_hub.login("kb", "kb123")
     async with kb:
         async with kb.post(f"{live_hub.url}/kb/new", data=NEW) as resp:
             assert resp.status == 403  # no CSRF token
@@ -73,7 +59,7 @@ async def test_pages_need_the_right_role(live_hub: RunningHub) -> None:
 async def test_create_review_publish_then_the_bot_answers(live_hub: RunningHub) -> None:
     before = await ask(live_hub, "共享单车停在盲道上找谁", "citizen-1")
     assert "2小时内清理" not in before
-    kb, csrf = await login(live_hub, "kb", "kb123")
+    kb, csrf = await live_hub.login("kb", "kb123")
     async with kb:
         async with kb.post(f"{live_hub.url}/kb/new", data={**NEW, "csrf": csrf, "submit_review": "1"}) as resp:
             assert resp.status == 200
@@ -86,7 +72,7 @@ async def test_create_review_publish_then_the_bot_answers(live_hub: RunningHub) 
         async with kb.get(f"{live_hub.url}/kb/export.xlsx") as resp:
             rows = read_xlsx(await resp.read())
         assert "kb-test-bike" in {r["id"] for _, r in rows}
-    supervisor, csrf2 = await login(live_hub, "supervisor", "supervisor123")
+    supervisor, csrf2 = await live_hub.login("supervisor", "supervisor123")
     async with supervisor:
         async with supervisor.get(f"{live_hub.url}/kb/review") as resp:
             assert "kb-test-bike" in await resp.text()
@@ -98,7 +84,7 @@ async def test_create_review_publish_then_the_bot_answers(live_hub: RunningHub) 
 
 
 async def test_import_upload_needs_csrf_header(live_hub: RunningHub, tmp_path: Path) -> None:
-    kb, csrf = await login(live_hub, "kb", "kb123")
+    kb, csrf = await live_hub.login("kb", "kb123")
     csv_text = (
         "id,question,similar_questions,answer,industry\n"
         "kb-up-1,古树名木归谁管？,,古树名木由园林部门管理。,landscaping\n"

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import sqlalchemy as sa
 from playwright.async_api import Browser, expect
@@ -37,19 +36,6 @@ from tests.hub.test_web_channels import recv
 CALLER = "13812345678"
 MASKED = "138****5678"
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Beijing, 2026-11-20
-
-
-async def sign_in(hub: RunningHub, username: str, password: str) -> tuple[aiohttp.ClientSession, str]:
-    """A session of any role and its CSRF token (read from /staff, which every role may open)."""
-    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-    async with session.post(
-        hub.url + "/login", data={"username": username, "password": password}, allow_redirects=False
-    ) as resp:
-        assert resp.status == 302
-    async with session.get(hub.url + "/staff?lang=zh-CN") as resp:
-        match = re.search(r'name="csrf-token" content="([^"]+)"', await resp.text())
-    assert match
-    return session, match.group(1)
 
 
 def write_wav(path: Path, seconds: float = 3.0) -> bytes:
@@ -117,7 +103,7 @@ async def test_role_matrix(
     data_dir = live_hub.hub.settings.data_dir
     write_wav(data_dir / "voice" / "vm" / "a.wav")
     message = await add_voicemail(live_hub, await voice_conversation(live_hub), [audio("voice/vm/a.wav")], "[语音留言]")
-    session, _csrf = await sign_in(live_hub, username, password)
+    session, _csrf = await live_hub.login(username, password)
     async with session:
         async with session.get(f"{live_hub.url}/voice/audio/{message.id}/0") as resp:
             assert resp.status == audio_status
@@ -256,7 +242,7 @@ async def test_detail_lists_the_conversation_calls_and_plays_their_recordings(li
     other, _csrf = await live_hub.login("agent2", "agent123")  # did not answer this call
     async with other, other.get(live_hub.url + call["recordings"][0]["url"]) as resp:
         assert resp.status == 404
-    leader, _csrf = await sign_in(live_hub, "leader", "leader123")
+    leader, _csrf = await live_hub.login("leader", "leader123")
     async with leader, leader.get(live_hub.url + call["recordings"][0]["url"]) as resp:
         assert resp.status == 200
 
@@ -295,7 +281,7 @@ async def test_calls_page_kpis_filters_and_agent_scope(any_hub: RunningHub) -> N
     await record_call(store, "f", minutes=60 * 24 * 3, agent_id=agent1, wait=5, talk=10)  # another day
     day = "from=2026-11-20&to=2026-11-20"
 
-    sup, _csrf = await sign_in(hub, "supervisor", "supervisor123")
+    sup, _csrf = await hub.login("supervisor", "supervisor123")
     async with sup:
         async with sup.get(f"{hub.url}/calls?{day}&lang=zh-CN") as resp:
             assert resp.status == 200

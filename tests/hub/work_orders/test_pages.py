@@ -7,6 +7,7 @@ from datetime import date
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from hub.storage.work_orders import WorkOrderStore
 from hub.web.context import CTX
@@ -29,19 +30,6 @@ async def file_order(hub: RunningHub, sender: str, problem: str, address: str, p
     return match.group(0)
 
 
-async def login(hub: RunningHub, username: str, password: str) -> tuple[aiohttp.ClientSession, str]:
-    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-    async with session.post(
-        hub.url + "/login", data={"username": username, "password": password}, allow_redirects=False
-    ) as r:
-        assert r.status == 302
-    async with session.get(hub.url + "/staff") as r:
-        page = await r.text()
-    match = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert match
-    return session, match.group(1)
-
-
 async def act(
     session: aiohttp.ClientSession, hub: RunningHub, number: str, csrf: str, action: str, **fields: str
 ) -> str:
@@ -52,9 +40,9 @@ async def act(
 
 async def test_closed_loop_department_centre_citizen(live_hub: RunningHub) -> None:
     number = await file_order(live_hub, "loop", "路灯坏了<script>x</script>", "城东区幸福路12号", "13800000001")
-    dept, dcsrf = await login(live_hub, "dept", "dept123")
-    agent, acsrf = await login(live_hub, "agent1", "agent123")
-    leader, lcsrf = await login(live_hub, "leader", "leader123")
+    dept, dcsrf = await live_hub.login("dept", "dept123")
+    agent, acsrf = await live_hub.login("agent1", "agent123")
+    leader, lcsrf = await live_hub.login("leader", "leader123")
     async with dept, agent, leader:
         async with dept.get(live_hub.url + "/dept?tab=to_sign") as r:
             page = await r.text()
@@ -69,10 +57,10 @@ async def test_closed_loop_department_centre_citizen(live_hub: RunningHub) -> No
         page = await act(dept, live_hub, number, dcsrf, "close")
         assert 'id="error"' in page and "承办单位不能执行“办结”" in page  # the refusal in the user's language
         assert "not allowed" not in page
-        dept.cookie_jar.update_cookies({LANG_COOKIE: "en"})
+        dept.cookie_jar.update_cookies({LANG_COOKIE: "en"}, URL(live_hub.url))
         page = await act(dept, live_hub, number, dcsrf, "return")
         assert "a return needs a reason code, one of" in page and "not our jurisdiction" in page.lower(), page
-        dept.cookie_jar.update_cookies({LANG_COOKIE: "zh-CN"})
+        dept.cookie_jar.update_cookies({LANG_COOKIE: "zh-CN"}, URL(live_hub.url))
         # reply with a photo (multipart: the CSRF token travels in the query string)
         form = aiohttp.FormData()
         form.add_field("action", "reply")
@@ -99,7 +87,7 @@ async def test_closed_loop_department_centre_citizen(live_hub: RunningHub) -> No
 
 async def test_department_scope_on_pages_and_files(live_hub: RunningHub) -> None:
     water = await file_order(live_hub, "w", "停水了", "城西区长江路8号", "13800000002")
-    dept, csrf = await login(live_hub, "dept", "dept123")
+    dept, csrf = await live_hub.login("dept", "dept123")
     async with dept:
         async with dept.get(f"{live_hub.url}/orders/{water}") as r:
             assert r.status == 404
@@ -118,7 +106,7 @@ async def test_department_scope_on_pages_and_files(live_hub: RunningHub) -> None
 @pytest.mark.parametrize("tab", ["unassigned", "supervision", "overdue", "returned", "replied", "extensions", "all"])
 async def test_centre_tabs_render(live_hub: RunningHub, tab: str) -> None:
     number = await file_order(live_hub, "c", "井盖没了", "城南区黄河路1号", "13800000003")
-    agent, _ = await login(live_hub, "supervisor", "supervisor123")
+    agent, _ = await live_hub.login("supervisor", "supervisor123")
     async with agent, agent.get(f"{live_hub.url}/orders?tab={tab}") as r:
         assert r.status == 200
         page = await r.text()
@@ -128,8 +116,8 @@ async def test_centre_tabs_render(live_hub: RunningHub, tab: str) -> None:
 
 async def test_return_arbitration_and_extension_via_pages(live_hub: RunningHub) -> None:
     number = await file_order(live_hub, "r", "路灯不亮", "城北区人民路3号", "13800000004")
-    dept, dcsrf = await login(live_hub, "dept", "dept123")
-    sup, scsrf = await login(live_hub, "supervisor", "supervisor123")
+    dept, dcsrf = await live_hub.login("dept", "dept123")
+    sup, scsrf = await live_hub.login("supervisor", "supervisor123")
     async with dept, sup:
         page = await act(dept, live_hub, number, dcsrf, "return", reason="ownership_unclear", note="小区内部路灯")
         assert "权属不清" in page
@@ -150,7 +138,7 @@ async def test_likely_duplicates_are_suggested_and_merged(live_hub: RunningHub) 
     first = await file_order(live_hub, "d1", "路灯坏了", "城东区幸福路12号", "13800000005")
     second = await file_order(live_hub, "d2", "路灯不亮了", "幸福路12号门口", "13800000006")
     elsewhere = await file_order(live_hub, "d3", "路灯不亮", "城西区长江路9号", "13800000007")
-    sup, csrf = await login(live_hub, "supervisor", "supervisor123")
+    sup, csrf = await live_hub.login("supervisor", "supervisor123")
     async with sup:
         async with sup.get(f"{live_hub.url}/orders/{second}") as r:
             page = await r.text()
@@ -185,7 +173,7 @@ async def test_authorization_matrix(live_hub: RunningHub, who: str | None) -> No
     if who is None:
         session, csrf = aiohttp.ClientSession(), ""
     else:
-        session, csrf = await login(live_hub, who, PASSWORDS.get(who, f"{who}123"))
+        session, csrf = await live_hub.login(who, PASSWORDS.get(who, f"{who}123"))
     async with session:
         got = []
         for path in ("/orders", "/dept", f"/orders/{number}"):
@@ -205,8 +193,8 @@ async def test_holiday_calendar_is_editable_and_moves_deadlines(live_hub: Runnin
     assert service is not None
     before = service.calendar().add_working_days(date(2026, 12, 7), 1)
     assert before == date(2026, 12, 8)
-    admin, csrf = await login(live_hub, "admin", "admin123")
-    dept, _ = await login(live_hub, "dept", "dept123")
+    admin, csrf = await live_hub.login("admin", "admin123")
+    dept, _ = await live_hub.login("dept", "dept123")
     async with admin, dept:
         async with admin.post(
             live_hub.url + "/admin/calendar",
