@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import string
 import sys
 import tempfile
@@ -90,8 +91,14 @@ def read_catalog(po: Path) -> Catalog:
 
 
 def placeholders(text: str) -> set[str]:
-    """The ``{names}`` a text is formatted with."""
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    """The names a text is formatted with (``{number}``, ``{order.number}`` → ``order``; ``{}`` → ``""``).
+
+    Raises:
+        ValueError: A malformed brace.
+    """
+    return {
+        re.split(r"[.\[]", name, maxsplit=1)[0] for _, name, _, _ in string.Formatter().parse(text) if name is not None
+    }
 
 
 def _reference(po: Path) -> Path | None:

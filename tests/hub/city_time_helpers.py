@@ -17,6 +17,7 @@ from hub.web.context import CTX
 from hub.work_orders.service import Params, WorkOrderService
 from hub.work_orders.states import Action
 from tests.fixtures.hub import RunningHub
+from tests.fixtures.work_orders import register_streetlight
 
 
 async def signed_order_at(hub: RunningHub, when: datetime, conversation_id: str | None = None) -> WorkOrder:
@@ -32,19 +33,7 @@ async def signed_order_at(hub: RunningHub, when: datetime, conversation_id: str 
     service = WorkOrderService(
         store, configured.taxonomy, configured.calendar, EventBus(), clock=clock, tz=configured.tz
     )
-    order = await service.register(
-        request_type="complaint",
-        description="路灯不亮（时区测试）",
-        industry="municipal",
-        category="municipal.streetlight",
-        district="chengdong",
-        address="城东区幸福路12号",
-        phone="13800000000",
-        unit="streetlight_office",
-        urgent=False,
-        conversation_id=conversation_id,
-        contact_id=None,
-    )
+    order = await register_streetlight(service, description="路灯不亮（时区测试）", conversation_id=conversation_id)
     dept = await ctx.users.authenticate("dept", "dept123")
     assert dept is not None
     return await service.act(order.number, Action.SIGN, dept, Params(note="已签收"))

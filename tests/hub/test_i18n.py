@@ -13,7 +13,6 @@ import importlib
 import os
 import re
 import shutil
-import string
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,7 +26,15 @@ from babel.messages.pofile import read_po
 
 from hub import i18n
 from hub.i18n import CatalogError, gettext_locale
-from hub.i18n_build import PACKAGE_DIRS, PROJECT_ROOT, CatalogBuildError, compile_all, compile_catalog, find_catalogs
+from hub.i18n_build import (
+    PACKAGE_DIRS,
+    PROJECT_ROOT,
+    CatalogBuildError,
+    compile_all,
+    compile_catalog,
+    find_catalogs,
+    placeholders,
+)
 
 # Every package that registers a catalog domain when imported (hub registers ``hub`` and ``work_orders``).
 PACKAGES = (
@@ -144,15 +151,6 @@ def _all_texts(lang: str) -> Iterator[tuple[str, str, str]]:
             yield domain, key, str(message.string)
 
 
-def _placeholders(text: str) -> set[str]:
-    """The names in ``{braces}`` (ValueError for a malformed brace)."""
-    names = set()
-    for _literal, field, _spec, _conversion in string.Formatter().parse(text):
-        if field is not None:
-            names.add(re.split(r"[.\[]", field, maxsplit=1)[0])
-    return names
-
-
 @cache
 def _known_keys() -> frozenset[str]:
     return frozenset(i18n.keys())
@@ -189,7 +187,7 @@ def test_placeholders_are_the_same_in_both_languages(domain: str) -> None:
     problems = []
     for key in sorted(set(zh) & set(en)):
         try:
-            names = {lang: _placeholders(str(c[key].string)) for lang, c in (("zh_CN", zh), ("en", en))}
+            names = {lang: placeholders(str(c[key].string)) for lang, c in (("zh_CN", zh), ("en", en))}
         except ValueError as exc:
             problems.append(f"{key}: malformed braces ({exc})")
             continue

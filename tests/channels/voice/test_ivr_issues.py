@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import re
-import string
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from channels.voice.ivr import flow as flow_module
 from channels.voice.ivr.flow import CODED_PARAMS, ISSUE_KEY, RESERVED_PARAMS
 from channels.voice.ivr.loader import YAML_PROBLEMS, yaml_issue
 from channels.voice.ivr.reader import KINDS, OTHER_KIND, kind
-from hub.i18n_build import read_catalog
+from hub.i18n_build import placeholders, read_catalog
 
 IVR = Path(flow_module.__file__).parent
 LOCALE = IVR.parent / "locale"
@@ -25,10 +24,6 @@ ISSUE_CALLS = {"error", "warn", "FlowIssue"}  # Reader.error/warn(path, code, **
 
 def catalog(locale: str) -> dict[str, str]:
     return {str(m.id): str(m.string) for m in read_catalog(CATALOGS[locale]) if m.id}
-
-
-def placeholders(text: str) -> set[str]:
-    return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name is not None}
 
 
 def constants(node: ast.expr) -> list[str] | None:

@@ -30,6 +30,7 @@ from rexian.schema import migrate
 from routing.desk import RuleDispatchDesk
 from tests.fixtures.conversations import conversation_service
 from tests.fixtures.postgres import fresh_database
+from tests.fixtures.work_orders import register_streetlight
 
 STREETLIGHT = WorkOrderDraft("complaint", "municipal", "municipal.streetlight", "路灯不亮", "城东区幸福路12号", None)
 UNKNOWN = WorkOrderDraft("consult", None, None, "不知道该找谁", "城东区幸福路12号", None)  # no rule matches
@@ -131,20 +132,8 @@ async def test_a_rule_dispatches_the_new_order_through_the_state_machine(
 
 
 async def test_automatic_and_manual_dispatch_write_the_same_order(world: World) -> None:
-    fields = {
-        "request_type": "complaint",
-        "description": "路灯不亮",
-        "industry": "municipal",
-        "category": "municipal.streetlight",
-        "district": "chengdong",
-        "address": "城东区幸福路12号",
-        "phone": None,
-        "urgent": False,
-        "conversation_id": None,
-        "contact_id": None,
-    }
-    automatic = await world.service.register(**fields, unit="streetlight_office")
-    received = await world.service.register(**fields)
+    automatic = await register_streetlight(world.service, phone=None, unit="streetlight_office")
+    received = await register_streetlight(world.service, phone=None, unit=None)
     manual = await world.service.act(received.number, Action.DISPATCH, world.agent, Params(unit="streetlight_office"))
     columns = ("state", "unit", "returns", "rehandles", "signed_at", "due_at", "supervised", "return_locked")
     assert [getattr(automatic, c) for c in columns] == [getattr(manual, c) for c in columns]
@@ -188,19 +177,7 @@ async def test_a_refused_dispatch_leaves_a_clean_received_order(
     else:  # a rule naming a unit that is no longer in the department tree
         unit = "no_such_unit"
     chat = await world.chat()
-    order = await world.service.register(
-        request_type="complaint",
-        description="路灯不亮",
-        industry="municipal",
-        category="municipal.streetlight",
-        district="chengdong",
-        address="城东区幸福路12号",
-        phone=None,
-        urgent=False,
-        conversation_id=chat.id,
-        contact_id=None,
-        unit=unit,
-    )
+    order = await register_streetlight(world.service, phone=None, conversation_id=chat.id, unit=unit)
     assert (order.state, order.unit, order.dispatched_at) == ("received", None, None)
     assert await world.store.get_by_number(order.number) == order
     assert await world.history(order) == [("receive", None, "received", None, None, None, None)]

@@ -24,6 +24,7 @@ from hub.work_orders.states import Action
 from rexian.demo import load_demo
 from rexian.schema import migrate
 from tests.fixtures.postgres import fresh_database
+from tests.fixtures.work_orders import register_streetlight
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -48,19 +49,7 @@ class City:
     users: dict[str, User]
 
     async def new_order(self) -> str:
-        order = await self.service.register(
-            request_type="complaint",
-            description="路灯不亮",
-            industry="municipal",
-            category="municipal.streetlight",
-            district="chengdong",
-            address="城东区幸福路12号",
-            phone="13800000000",
-            unit="streetlight_office",
-            urgent=False,
-            conversation_id=None,
-            contact_id=None,
-        )
+        order = await register_streetlight(self.service)
         return order.number
 
     def service_in(self, zone: ZoneInfo) -> WorkOrderService:
@@ -117,18 +106,7 @@ async def test_the_day_of_the_number_is_the_configured_citys(engine: AsyncEngine
     utc = city.service_in(ZoneInfo("UTC"))
     new_york = city.service_in(NEW_YORK)
     for service, expected in ((utc, "202612070001"), (new_york, "202612070002"), (city.service, "202612080001")):
-        order = await service.register(
-            request_type="consult",
-            description="咨询",
-            industry=None,
-            category=None,
-            district=None,
-            address=None,
-            phone=None,
-            urgent=False,
-            conversation_id=None,
-            contact_id=None,
-        )
+        order = await register_streetlight(service, request_type="consult", description="咨询", unit=None)
         assert order.number == expected, service.tz
 
 

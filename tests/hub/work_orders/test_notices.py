@@ -25,6 +25,7 @@ from rexian.demo import load_demo
 from rexian.schema import migrate
 from tests.fixtures.conversations import conversation_service
 from tests.fixtures.postgres import fresh_database
+from tests.fixtures.work_orders import register_streetlight
 
 PHONE = "13912345678"
 
@@ -43,18 +44,8 @@ class World:
         return await self.conversations.update_contact(contact.id, email=email, telegram_id=telegram_id)
 
     async def order_from(self, conversation: Conversation, contact: Contact) -> str:
-        order = await self.service.register(
-            request_type="repair",
-            description="路灯不亮",
-            industry="municipal",
-            category="municipal.streetlight",
-            district="chengdong",
-            address="城东区幸福路12号",
-            phone=PHONE,
-            unit="streetlight_office",
-            urgent=False,
-            conversation_id=conversation.id,
-            contact_id=contact.id,
+        order = await register_streetlight(
+            self.service, request_type="repair", phone=PHONE, conversation_id=conversation.id, contact_id=contact.id
         )
         return order.number
 

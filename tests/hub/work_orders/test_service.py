@@ -22,6 +22,7 @@ from hub.work_orders.states import Action, IllegalTransition
 from rexian.demo import load_demo
 from rexian.schema import migrate
 from tests.fixtures.postgres import fresh_database
+from tests.fixtures.work_orders import register_streetlight
 
 
 class Clock:
@@ -38,19 +39,7 @@ class World:
         self.events: list[WorkOrderChanged] = []
 
     async def new_order(self, unit: str | None = "streetlight_office", category: str = "municipal.streetlight") -> str:
-        order = await self.service.register(
-            request_type="complaint",
-            description="路灯不亮",
-            industry="municipal",
-            category=category,
-            district="chengdong",
-            address="城东区幸福路12号",
-            phone="13800000000",
-            unit=unit,
-            urgent=False,
-            conversation_id=None,
-            contact_id=None,
-        )
+        order = await register_streetlight(self.service, unit=unit, category=category)
         return order.number
 
     async def act(self, number: str, action: Action, who: str | None, **params: object) -> WorkOrder:
