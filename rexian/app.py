@@ -19,6 +19,7 @@ from channels.voice.call_store import CallStore
 from channels.voice.hub_port import VoiceHub
 from channels.voice.ivr import web as ivr_web
 from channels.voice.ivr.store import IvrFlows
+from channels.voice.prompt_checks import PromptChecks, for_hub
 from channels.voice.service import VoiceChannel
 from channels.voice.sip_accounts import SipAccountStore
 from hub.conversation_service import ConversationService
@@ -70,6 +71,7 @@ class Hub:
     outbox: Outbox | None = None
     ivr_flows: IvrFlows | None = None  # the active IVR flow (holder) and its versions
     voice: VoiceChannel | None = None  # the SIP endpoint (None: voice is off)
+    prompt_checks: PromptChecks | None = None  # the IVR editor's intelligibility checks
 
     async def close(self) -> None:
         """Stop background work and release connections."""
@@ -206,7 +208,9 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     kb_web.setup(app, kb_service, notices.reload)
     open311.setup(app, engine=engine, desk=desk)
     nlu_admin.setup(app, engine, nlu)
-    ivr_web.setup(app, ivr_flows)
+    voice_holder: list[Any] = [None]  # the voice channel, once set up below
+    prompt_checks = for_hub(settings.data_dir, settings.voice, lambda: voice_holder[0], enabled=settings.prompt_check)
+    ivr_web.setup(app, ivr_flows, prompt_checks)
     voice_web.setup(  # audio, /calls, /agent/softphone: mounted with voice on or off
         app,
         data_dir=settings.data_dir,
@@ -248,9 +252,16 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         accounts=SipAccountStore(engine),
         calendar=calendar,
     )
+    voice_holder[0] = voice_channel
+
+    async def close_prompt_checks(_app: web.Application) -> None:
+        await prompt_checks.close()
+
+    app.on_cleanup.insert(0, close_prompt_checks)
     hub = Hub(settings, engine, session, nlu, service, kb, app, outbox)
     hub.ivr_flows = ivr_flows
     hub.voice = voice_channel
+    hub.prompt_checks = prompt_checks
 
     watcher: list[asyncio.Task[None]] = []
 

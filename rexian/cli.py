@@ -12,14 +12,19 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from channels.email import cli as email_cli
 from channels.sms.config import SmsSettings
 from channels.telegram import cli as telegram_cli
+from channels.voice import check_cli as voice_check_cli
 from channels.voice import cli as voice_cli
 from hub.localtime import DEFAULT_TIMEZONE, UnknownTimezone, load_zone
 from hub.logsafe import setup_logging
 from rexian.settings import Settings, default_data_dir
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("rexian")
 
@@ -115,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"are read in it (default {DEFAULT_TIMEZONE}; env REXIAN_TIMEZONE)",
     )
     serve.add_argument(
+        "--no-prompt-check",
+        action="store_true",
+        default=os.environ.get("REXIAN_PROMPT_CHECK", "on").lower() in ("off", "0", "no", "false"),
+        help="do not check the intelligibility of a saved IVR flow's prompts (env REXIAN_PROMPT_CHECK=off)",
+    )
+    serve.add_argument(
         "--telegram-token",
         default=os.environ.get("REXIAN_TELEGRAM_TOKEN"),
         help="Telegram bot token: enables the Telegram channel (env REXIAN_TELEGRAM_TOKEN)",
@@ -188,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(key_create)
     key_create.add_argument("name", help="who the key is for (e.g. the app's name)")
     telegram_cli.add_parser(sub)
+    voice_check_cli.add_parser(sub)
     return parser
 
 
@@ -201,6 +213,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         start_rasa=not getattr(args, "no_rasa", False),
         nlu_timeout=getattr(args, "nlu_timeout", 2.0),
         timezone=getattr(args, "timezone", None) or DEFAULT_TIMEZONE,
+        prompt_check=not getattr(args, "no_prompt_check", False),
         demo=getattr(args, "demo", False),
         telegram_token=getattr(args, "telegram_token", None),
         telegram_secret=getattr(args, "telegram_secret", None),
@@ -371,6 +384,14 @@ async def _open311_key_create(settings: Settings, name: str) -> None:
         await engine.dispose()
 
 
+async def _open_store(data_dir: Path | None, database_url: str | None) -> AsyncEngine:
+    """A migrated store of ``data_dir`` (for commands of channel packages, which may not import rexian/)."""
+    from rexian.app import prepare_store
+
+    settings = Settings(data_dir=(data_dir or default_data_dir()).expanduser(), database_url=database_url)
+    return await prepare_store(settings)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rexian`` command."""
     parser = build_parser()
@@ -398,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_open311_key_create(_settings(args), args.name))
     elif args.command == "telegram":
         return telegram_cli.run(args)
+    elif args.command == "voice":
+        return voice_check_cli.run(args, _open_store)
     elif args.command == "kb":
         from knowledge_base import evaluate as kb_evaluate
         from rexian.demo import prepare_taxonomy_store

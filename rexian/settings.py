@@ -49,6 +49,7 @@ class Settings:
     voice: VoiceSettings | None = None  # None: no SIP endpoint (rexian serve starts one on --sip-port)
     bot: BotSettings = field(default_factory=BotSettings)
     timezone: str = DEFAULT_TIMEZONE  # the city's IANA zone: pages, APIs, notices and exports show its local time
+    prompt_check: bool = True  # the IVR editor checks the intelligibility of a saved flow's prompts (ADR 0027)
 
     def __post_init__(self) -> None:
         CityTime.named(self.timezone)  # an unknown zone is refused here (UnknownTimezone, a ValueError)

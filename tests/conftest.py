@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.mail",
     "tests.fixtures.softphone",
     "tests.fixtures.telegram",
+    "tests.fixtures.whisper",
 ]

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+ASR_ENGINES = ("auto", "whisper", "vosk", "off")
+
+
+def default_model_root() -> Path:
+    """Where speech models are assembled and voices fetched: ``REXIAN_MODEL_DIR``, else the user's cache
+    (``$XDG_CACHE_HOME/rexian/models``, ``~/.cache/rexian/models``); ``scripts/setup.sh`` prepares it."""
+    if env := os.environ.get("REXIAN_MODEL_DIR"):
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(cache).expanduser() / "rexian" / "models"
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,9 +29,15 @@ class VoiceSettings:
             softphones must reach it.
         tcp: also accept SIP over TCP on the same port.
         realm: Digest realm of the agents' softphone accounts (REGISTER).
-        asr_model_dir: a vosk model directory; None disables speech input (DTMF menus keep working).
-        tts_voice: the espeak-ng voice for prompts (``sit/cmn`` is Mandarin; ``zh`` silently speaks English).
-        tts_rate: speaking rate in words per minute.
+        asr_model_dir: a vosk model directory (e.g. vosk-model-cn): streaming recognition of menu phrases.
+        asr_engine: ``auto`` (menus by vosk when ``asr_model_dir`` is set, else Whisper; free speech and voicemail
+            by Whisper), ``whisper``, ``vosk`` or ``off`` (keys only).
+        asr_workers: concurrent Whisper recognitions (the bounded pool; default: half the cores).
+        model_root: where speech models are assembled (default :func:`default_model_root`).
+        tts_engine: ``auto`` (Kokoro's neural Mandarin voice, falling back to espeak-ng 1.52), ``kokoro`` or
+            ``espeak`` (ADR 0027).
+        tts_voice: the engine's voice (None: its Mandarin default).
+        tts_speed: speaking speed (1.0 = the engine's normal pace).
         max_calls: concurrent calls before new INVITEs get 486 Busy Here.
         position_every_s: how often a waiting caller hears their queue position.
         max_wait_s: queue wait after which the caller is offered voicemail.
@@ -34,14 +52,23 @@ class VoiceSettings:
     tcp: bool = True
     realm: str = "rexian"
     asr_model_dir: Path | None = None
-    tts_voice: str = "sit/cmn"
-    tts_rate: int = 190
+    asr_engine: str = "auto"
+    asr_workers: int | None = None
+    model_root: Path | None = None
+    tts_engine: str = "auto"
+    tts_voice: str | None = None
+    tts_speed: float = 1.0
     max_calls: int = 200
     position_every_s: float = 30.0
     max_wait_s: float = 300.0
     agent_ring_s: float = 20.0
     ring_s: float = 0.0
     prompt_cache_dir: Path | None = None
+
+    @property
+    def speech_models(self) -> Path:
+        """The folder of the speech models."""
+        return self.model_root or default_model_root()
 
     @property
     def advertised_host(self) -> str:

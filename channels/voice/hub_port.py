@@ -10,6 +10,11 @@ Everything written to the conversation goes through the conversation service (AD
 voicemail through :meth:`~hub.conversation_service.ConversationService.receive`, the queue, the agent and the end
 of the call through its status methods, and spoken questions are answered by the dialogue engine's knowledge-base
 step (its threshold), read out as the article's spoken answer.
+
+A speech-first call (the ``speech_intake`` node) talks to the bot itself: each utterance goes through
+:meth:`~hub.conversation_service.ConversationService.exchange` like a REST message, so the caller gets the same
+answers, order statuses, work-order registration (with the caller ID as the phone, read back) and hand-off as a
+citizen writing in.
 """
 
 from __future__ import annotations
@@ -25,16 +30,17 @@ from typing import Any
 from channels.voice.call_store import CallStore
 from hub.clock import Clock, utc_now
 from hub.conversation_service import ConversationService
+from hub.dialogue.engine import KNOWN_PHONE
 from hub.events import CallFinished, EventBus
 from hub.i18n import t
 from hub.intake import ContactHints, Inbound
 from hub.logsafe import mask
-from hub.models import Contact, Conversation, Message, SenderKind
+from hub.models import Contact, Conversation, ConversationStatus, Message, SenderKind, WorkOrder
 from hub.nlu import NluResult, NluService, NluUnavailable
 from hub.storage.work_orders import WorkOrderStore
 from hub.taxonomy import Taxonomy
 
-from .ivr.events import Announcements, KbResult, OrderStatusResult
+from .ivr.events import Announcements, ConverseResult, KbResult, OrderStatusResult
 from .recording import CallRecorder, safe_name
 
 log = logging.getLogger(__name__)
@@ -250,6 +256,106 @@ class VoiceHub:
         answer = best.spoken_answer or best.answer
         await self.conversations.post(ctx.conversation, answer, sender=SenderKind.BOT)
         return KbResult(answer)
+
+    async def converse(self, ctx: CallContext, text: str, confidence: float) -> ConverseResult:
+        """One turn of the caller with the hub's bot: the text channels' dialogue answers what the caller said.
+
+        The words go through the conversation service's ``exchange`` (``for_bot``), the bot's replies come back as
+        texts to speak and the conversation's state after the turn says what became of it (see
+        :class:`~channels.voice.ivr.events.ConverseResult`). Before the first turn the caller ID is given to the
+        bot as the citizen's known phone, so a work order registered by phone does not ask for one. For speaking:
+        a knowledge-base answer is the article's spoken answer, without the chat's "did this help?"; a registered
+        order is read back (number, problem and address as recorded); the bot's hand-off sentence is left to the
+        agent node's prompt. A failure (the NLU, the store) gives ``unavailable``: never an exception into the call.
+        """
+        try:
+            return await self._converse(ctx, text, confidence)
+        except Exception:
+            log.exception("call %s: the bot could not answer; the caller goes to an agent", ctx.record_id)
+            return ConverseResult((), "unavailable")
+
+    async def _converse(self, ctx: CallContext, text: str, confidence: float) -> ConverseResult:
+        service = self.conversations
+        before = await service.reads.get(ctx.conversation.id)
+        if (
+            ctx.caller
+            and before.status is ConversationStatus.BOT
+            and before.dialogue_state.get(KNOWN_PHONE) != ctx.caller
+        ):  # the bot keeps the state it is given; registering an order (or a reset) drops the key: give it again
+            before = await service.resume_bot(before.id, {**before.dialogue_state, KNOWN_PHONE: ctx.caller})
+        ctx.turns += 1
+        inbound = Inbound(
+            CHANNEL_VOICE,
+            text[: service.limits.max_chars],
+            conversation_id=before.id,
+            external_id=f"voice:{ctx.sip_call_id}:{ctx.turns}",
+            hints=ContactHints(phone=ctx.caller),
+            locale=ctx.locale,
+            for_bot=True,
+        )
+        stored, outbound = await service.exchange(inbound)
+        after = await service.reads.get(before.id)
+        ctx.conversation = after
+        await self._keep_asr_confidence(stored.message, confidence)
+        replies = [m.text for m in outbound if m.sender_kind is SenderKind.BOT and m.id > stored.message.id]
+        old, new = before.dialogue_state or {}, after.dialogue_state or {}
+        if after.status is not ConversationStatus.BOT:
+            if before.status is not ConversationStatus.BOT or after.handoff_reason == "nlu_unavailable":
+                log.warning(
+                    "call %s: the bot cannot answer (conversation %s, %s); the caller goes to an agent",
+                    ctx.record_id, after.status.value, after.handoff_reason,
+                )  # fmt: skip
+                return ConverseResult(tuple(self._spoken(after.locale, replies, new)), "unavailable")
+            return ConverseResult(tuple(self._spoken(after.locale, replies, new)), "handoff")
+        number = new.get("last_work_order")
+        if number and number != old.get("last_work_order"):
+            order = await self.work_orders.get_by_number(str(number))
+            spoken = self._spoken(after.locale, replies, new)
+            if order is not None:  # the chat's "registered, number ..." sentence becomes the read-back
+                readback = self._readback(after.locale, order)
+                at = next((i for i, reply in enumerate(spoken) if order.number in reply), None)
+                spoken = [*spoken[:at], readback, *spoken[at + 1 :]] if at is not None else [*spoken, readback]
+            return ConverseResult(tuple(spoken), "registered", str(number))
+        misunderstood = int(new.get("misunderstood") or 0) > int(old.get("misunderstood") or 0)
+        if new.get("pending") or new.get("offered") or misunderstood:
+            return ConverseResult(tuple(self._spoken(after.locale, replies, new)), "asking")
+        spoken = self._spoken(after.locale, replies, new)
+        if not spoken:
+            log.warning("call %s: the bot gave no answer; the caller goes to an agent", ctx.record_id)
+            return ConverseResult((), "unavailable")
+        return ConverseResult(tuple(spoken), "answered")
+
+    def _spoken(self, locale: str, replies: list[str], state: dict[str, Any]) -> list[str]:
+        """The bot's replies (in the conversation's ``locale``) as the caller hears them (see :meth:`converse`)."""
+        silent = {t("bot.kb_answer_suffix", locale), t("bot.handoff", locale), t("bot.handoff_degraded", locale)}
+        article = self.conversations.engine.kb.get(str(state["last_article"])) if state.get("last_article") else None
+        spoken = []
+        for reply in replies:
+            if reply in silent:
+                continue
+            if article is not None and reply == article.answer and article.spoken_answer:
+                reply = article.spoken_answer
+            spoken.append(reply)
+        return spoken
+
+    def _readback(self, locale: str, order: WorkOrder) -> str:
+        """What was registered, to be heard: the order's number, the problem and the address as recorded."""
+        description = order.description.strip().rstrip("。.！!？? ")
+        parts = [t("voice.readback", locale, number=order.number, description=description)]
+        if order.address:
+            parts.append(t("voice.readback_address", locale, address=order.address.strip().rstrip("。. ")))
+        unit = self.taxonomy().units.get(order.unit or "")
+        if unit is not None:
+            parts.append(t("voice.readback_dispatched", locale, unit=unit.name(locale)))
+        else:
+            parts.append(t("voice.readback_centre", locale))
+        return ("" if locale.startswith("zh") else " ").join(parts)
+
+    async def _keep_asr_confidence(self, message: Message, confidence: float) -> None:
+        """Keep the recogniser's confidence with the NLU labels of the bot's turn (as for spoken questions)."""
+        stored = await self.conversations.reads.message(message.id)
+        if stored is not None and stored.nlu is not None:
+            await self.conversations.label(stored, {**stored.nlu, "asr_confidence": round(confidence, 3)})
 
     async def announcements(self) -> Announcements:
         """The knowledge base's current notices, as texts to read."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import secrets
 import socket
@@ -26,14 +25,17 @@ from routing.acd import Acd
 
 from .agents import AgentDesk
 from .asr import SpeechRecognizer
+from .asr_results import SpeechEngine
+from .asr_whisper import WhisperRecognizer
 from .config import VoiceSettings
 from .hub_port import VoiceHub
-from .ivr.flow import AgentNode, Flow, Prompt
+from .ivr.flow import AgentNode
 from .ivr.runtime import IvrSession
 from .ivr.store import IvrFlows
 from .leg import MediaClock, MediaLeg, open_leg_socket
+from .prompt_check import flow_prompts
 from .sdp import Direction, SdpParseError, SessionDescription, create_answer
-from .session import CallSession, speakable
+from .session import CallSession
 from .sip.digest import DigestChallenger
 from .sip.errors import SipParseError
 from .sip.headers import SipUri
@@ -49,6 +51,8 @@ from .sip.uas import (
     ReinviteReceived,
     UserAgent,
 )
+from .speech_models import SpeechModelError, ensure_whisper_base
+from .spoken_text import speakable
 from .transport import RtpSocket, SipEndpoint, start_sip_endpoint
 from .transport_tcp import SipTcpServer, start_sip_tcp_server
 from .tts import PromptSynthesizer
@@ -92,8 +96,13 @@ class VoiceChannel:
         self.zone = zone  # the city's zone: business hours of flows that name none
         self.clock = MediaClock()
         cache = settings.prompt_cache_dir or hub.voice_dir / "prompts"
-        self.tts = PromptSynthesizer(cache, voice=settings.tts_voice, rate=settings.tts_rate)
-        self.asr = SpeechRecognizer(settings.asr_model_dir)
+        self.tts = PromptSynthesizer(
+            cache, engine=settings.tts_engine, voice=settings.tts_voice, speed=settings.tts_speed
+        )
+        # Menus (grammar) and free speech (questions, the speech-first intake, voicemail) may use different engines:
+        # both are set at start() by _load_speech (until then, and with --asr-engine off: unavailable).
+        self.asr: SpeechEngine = SpeechRecognizer(None)
+        self.free_asr: SpeechEngine = self.asr
         self.calls: dict[str, _Pending] = {}
         self._credentials: dict[str, tuple[int, str, str]] = {}
         self.endpoint: SipEndpoint | None = None
@@ -133,7 +142,7 @@ class VoiceChannel:
             agent_of=self._agent_of,
             queues=self._queues,
         )
-        await self.asr.load()  # never raises: logs "speech input disabled: ..." when there is no model
+        await self._load_speech()  # never raises: logs "speech input disabled: ..." when there is no model
         self._refresher = asyncio.create_task(self._refresh_loop(), name="voice:credentials")
         self._spawn(self._warm())
         self.accepting = True
@@ -143,8 +152,35 @@ class VoiceChannel:
             self.port,
             "+TCP" if self.tcp else "",
             s.advertised_host,
-            "on" if self.asr.available else "off",
+            "on" if self.asr.available or self.free_asr.available else "off",
         )
+
+    async def _load_speech(self) -> None:
+        """Pick and load the menu and free-speech recognizers (``--asr-engine``, ADR 0027)."""
+        s = self.settings
+        if s.asr_engine == "off":
+            self.asr.reason = "speech input is off (--asr-engine off): callers use keys"
+            log.info("speech input disabled: %s", self.asr.reason)
+            return
+        vosk: SpeechEngine | None = None
+        if s.asr_model_dir is not None and s.asr_engine in ("auto", "vosk"):
+            vosk = SpeechRecognizer(s.asr_model_dir)
+            await vosk.load()
+        whisper: SpeechEngine | None = None
+        if s.asr_engine in ("auto", "whisper"):
+            try:
+                model = await asyncio.to_thread(ensure_whisper_base, s.speech_models)
+            except (SpeechModelError, OSError) as exc:
+                log.warning("speech input disabled for free speech: %s", exc)
+            else:
+                whisper = WhisperRecognizer(model, workers=s.asr_workers)
+                await whisper.load()
+        menus = vosk if vosk is not None and vosk.available else whisper
+        free = whisper if whisper is not None and whisper.available else vosk
+        if menus is not None:
+            self.asr = menus
+        if free is not None:
+            self.free_asr = free
 
     async def stop(self) -> None:
         """Hang up every call, close sockets, stop the workers."""
@@ -169,10 +205,13 @@ class VoiceChannel:
             self.endpoint.close()
         await self.tts.close()
         await self.asr.close()
+        if self.free_asr is not self.asr:
+            await self.free_asr.close()
 
     async def health(self) -> dict[str, Any]:
         """For /healthz: SIP, calls, queue, speech."""
-        asr = self.asr.status()
+        asr = self.asr.status() | {"menus": self.asr.status(), "free_speech": self.free_asr.status()}
+        asr["available"] = bool(self.asr.available or self.free_asr.available)
         return {
             "status": "ok" if self.accepting else "degraded",
             "enabled": True,
@@ -213,7 +252,8 @@ class VoiceChannel:
         return {node.queue for node in flow.nodes.values() if isinstance(node, AgentNode)} or {"general"}
 
     async def _warm(self) -> None:
-        texts = {speakable(prompt.text("zh-CN")) for prompt in _prompts(self.flows.holder())}  # as calls play them
+        flow = self.flows.holder()
+        texts = {speakable(text) for _where, text in flow_prompts(flow, templates=False)}  # as calls play them
         try:
             await self.tts.warm(texts)
         except Exception:
@@ -309,6 +349,7 @@ class VoiceChannel:
             hub=self.hub,
             tts=self.tts,
             asr=self.asr,
+            free_asr=self.free_asr,
             desk=self.desk,
             hangup=lambda: self._hangup(call.call_id),
             recordings_dir=self.hub.voice_dir / "recordings",
@@ -414,17 +455,6 @@ class VoiceChannel:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("voice task failed", exc_info=task.exception())
-
-
-def _prompts(flow: Flow) -> list[Prompt]:
-    """Every prompt of a flow (to pre-render them before the first call)."""
-    found: list[Prompt] = [flow.defaults.goodbye]
-    for node in flow.nodes.values():
-        for f in dataclasses.fields(node):
-            value = getattr(node, f.name)
-            if isinstance(value, Prompt):
-                found.append(value)
-    return found
 
 
 def _user_of(uri: str) -> str | None:

@@ -21,20 +21,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from hub.i18n import t
 
-from .asr import Partial, RecognitionStream, SpeechRecognizer, Utterance
+from .asr_results import Busy, Partial, SpeechEngine, SpeechStream, Utterance
 from .hub_port import CallContext, VoiceHub
 from .ivr.events import (
     AgentAnswered,
     AgentLegEnded,
     AskKb,
     CallerHungUp,
+    Converse,
     Dtmf,
     Enqueue,
     FetchAnnouncements,
@@ -49,28 +49,20 @@ from .ivr.events import (
     QueueOverflow,
     RecordVoicemail,
     Speech,
+    SpeechBusy,
     VoicemailDone,
 )
 from .ivr.runtime import IvrSession
 from .leg import MediaLeg, bridge, unbridge
 from .media import VoiceActivity, frames_from_pcm, hold_music_frames, tone_pcm
 from .recording import CallRecorder
-from .tts import PromptSynthesizer, TtsUnavailable
+from .spoken_text import speakable
+from .tts import PromptSynthesizer, TtsUnavailable, clauses
 
 log = logging.getLogger(__name__)
 
 MAX_TYPEAHEAD = 16
 VOICEMAIL_SILENCE_S = 5.0  # end a voicemail after this much silence once the caller has spoken
-
-
-_DIGIT_RUN = re.compile(r"\d{3,}")
-_DIGIT_WORDS = dict(zip("0123456789", "零幺二三四五六七八九", strict=True))
-
-
-def speakable(text: str) -> str:
-    """Prompt text as it should be read on the phone: runs of 3+ digits (12319, order and phone numbers) digit by
-    digit, with 1 read as 幺 as Chinese phone services do, instead of as a quantity (一万两千三百一十九)."""
-    return _DIGIT_RUN.sub(lambda m: " ".join(_DIGIT_WORDS[d] for d in m.group(0)), text)
 
 
 class AgentDesk(Protocol):
@@ -91,7 +83,8 @@ class CallSession:
         ivr: the interpreter, already configured with the caller's routing.
         leg: the caller's media leg (answered, confirmed).
         hub: the hub port (lookups, conversation, records).
-        tts: prompt synthesis; asr: speech recognition (may be unavailable).
+        tts: prompt synthesis; asr: speech recognition of menus (may be unavailable).
+        free_asr: recognition of free speech and voicemail (default: ``asr``).
         desk: the agent queue.
         hangup: ends the SIP dialog (sends BYE).
         recordings_dir: where this call's recordings go.
@@ -105,10 +98,11 @@ class CallSession:
         leg: MediaLeg,
         hub: VoiceHub,
         tts: PromptSynthesizer,
-        asr: SpeechRecognizer,
+        asr: SpeechEngine,
         desk: AgentDesk,
         hangup: Callable[[], None],
         recordings_dir: Path,
+        free_asr: SpeechEngine | None = None,
     ) -> None:
         self.ctx = ctx
         self.ivr = ivr
@@ -116,6 +110,7 @@ class CallSession:
         self.hub = hub
         self.tts = tts
         self.asr = asr
+        self.free_asr = free_asr or asr
         self.desk = desk
         self._hangup_sip = hangup
         self.recordings_dir = recordings_dir
@@ -132,7 +127,7 @@ class CallSession:
         self._listening: Listen | None = None
         self._listen_barges = False
         self._timeout: asyncio.TimerHandle | None = None
-        self._asr_stream: RecognitionStream | None = None
+        self._asr_stream: SpeechStream | None = None
         self._asr_task: asyncio.Task[None] | None = None
         self._asr_audio: asyncio.Queue[bytes | None] | None = None
         self._voicemail: _VoicemailTake | None = None
@@ -256,6 +251,10 @@ class CallSession:
 
     async def _play_all(self, plays: list[Play]) -> bool:
         for play in plays:
+            if play.prompt_id is None and play.text != "beep":
+                if not await self._play_streamed(play):
+                    return False
+                continue
             frames = await self._frames(play)
             if not frames:
                 continue
@@ -263,14 +262,35 @@ class CallSession:
                 return False
         return True
 
+    async def _play_streamed(self, play: Play) -> bool:
+        """Dynamic text (answers, order status, notices): clause by clause, the next rendered while one plays."""
+        pieces = clauses(speakable(play.text))
+        if not pieces:
+            return True
+        upcoming: asyncio.Task[list[bytes]] = asyncio.create_task(self._piece_frames(pieces[0]))
+        try:
+            for index in range(len(pieces)):
+                frames = await upcoming
+                if index + 1 < len(pieces):
+                    upcoming = asyncio.create_task(self._piece_frames(pieces[index + 1]))
+                if frames and not await self.leg.play(frames):
+                    return False
+            return True
+        finally:
+            if not upcoming.done():
+                upcoming.cancel()  # the synthesis itself is shielded and still lands in the cache
+
+    async def _piece_frames(self, text: str) -> list[bytes]:
+        try:
+            return await self.tts.frames(text, self.codec)
+        except TtsUnavailable as exc:
+            log.error("call %s: text not played, TTS unavailable: %s", self.ctx.record_id, exc)
+            return []
+
     async def _frames(self, play: Play) -> list[bytes]:
         if play.prompt_id == "beep" or play.text == "beep":
             return frames_from_pcm(tone_pcm(1000, 400), self.codec)
-        try:
-            return await self.tts.frames(speakable(play.text), self.codec)
-        except TtsUnavailable as exc:
-            log.error("call %s: prompt not played, TTS unavailable: %s", self.ctx.record_id, exc)
-            return []
+        return await self._piece_frames(speakable(play.text))
 
     async def say(self, text: str) -> None:
         """Play one sentence over whatever is playing in the background (queue announcements)."""
@@ -286,6 +306,9 @@ class CallSession:
             self.post(await self.hub.order_status(self.ctx, action.number, action.by_caller))
         elif isinstance(action, AskKb):
             self.post(await self.hub.kb_answer(self.ctx, action.question, 1.0))
+        elif isinstance(action, Converse):
+            # shielded: a hang-up during the bot's turn still stores the turn (the result is then ignored)
+            self.post(await asyncio.shield(self.hub.converse(self.ctx, action.text, action.confidence)))
         elif isinstance(action, FetchAnnouncements):
             self.post(await self.hub.announcements())
         elif isinstance(action, RecordVoicemail):
@@ -335,10 +358,11 @@ class CallSession:
         self._timeout = loop.call_later(seconds, fire)
 
     def _start_asr(self, listen: Listen) -> None:
-        if not self.asr.available:
+        engine = self.asr if listen.grammar is not None else self.free_asr
+        if not engine.available:
             return
         try:
-            stream = self.asr.stream(listen.grammar)
+            stream = engine.stream(listen.grammar)
         except ValueError as exc:  # no word of the menu's grammar is in the model: keys only for this menu
             log.debug("call %s: no speech for this menu (%s)", self.ctx.record_id, exc)
             return
@@ -348,7 +372,7 @@ class CallSession:
         self.leg.on_pcm = lambda pcm, _at: audio.put_nowait(pcm)
         self._asr_task = asyncio.create_task(self._recognise(stream, audio, self._generation))
 
-    async def _recognise(self, stream: RecognitionStream, audio: asyncio.Queue[bytes | None], generation: int) -> None:
+    async def _recognise(self, stream: SpeechStream, audio: asyncio.Queue[bytes | None], generation: int) -> None:
         try:
             while True:
                 pcm = await audio.get()
@@ -363,7 +387,12 @@ class CallSession:
                 result = await stream.feed(b"".join(chunks))
                 if generation != self._generation:
                     return
-                if isinstance(result, Partial) and self._listening is not None:
+                if isinstance(result, Busy):
+                    if self._listening is not None:  # every recogniser slot is taken: ask for keys, never wait
+                        self.leg.stop_playback()
+                        log.warning("call %s: speech recognition busy, caller asked for keys", self.ctx.record_id)
+                        self.post(SpeechBusy())
+                elif isinstance(result, Partial) and self._listening is not None:
                     self.leg.stop_playback()  # the caller talks over the prompt: barge-in
                     self._arm_timeout(self._listening.timeout_s)  # no timeout while the caller speaks
                 elif isinstance(result, Utterance) and result.text.strip():
@@ -406,9 +435,9 @@ class CallSession:
             self._voicemail = None
             if path is not None:
                 transcript = ""
-                if self.asr.available:
+                if self.free_asr.available:
                     try:
-                        transcript = await self.asr.transcribe_wav(path)
+                        transcript = await self.free_asr.transcribe_wav(path)
                     except Exception:
                         log.exception("call %s: voicemail transcription failed", self.ctx.record_id)
                 await self.hub.voicemail(self.ctx, path, take.duration_s, transcript)

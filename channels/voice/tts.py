@@ -1,13 +1,11 @@
-"""IVR prompts: pyttsx3/espeak-ng synthesis in one worker thread, cached as 20 ms G.711 frames on disk and in memory.
+"""IVR prompts: text-to-speech in one worker thread, cached as 20 ms G.711 frames on disk and in memory.
 
-espeak-ng is process-global C state and pyttsx3's ``runAndWait`` deadlocks when called concurrently, so each
-:class:`PromptSynthesizer` owns a single-thread executor in which it creates its engine, and a process-wide lock
-serialises synthesis between instances. A prompt is rendered once (``save_to_file`` + ``runAndWait`` to a temporary
-WAV), resampled to 8 kHz mono with soxr, level-normalised, encoded and stored under
-``sha256(text, voice, rate, codec)``; later requests are served from a small in-memory LRU or the disk cache without
-touching the engine, and concurrent requests for the same prompt share one synthesis.
-
-The default voice is espeak-ng's ``sit/cmn`` (Mandarin); ``zh`` silently speaks English.
+The engine (:mod:`channels.voice.tts_engine`: Kokoro's neural Mandarin voice, or espeak-ng 1.52 as the fallback) is
+created and loaded lazily in the synthesizer's single worker thread, so nothing heavy runs on the event loop and an
+engine never sees two texts at once. A prompt is rendered once, resampled to 8 kHz mono with soxr,
+level-normalised, encoded and stored under ``sha256(text, engine identity, codec)``; later requests are served from
+a small in-memory LRU or the disk cache without touching the engine, and concurrent requests for the same prompt
+share one synthesis.
 """
 
 from __future__ import annotations
@@ -17,13 +15,11 @@ import hashlib
 import json
 import logging
 import os
-import sys
-import tempfile
+import re
 import threading
 import time
-import wave
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,52 +29,46 @@ import soxr
 
 from channels.voice import media
 
+from .tts_engine import TtsEngine, TtsUnavailable, candidates, load_first
+
+__all__ = ["MAX_TEXT_CHARS", "PromptSynthesizer", "TtsUnavailable", "clauses", "normalise"]
+
 log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 2000
-# espeak-ng keeps global state (voice, rate, synth callback): never synthesise from two threads at once.
-_ESPEAK_LOCK = threading.Lock()
 _TARGET_RMS_DBFS = -20.0
 _PEAK_LIMIT_DBFS = -1.0
 
 
-class TtsUnavailable(RuntimeError):
-    """The speech engine cannot synthesise (library missing, voice not installed, engine error or timeout)."""
+_CLAUSE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[，,、：:])")
+FIRST_CLAUSE_CHARS = 6  # the first piece is short: it is what the caller waits for
+CLAUSE_CHARS = 14  # later pieces are longer: each engine call has a fixed cost
 
 
-def _quiet_print(*args: object, **_kwargs: object) -> None:
-    """Stand-in for ``print`` inside pyttsx3's espeak driver, which announces every saved file on stdout."""
-    log.debug("pyttsx3: %s", " ".join(str(a) for a in args))
-
-
-RENDER_ATTEMPTS = 3
-
-
-def _complete_wav(path: Path) -> bool:
-    """The WAV's header announces frames and the file holds them all (espeak's writer has closed it)."""
-    try:
-        with wave.open(str(path), "rb") as w:
-            expected = 44 + w.getnframes() * w.getsampwidth() * w.getnchannels()
-            return w.getnframes() > 0 and path.stat().st_size >= expected
-    except (wave.Error, EOFError, OSError):
-        return False
-
-
-def _read_wav_mono(path: Path) -> tuple[np.ndarray, int]:
-    """16-bit PCM WAV → float64 mono samples and the sample rate."""
-    with wave.open(str(path), "rb") as w:
-        channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-        raw = w.readframes(w.getnframes())
-    if width != 2:
-        raise TtsUnavailable(f"engine wrote {8 * width}-bit audio, expected 16-bit")
-    samples = np.frombuffer(raw, dtype="<i2").astype(np.float64)
-    if channels > 1:
-        samples = samples[: len(samples) - len(samples) % channels].reshape(-1, channels).mean(axis=1)
-    return samples, rate
+def clauses(text: str) -> list[str]:
+    """``text`` cut at punctuation into pieces to synthesise one after another (dynamic text: the first plays
+    while the next is rendered). Pieces are merged up to :data:`FIRST_CLAUSE_CHARS`, then :data:`CLAUSE_CHARS`."""
+    pieces: list[str] = []
+    current = ""
+    for part in _CLAUSE_END.split(text):
+        if not part:
+            continue
+        current += part
+        wanted = FIRST_CLAUSE_CHARS if not pieces else CLAUSE_CHARS
+        if len(current.strip()) >= wanted:
+            pieces.append(current.strip())
+            current = ""
+    if current.strip():
+        if pieces and len(current.strip()) < FIRST_CLAUSE_CHARS:
+            pieces[-1] += current.strip()
+        else:
+            pieces.append(current.strip())
+    return pieces
 
 
 def normalise(samples: np.ndarray) -> bytes:
     """Scale speech to about -20 dBFS RMS with peaks at most -1 dBFS; returns 16-bit PCM."""
+    samples = np.asarray(samples, dtype=np.float64)
     if samples.size == 0:
         return b""
     rms = float(np.sqrt(np.mean(samples * samples)))
@@ -94,53 +84,76 @@ class PromptSynthesizer:
 
     Args:
         cache_dir: directory of the disk cache (created on demand); one ``<sha256>.<codec>`` file per prompt.
-        voice: espeak-ng voice identifier (``sit/cmn`` for Mandarin, ``ko`` for Korean ...).
-        rate: speaking rate in words per minute.
+        engine: ``auto`` (Kokoro, falling back to espeak-ng 1.52), ``kokoro`` or ``espeak``.
+        voice: the engine's voice (``zf_xiaoyi`` for Kokoro, ``cmn`` or ``ko`` for espeak); None: its default.
+        speed: speaking speed, 1.0 = the engine's normal pace.
         memory_items: prompts kept in the in-memory LRU.
         timeout: seconds a single synthesis may take before :class:`TtsUnavailable` is raised.
+        engines: engine factories to try in order (overrides ``engine``/``voice``/``speed``; tests).
     """
 
     def __init__(
         self,
         cache_dir: Path,
         *,
-        voice: str = "sit/cmn",
-        rate: int = 160,
+        engine: str = "auto",
+        voice: str | None = None,
+        speed: float = 1.0,
         memory_items: int = 128,
         timeout: float = 60.0,
+        engines: Sequence[Callable[[], TtsEngine]] | None = None,
     ) -> None:
         """See the class docstring."""
-        if not 80 <= rate <= 450:
-            raise ValueError(f"speaking rate must be between 80 and 450 words per minute: {rate}")
+        if not 0.5 <= speed <= 2.5:
+            raise ValueError(f"speech speed must be between 0.5 and 2.5: {speed}")
         self.cache_dir = Path(cache_dir)
-        self.voice = voice
-        self.rate = rate
+        self.requested = engine
+        self._factories = list(engines) if engines is not None else candidates(engine, voice=voice, speed=speed)
         self.timeout = timeout
         self._memory: OrderedDict[str, list[bytes]] = OrderedDict()
         self._memory_items = memory_items
         self._inflight: dict[str, asyncio.Task[list[bytes]]] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rexian-tts")
-        self._engine: Any = None  # only touched in the worker thread
+        self._engine: TtsEngine | None = None  # created and used in the worker thread only
         self._threads: set[int] = set()
-        self._done = threading.Event()
-        self._phase = ""  # "" idle, "queued" after save_to_file, "started" once espeak began our utterance
-        self._token: Any = None
-        self._start_token: Any = None
         self._closed = False
         self.syntheses = 0
         self.memory_hits = 0
         self.disk_hits = 0
         self.disk_entries: int | None = None
         self.last_error: str | None = None
+        self.synthesis_seconds = 0.0
 
     @property
     def synthesis_threads(self) -> frozenset[int]:
         """Identifiers of the threads that ran the engine (at most one)."""
         return frozenset(self._threads)
 
-    def _key(self, text: str, codec: str) -> str:
-        blob = json.dumps([text, self.voice, self.rate, codec], ensure_ascii=False).encode()
+    @property
+    def engine(self) -> TtsEngine | None:
+        """The loaded engine (None before the first synthesis or :meth:`load`)."""
+        return self._engine
+
+    async def load(self) -> TtsEngine:
+        """Load the engine now (the first synthesis would otherwise); raises :class:`TtsUnavailable`."""
+        if self._closed:
+            raise RuntimeError("prompt synthesizer is closed")
+        return await asyncio.wrap_future(self._executor.submit(self._engine_in_thread))
+
+    def _key(self, text: str, codec: str, identity: str) -> str:
+        blob = json.dumps([text, identity, codec], ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()
+
+    def _check(self, text: str, codec: str) -> str:
+        media.payload_type(codec)
+        text = text.strip()
+        if not text:
+            raise ValueError("prompt text is empty")
+        if len(text) > MAX_TEXT_CHARS:
+            raise ValueError(f"prompt text is longer than {MAX_TEXT_CHARS} characters")
+        if self._closed:
+            raise RuntimeError("prompt synthesizer is closed")
+        return text
 
     async def frames(self, text: str, codec: str = "PCMU") -> list[bytes]:
         """The prompt as 20 ms frames of 160 bytes (the last padded with silence), μ-law or A-law at 8 kHz.
@@ -150,15 +163,9 @@ class PromptSynthesizer:
             TtsUnavailable: the engine failed (the status turns ``degraded``).
             RuntimeError: the synthesizer is closed.
         """
-        media.payload_type(codec)
-        text = text.strip()
-        if not text:
-            raise ValueError("prompt text is empty")
-        if len(text) > MAX_TEXT_CHARS:
-            raise ValueError(f"prompt text is longer than {MAX_TEXT_CHARS} characters")
-        if self._closed:
-            raise RuntimeError("prompt synthesizer is closed")
-        key = self._key(text, codec)
+        text = self._check(text, codec)
+        engine = self._engine if self._engine is not None else await self._load_reporting()
+        key = self._key(text, codec, engine.identity)
         cached = self._memory.get(key)
         if cached is not None:
             self._memory.move_to_end(key)
@@ -171,6 +178,27 @@ class PromptSynthesizer:
             task.add_done_callback(self._finished)
         # Shielded: a caller that hangs up does not cancel the synthesis others are waiting for.
         return list(await asyncio.shield(task))
+
+    async def _load_reporting(self) -> TtsEngine:
+        engine: TtsEngine = await self._reporting(self.load(), "loading the speech engine")
+        return engine
+
+    async def _synthesise_reporting(self, text: str) -> bytes:
+        job = asyncio.wrap_future(self._executor.submit(self._synthesise, text))
+        pcm: bytes = await self._reporting(job, "synthesis")
+        self.last_error = None
+        return pcm
+
+    async def _reporting(self, job: Awaitable[Any], what: str) -> Any:
+        """Await ``job`` within the timeout; a failure is kept as ``last_error`` (the status turns degraded)."""
+        try:
+            return await asyncio.wait_for(job, self.timeout)
+        except TtsUnavailable as exc:
+            self.last_error = str(exc)
+            raise
+        except TimeoutError:
+            self.last_error = f"{what} took longer than {self.timeout:g} s"
+            raise TtsUnavailable(self.last_error) from None
 
     def _finished(self, task: asyncio.Task[list[bytes]]) -> None:
         for key, running in list(self._inflight.items()):
@@ -186,18 +214,8 @@ class PromptSynthesizer:
         if coded is not None:
             self.disk_hits += 1
         else:
-            try:
-                pcm = await asyncio.wait_for(
-                    asyncio.wrap_future(self._executor.submit(self._synthesise, text)), self.timeout
-                )
-            except TtsUnavailable as exc:
-                self.last_error = str(exc)
-                raise
-            except TimeoutError:
-                self.last_error = f"synthesis took longer than {self.timeout:g} s"
-                raise TtsUnavailable(self.last_error) from None
+            pcm = await self._synthesise_reporting(text)
             self.syntheses += 1
-            self.last_error = None
             coded = b"".join(media.frames_from_pcm(pcm, codec))
             await loop.run_in_executor(None, self._write_cache, path, coded)
         frames = [coded[i : i + media.FRAME_SAMPLES] for i in range(0, len(coded), media.FRAME_SAMPLES)]
@@ -228,90 +246,30 @@ class PromptSynthesizer:
         if not existed:
             self.disk_entries = (self.disk_entries or 0) + 1
 
-    def _engine_in_thread(self) -> Any:
-        """The pyttsx3 engine, created on first use in the worker thread."""
-        if self._engine is not None:
-            return self._engine
-        try:
-            import pyttsx3
-
-            engine = pyttsx3.init("espeak")
-            driver_module = sys.modules.get("pyttsx3.drivers.espeak")
-            if driver_module is not None:
-                driver_module.print = _quiet_print  # type: ignore[attr-defined]
-            voices = {v.id for v in engine.getProperty("voices")}
-        except Exception as exc:  # ImportError/OSError without libespeak-ng, RuntimeError from espeak_Initialize
-            raise TtsUnavailable(f"text-to-speech engine unavailable: {type(exc).__name__}: {exc}") from exc
-        if self.voice not in voices:
-            raise TtsUnavailable(f"text-to-speech voice {self.voice!r} is not installed")
-        # espeak runs in AUDIO_OUTPUT_RETRIEVAL mode: synthesis continues in espeak's own thread and pyttsx3's
-        # runAndWait may return before the WAV is written. "finished-utterance" comes after the file is saved.
-        # pyttsx3.init() returns one shared engine per driver, so every instance's callbacks see every utterance
-        # (and the espeak driver reports no utterance names for files): only an end that follows the start of our
-        # own utterance may wake us, or a late event would hand us a half-written file.
-        self._token = engine.connect("finished-utterance", self._on_finished)
-        self._start_token = engine.connect("started-utterance", self._on_started)
-        self._engine = engine
-        return engine
-
-    def _on_started(self, **_kw: Any) -> None:
-        if self._phase == "queued":
-            self._phase = "started"
-
-    def _on_finished(self, **_kw: Any) -> None:
-        if self._phase == "started":
-            self._phase = ""
-            self._done.set()
+    def _engine_in_thread(self) -> TtsEngine:
+        """The engine, created and loaded on first use in the worker thread."""
+        self._threads.add(threading.get_ident())
+        if self._engine is None:
+            self._engine = load_first(self._factories)
+            log.info("text-to-speech: %s", self._engine.identity)
+        return self._engine
 
     def _synthesise(self, text: str) -> bytes:
         """Render ``text`` to normalised 8 kHz PCM (worker thread only)."""
-        self._threads.add(threading.get_ident())
-        with _ESPEAK_LOCK:
-            engine = self._engine_in_thread()
-            try:
-                # Another engine created in this process may have taken espeak's (global) synth callback.
-                driver = engine.proxy._driver
-                from pyttsx3.drivers import _espeak
-
-                _espeak.SetSynthCallback(driver._onSynth)
-            except (AttributeError, ImportError):
-                pass
-            samples, rate = np.zeros(0), media.RATE
-            for attempt in range(1, RENDER_ATTEMPTS + 1):
-                samples, rate = self._render_once(engine, text)
-                if samples.size:
-                    break
-                # espeak occasionally reports the end before the file holds the audio: never cache silence
-                log.warning("text-to-speech produced no audio (attempt %d of %d)", attempt, RENDER_ATTEMPTS)
-            if not samples.size:
-                raise TtsUnavailable("synthesis produced no audio")
-        if rate != media.RATE:
-            samples = soxr.resample(samples, rate, media.RATE, quality="HQ")
-        return normalise(np.asarray(samples, dtype=np.float64))
-
-    def _render_once(self, engine: Any, text: str) -> tuple[np.ndarray, int]:
-        """One espeak rendering of ``text`` to a temporary WAV (worker thread, under the espeak lock)."""
-        with tempfile.TemporaryDirectory(prefix="rexian-tts-") as tmp:
-            wav = Path(tmp) / "prompt.wav"
-            try:
-                engine.setProperty("voice", self.voice)
-                engine.setProperty("rate", self.rate)
-                self._done.clear()
-                self._phase = "queued"
-                engine.save_to_file(text, str(wav))
-                engine.runAndWait()
-            except Exception as exc:
-                raise TtsUnavailable(f"synthesis failed: {type(exc).__name__}: {exc}") from exc
-            if not self._done.wait(self.timeout):
-                engine.stop()
-                raise TtsUnavailable(f"synthesis did not finish within {self.timeout:g} s")
-            for _ in range(50):  # the WAV header is completed when the file is closed
-                if wav.exists() and _complete_wav(wav):
-                    break
-                time.sleep(0.02)
-            if not wav.exists():
-                raise TtsUnavailable("synthesis produced no audio file")
-            return _read_wav_mono(wav)
+        engine = self._engine_in_thread()
+        started = time.perf_counter()
+        try:
+            samples = engine.synthesise(text)
+        except TtsUnavailable:
+            raise
+        except Exception as exc:  # an engine bug must not take the call down: the prompt is skipped and logged
+            raise TtsUnavailable(f"synthesis failed: {type(exc).__name__}: {exc}") from exc
+        self.synthesis_seconds += time.perf_counter() - started
+        if not samples.size or not np.any(samples):
+            raise TtsUnavailable("synthesis produced no audio")
+        if engine.sample_rate != media.RATE:
+            samples = soxr.resample(np.asarray(samples, dtype=np.float32), engine.sample_rate, media.RATE, quality="HQ")
+        return normalise(samples)
 
     async def warm(self, texts: Iterable[str], codec: str = "PCMU") -> None:
         """Render and cache every prompt (at start-up), one after another; failures are raised."""
@@ -320,14 +278,16 @@ class PromptSynthesizer:
 
     def status(self) -> dict[str, object]:
         """Health for ``/healthz``: ``state`` is ``ok`` or ``degraded`` (with ``last_error``) and cache counters."""
+        engine = self._engine
         return {
             "state": "degraded" if self.last_error else "ok",
             "ok": self.last_error is None,
-            "voice": self.voice,
-            "rate": self.rate,
+            "requested": self.requested,
+            "engine": engine.describe() if engine is not None else None,
             "memory_entries": len(self._memory),
             "disk_entries": self.disk_entries,
             "syntheses": self.syntheses,
+            "synthesis_seconds": round(self.synthesis_seconds, 3),
             "memory_hits": self.memory_hits,
             "disk_hits": self.disk_hits,
             "last_error": self.last_error,
@@ -345,10 +305,6 @@ class PromptSynthesizer:
         await loop.run_in_executor(None, self._executor.shutdown)
 
     def _release_engine(self) -> None:
-        """Worker thread: stop listening to the (process-shared) pyttsx3 engine."""
         if self._engine is not None:
-            with _ESPEAK_LOCK:
-                for token in (self._token, self._start_token):
-                    if token is not None:
-                        self._engine.disconnect(token)
-        self._engine = self._token = self._start_token = None
+            self._engine.close()
+        self._engine = None

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 REQUEST_TYPES = ("consult", "complaint", "repair", "suggestion", "praise")
 NEEDS_ADDRESS = frozenset({"complaint", "repair"})
+# Dialogue-state key: the citizen's phone the channel already knows (a phone call's caller ID, put there by the
+# voice channel). A work order takes it instead of asking for a phone; a number the citizen says still wins.
+KNOWN_PHONE = "known_phone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +283,7 @@ class DialogueEngine:
         if industry is None and category is not None:
             industry = self.taxonomy.industry_of_category(category)
         address = nlu.entity("address")
-        phone = nlu.entity("phone") or slots.normalise_phone(text)
+        phone = nlu.entity("phone") or slots.normalise_phone(text) or out.state.get(KNOWN_PHONE)
         draft = {
             "request_type": request_type,
             "industry": industry,

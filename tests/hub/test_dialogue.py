@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.dialogue.engine import KNOWN_PHONE
 from hub.intake import Inbound
 from hub.models import ConversationStatus, SenderKind
 from hub.storage.work_orders import WorkOrderStore
@@ -67,6 +68,18 @@ async def test_entities_in_the_first_message_skip_questions(live_hub: RunningHub
     replies = await say(live_hub, conv, "幸福路8号停水了 电话13900001111")
     assert ("工单号" in replies[-1] and "供水" in replies[-1]) or "工单号" in replies[-1]
     assert len(await WorkOrderStore(live_hub.hub.engine).list_for_conversation(conv)) == 1
+
+
+async def test_a_phone_the_channel_knows_is_not_asked_for(live_hub: RunningHub, conv: str) -> None:
+    await live_hub.hub.service.resume_bot(conv, {KNOWN_PHONE: "13900002222"})  # e.g. a phone call's caller ID
+    replies = await say(live_hub, conv, "路灯不亮 幸福路12号")
+    assert "工单号" in replies[-1], replies
+    [order] = await WorkOrderStore(live_hub.hub.engine).list_for_conversation(conv)
+    assert (order.phone, order.address) == ("13900002222", "幸福路12号")
+    await live_hub.hub.service.resume_bot(conv, {KNOWN_PHONE: "13900002222"})
+    replies = await say(live_hub, conv, "还有井盖丢了 幸福路9号 电话13700003333")  # a number said still wins
+    orders = await WorkOrderStore(live_hub.hub.engine).list_for_conversation(conv)
+    assert "工单号" in replies[-1] and sorted(str(o.phone) for o in orders) == ["13700003333", "13900002222"]
 
 
 async def test_citizen_can_cancel_a_report(live_hub: RunningHub, conv: str) -> None:

@@ -27,6 +27,7 @@ from channels.voice.ivr.flow import (
     OrderStatusNode,
     PlayNode,
     Prompt,
+    SpeechIntakeNode,
     VoicemailNode,
 )
 from channels.voice.ivr.reader import Reader, kind
@@ -45,6 +46,8 @@ FIELDS: dict[str, set[str]] = {
     "order_status": {"by", "digits_from", "found", "not_found", "next", "not_found_next"},
     "kb_answer": {"prompt", "timeout_s", "retries", "no_input_prompt", "no_answer_prompt", "next", "no_answer"}
     | {"agent"},
+    "speech_intake": {"prompt", "again_prompt", "timeout_s", "retries", "no_input_prompt", "invalid_prompt"}
+    | {"max_turns", "keys", "agent", "next"},
     "voicemail": {"prompt", "max_s", "beep", "next"},
     "agent": {"queue", "skill", "industry", "priority", "prompt", "overflow", "return_to_menu"},
     "hangup": {"prompt", "cause"},
@@ -303,6 +306,30 @@ def _kb(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dic
     )
 
 
+AGAIN_PROMPT = ("请问还有其他需要吗？请直接说出，或挂机结束通话。", "Is there anything else? Just say it, or hang up.")
+
+
+def _intake(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
+    timeout, retries = _timing(r, d, path, df)
+    agent = _agent_target(r, d, path, df)
+    if agent is None and d.get("agent") is not False:
+        r.warn(f"{path}.agent", "no_agent_target")
+    again = r.prompt(d, "again_prompt", path, f"{nid}.again_prompt") or Prompt(*AGAIN_PROMPT, f"{nid}.again_prompt")
+    return SpeechIntakeNode(
+        id=nid,
+        prompt=r.need_prompt(d, "prompt", path, f"{nid}.prompt"),
+        again_prompt=again,
+        timeout_s=r.number(d, "timeout_s", path, max(timeout, 8.0), 1.0, 60.0),  # free speech: longer than a key
+        retries=retries,
+        no_input_prompt=r.prompt(d, "no_input_prompt", path, f"{nid}.no_input_prompt") or pr["no_input_prompt"],
+        invalid_prompt=r.prompt(d, "invalid_prompt", path, f"{nid}.invalid_prompt") or pr["invalid_prompt"],
+        max_turns=r.integer(d, "max_turns", path, 8, 1, 50),
+        keys=r.ref(d, "keys", path) or "",
+        agent=agent,
+        next=r.ref(d, "next", path) or "",
+    )
+
+
 def _voicemail(r: Reader, nid: str, d: dict[str, Any], path: str, df: Defaults, pr: dict[str, Prompt]) -> Node:
     return VoicemailNode(
         id=nid,
@@ -347,6 +374,7 @@ _BUILDERS: dict[str, Callable[..., Node | None]] = {
     "collect_digits": _collect,
     "order_status": _order,
     "kb_answer": _kb,
+    "speech_intake": _intake,
     "voicemail": _voicemail,
     "agent": _agent,
     "hangup": _hangup,

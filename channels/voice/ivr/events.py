@@ -86,6 +86,33 @@ class Announcements:
     texts: tuple[str, ...]
 
 
+CONVERSE_OUTCOMES = frozenset({"answered", "asking", "registered", "handoff", "unavailable"})
+
+
+@dataclass(frozen=True, slots=True)
+class ConverseResult:
+    """Answer to :class:`Converse`: the bot's replies to speak, in order, and what became of the turn.
+
+    ``outcome``: ``answered`` (the bot answered: a knowledge-base article, an order's status ...), ``asking`` (it
+    asks a follow-up: the address of a complaint, a clearer wording ...), ``registered`` (a work order was
+    registered: ``order_number``; the replies read back what was recorded), ``handoff`` (the bot handed the
+    conversation to a person), ``unavailable`` (the hub or the NLU failed: the caller goes to an agent).
+    """
+
+    replies: tuple[str, ...]
+    outcome: str
+    order_number: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in CONVERSE_OUTCOMES:
+            raise ValueError(f"unknown converse outcome {self.outcome!r} (known: {sorted(CONVERSE_OUTCOMES)})")
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechBusy:
+    """The recognition pool was full: the caller's speech could not be recognised (posted instead of Speech)."""
+
+
 IvrEvent = (
     AgentAnswered
     | Dtmf
@@ -99,6 +126,8 @@ IvrEvent = (
     | OrderStatusResult
     | KbResult
     | Announcements
+    | ConverseResult
+    | SpeechBusy
 )
 
 # -- actions: IvrSession → call session --------------------------------------------------------------------
@@ -145,6 +174,15 @@ class AskKb:
 
 
 @dataclass(frozen=True, slots=True)
+class Converse:
+    """Hand the caller's free-form words to the hub's bot (the text channels' dialogue); answer
+    :class:`ConverseResult`. ``confidence`` is the recogniser's (0..1), kept with the transcript."""
+
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
 class FetchAnnouncements:
     """Fetch the current notices; answer :class:`Announcements`."""
 
@@ -174,7 +212,7 @@ class Hangup:
     cause: str
 
 
-IvrAction = Play | Listen | LookupOrder | AskKb | FetchAnnouncements | RecordVoicemail | Enqueue | Hangup
+IvrAction = Play | Listen | LookupOrder | AskKb | Converse | FetchAnnouncements | RecordVoicemail | Enqueue | Hangup
 
 
 @dataclass(frozen=True, slots=True)

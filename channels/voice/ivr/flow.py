@@ -4,14 +4,15 @@ A flow is a YAML document (see ``flows/default_12319.yaml``)::
 
     name: ...
     start: welcome                # the first node
-    defaults: {timeout_s, retries, min_confidence, agent, invalid_prompt, no_input_prompt, return_prompt}
+    defaults: {timeout_s, retries, min_confidence, agent, invalid_prompt, no_input_prompt, return_prompt, goodbye,
+               no_answer_prompt, busy_prompt}
     routing: {vip: [patterns], blacklist: [patterns], vip_priority, reject_prompt}
     nodes:
       welcome: {type: play, prompt: 您好..., next: hours}
       ...
 
-Node types: ``play``, ``menu``, ``hours``, ``collect_digits``, ``order_status``, ``kb_answer``, ``voicemail``,
-``agent``, ``hangup``, ``goto``. Prompts are zh-CN text, or a mapping ``{zh-CN: ..., en: ...}``.
+Node types: ``play``, ``menu``, ``hours``, ``collect_digits``, ``order_status``, ``kb_answer``, ``speech_intake``,
+``voicemail``, ``agent``, ``hangup``, ``goto``. Prompts are zh-CN text, or a mapping ``{zh-CN: ..., en: ...}``.
 :func:`channels.voice.ivr.loader.load_flow` returns a :class:`Flow` or raises :class:`FlowError` listing every
 problem with its path in the document (``nodes.main.options[2].key: duplicate DTMF key '1'``).
 """
@@ -238,6 +239,32 @@ class KbAnswerNode(Node):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechIntakeNode(Node):
+    """Speech first (GB/T 33358): the caller says what they need and the hub's bot answers, turn by turn.
+
+    The bot is the text channels' (knowledge base, order status, work-order registration read back, hand-off).
+    Keys still work: ``0`` reaches ``agent``, another key the ``keys`` menu as if pressed there, ``*`` that menu.
+    Speech not understood ``retries`` times, or a busy recogniser, also leads to ``keys``. After an answer the
+    caller hears ``again_prompt``; saying they are done, or ``max_turns`` answers, continues at ``next``.
+    """
+
+    type: ClassVar[str] = "speech_intake"
+    prompt: Prompt  # greeting + "please say what you need"
+    again_prompt: Prompt  # after an answer: "anything else? say it, or hang up"
+    timeout_s: float
+    retries: int
+    no_input_prompt: Prompt
+    invalid_prompt: Prompt  # speech not understood (low confidence)
+    max_turns: int
+    keys: str  # a menu node
+    agent: str | None
+    next: str
+
+    def targets(self) -> tuple[str, ...]:
+        return (self.keys, self.next, *((self.agent,) if self.agent else ()))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VoicemailNode(Node):
     """Prompt, beep, record up to ``max_s`` seconds (留言), then ``next``."""
 
@@ -297,13 +324,14 @@ NODE_CLASSES: dict[str, type[Node]] = {
         CollectDigitsNode,
         OrderStatusNode,
         KbAnswerNode,
+        SpeechIntakeNode,
         VoicemailNode,
         AgentNode,
         HangupNode,
         GotoNode,
     )
 }
-INPUT_NODE_TYPES = frozenset({"menu", "collect_digits", "kb_answer"})  # a cycle must pass one of these
+INPUT_NODE_TYPES = frozenset({"menu", "collect_digits", "kb_answer", "speech_intake"})  # a cycle must pass one of these
 
 
 _PATTERN = re.compile(r"^\+?[0-9*?]{1,32}$")
@@ -360,6 +388,13 @@ class Defaults:
     min_confidence: float
     agent: str | None
     goodbye: Prompt
+    busy_prompt: Prompt = field(  # speech recognition is busy: the caller is asked for keys
+        default_factory=lambda: Prompt(
+            "语音识别繁忙，请使用按键选择。",
+            "Speech recognition is busy. Please use your keypad.",
+            "defaults.busy_prompt",
+        )
+    )
 
 
 @dataclass(frozen=True)

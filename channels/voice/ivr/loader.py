@@ -14,10 +14,12 @@ from channels.voice.ivr.flow import (
     Flow,
     FlowError,
     FlowIssue,
+    MenuNode,
     Node,
     ParamValue,
     Prompt,
     Routing,
+    SpeechIntakeNode,
     number_pattern,
 )
 from channels.voice.ivr.reader import Reader, kind
@@ -35,6 +37,7 @@ BUILTIN = {
     ),
     "goodbye": ("感谢您的来电，再见。", "Thank you for calling. Goodbye."),
     "no_answer_prompt": ("抱歉，没有找到相关的答案。", "Sorry, we found no answer to that."),
+    "busy_prompt": ("语音识别繁忙，请使用按键选择。", "Speech recognition is busy. Please use your keypad."),
     "reject_prompt": (
         "您好，您的来电暂时无法受理，如有需要请通过其他渠道联系我们。再见。",
         "Sorry, we cannot take your call. Please contact us another way. Goodbye.",
@@ -171,8 +174,8 @@ def _defaults(r: Reader, raw: Any) -> tuple[Defaults, dict[str, Prompt]]:
     data = r.mapping(raw, "defaults") or {}
     prompts = {key: Prompt(zh, en, f"defaults.{key}") for key, (zh, en) in BUILTIN.items()}
     allowed = {"timeout_s", "retries", "min_confidence", "agent", "invalid_prompt", "no_input_prompt"}
-    r.check_fields(data, "defaults", allowed | {"return_prompt", "goodbye", "no_answer_prompt"})
-    for key in ("invalid_prompt", "no_input_prompt", "return_prompt", "goodbye", "no_answer_prompt"):
+    r.check_fields(data, "defaults", allowed | {"return_prompt", "goodbye", "no_answer_prompt", "busy_prompt"})
+    for key in ("invalid_prompt", "no_input_prompt", "return_prompt", "goodbye", "no_answer_prompt", "busy_prompt"):
         prompts[key] = r.prompt(data, key, "defaults", f"defaults.{key}", prompts[key]) or prompts[key]
     agent = r.ref(data, "agent", "defaults", required=False) if data.get("agent") is not False else None
     defaults = Defaults(
@@ -181,6 +184,7 @@ def _defaults(r: Reader, raw: Any) -> tuple[Defaults, dict[str, Prompt]]:
         min_confidence=r.number(data, "min_confidence", "defaults", 0.5, 0.0, 1.0),
         agent=agent,
         goodbye=prompts["goodbye"],
+        busy_prompt=prompts["busy_prompt"],
     )
     return defaults, prompts
 
@@ -217,6 +221,9 @@ def _check_graph(r: Reader, nodes: dict[str, Node], ids: set[Any], start: str | 
             r.error(path, "unknown_target", target=target)
     if r.errors:
         return
+    for node_id, node in nodes.items():
+        if isinstance(node, SpeechIntakeNode) and not isinstance(nodes[node.keys], MenuNode):
+            r.error(f"nodes.{node_id}.keys", "keys_not_menu", target=node.keys, node_type=nodes[node.keys].type)
     # Cycles must pass a node that waits for the caller, or the interpreter would spin forever.
     state: dict[str, int] = {}
 

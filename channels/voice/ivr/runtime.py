@@ -8,7 +8,9 @@ One :class:`IvrSession` per call::
     actions = ivr.handle(Dtmf("2"))       # ...
 
 It keeps the IVR path (:attr:`IvrSession.path`) for the call record and the menu the caller left for an agent,
-to which they may return after :class:`AgentLegEnded`.
+to which they may return after :class:`AgentLegEnded`. A ``speech_intake`` node hands what the caller says to the
+hub's bot (:class:`Converse` → :class:`ConverseResult`); :class:`SpeechBusy` (the recogniser pool is full) asks
+the caller for keys wherever they are.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from channels.voice.ivr.events import (
     Announcements,
     AskKb,
     CallerHungUp,
+    Converse,
+    ConverseResult,
     Dtmf,
     Enqueue,
     FetchAnnouncements,
@@ -40,6 +44,7 @@ from channels.voice.ivr.events import (
     QueueOverflow,
     RecordVoicemail,
     Speech,
+    SpeechBusy,
     VoicemailDone,
 )
 from channels.voice.ivr.flow import (
@@ -54,6 +59,7 @@ from channels.voice.ivr.flow import (
     OrderStatusNode,
     PlayNode,
     Prompt,
+    SpeechIntakeNode,
     VoicemailNode,
 )
 from hub.clock import Clock
@@ -74,6 +80,8 @@ _EVENTS = (
     OrderStatusResult,
     KbResult,
     Announcements,
+    ConverseResult,
+    SpeechBusy,
 )
 
 
@@ -121,6 +129,7 @@ class IvrSession:
         self._then: str | None = None  # node after PromptDone
         self._then_hangup: str | None = None  # or hang up with this cause
         self._attempts = 0
+        self._turns = 0  # answers given at the current speech_intake node
         self._digits = ""
         self._menus: list[str] = []
 
@@ -133,7 +142,8 @@ class IvrSession:
 
     @property
     def waiting_for(self) -> str:
-        """What the session waits for: ``prompt``, ``menu``, ``digits``, ``order``, ``kb_question`` ..."""
+        """What the session waits for: ``prompt``, ``menu``, ``digits``, ``order``, ``kb_question``, ``intake``,
+        ``converse`` ..."""
         return self._wait
 
     @property
@@ -191,6 +201,14 @@ class IvrSession:
     def _goodbye(self, cause: str, actions: list[IvrAction] | None = None) -> list[IvrAction]:
         return self._say_then_hangup([*(actions or []), self._play(self.flow.defaults.goodbye)], cause)
 
+    def _busy(self) -> Play:
+        """The recogniser pool is full: the caller is asked for keys (never left waiting for a result)."""
+        return self._play(self.flow.defaults.busy_prompt, True)
+
+    def _mark(self, via: str) -> None:
+        """Record an event at the current node (``busy`` ...) in the path."""
+        self.path.append(PathStep(self._node or "", self._now(), via))
+
     def _enter(self, node_id: str, via: str | None = None, actions: list[IvrAction] | None = None) -> list[IvrAction]:
         out = list(actions or [])
         for _ in range(MAX_HOPS):
@@ -207,10 +225,7 @@ class IvrSession:
 
     def _arrive(self, node: object, out: list[IvrAction]) -> list[IvrAction]:
         if isinstance(node, MenuNode):
-            if node.id in self._menus:
-                del self._menus[self._menus.index(node.id) + 1 :]
-            else:
-                self._menus.append(node.id)
+            self._visit_menu(node.id)
             return self._menu_prompt(node, out)
         if isinstance(node, PlayNode):
             if node.prompt is not None:
@@ -227,6 +242,9 @@ class IvrSession:
         if isinstance(node, KbAnswerNode):
             self._wait = "kb_question"
             return [*out, self._play(node.prompt, True), Listen(None, None, node.timeout_s)]
+        if isinstance(node, SpeechIntakeNode):
+            self._turns = 0
+            return self._intake_listen(node, [*out, self._play(node.prompt, True)])
         if isinstance(node, VoicemailNode):
             self._wait = "voicemail_prompt"
             return [*out, self._play(node.prompt)]
@@ -312,8 +330,11 @@ class IvrSession:
         menu = self.flow.node(self.return_menu)
         assert isinstance(menu, MenuNode)
         self._wait = "after_agent"
+        return [self._play(menu.return_prompt, True), self._after_agent_listen(menu)]
+
+    def _after_agent_listen(self, menu: MenuNode) -> Listen:
         grammar = speech.unique([*self._menu_grammar(menu), *speech.BACK_PHRASES, *speech.ROOT_PHRASES])
-        return [self._play(menu.return_prompt, True), Listen(grammar, 1, menu.timeout_s)]
+        return Listen(grammar, 1, menu.timeout_s)
 
     def _on_after_agent(self, event: IvrEvent) -> list[IvrAction]:
         assert self.return_menu is not None
@@ -321,6 +342,9 @@ class IvrSession:
         assert isinstance(menu, MenuNode)
         if isinstance(event, InputTimeout):
             return self._goodbye("agent_bye")
+        if isinstance(event, SpeechBusy):
+            self._mark("busy")
+            return [self._busy(), self._after_agent_listen(menu)]
         if not isinstance(event, (Dtmf, Speech)):
             return []
         choice = self._choose(menu, event)
@@ -341,6 +365,13 @@ class IvrSession:
         if node.back:
             words += [*speech.BACK_PHRASES, *speech.ROOT_PHRASES]
         return speech.unique([*words, *speech.REPEAT_PHRASES])
+
+    def _visit_menu(self, menu_id: str) -> None:
+        """The caller is at this menu: ``*`` leads back to the one before, an agent leg returns here."""
+        if menu_id in self._menus:
+            del self._menus[self._menus.index(menu_id) + 1 :]
+        else:
+            self._menus.append(menu_id)
 
     def _menu_prompt(self, node: MenuNode, out: list[IvrAction]) -> list[IvrAction]:
         self._wait = "menu"
@@ -393,6 +424,9 @@ class IvrSession:
             return self._menu_retry(node, node.invalid_prompt)
         if isinstance(event, InputTimeout):
             return self._menu_retry(node, node.no_input_prompt)
+        if isinstance(event, SpeechBusy):  # keys still work: wait for one, no retry counted
+            self._mark("busy")
+            return [self._busy(), Listen(self._menu_grammar(node), 1, node.timeout_s)]
         return []
 
     def _menu_retry(self, node: MenuNode, prompt: Prompt) -> list[IvrAction]:
@@ -408,8 +442,12 @@ class IvrSession:
 
     def _digits_prompt(self, node: CollectDigitsNode, out: list[IvrAction]) -> list[IvrAction]:
         self._wait = "digits"
+        return [*out, self._play(node.prompt, True), self._digits_listen(node)]
+
+    @staticmethod
+    def _digits_listen(node: CollectDigitsNode) -> Listen:
         grammar = speech.unique(w for words in speech.DIGIT_WORDS.values() for w in words)
-        return [*out, self._play(node.prompt, True), Listen(grammar, node.max_digits, node.timeout_s, node.terminator)]
+        return Listen(grammar, node.max_digits, node.timeout_s, node.terminator)
 
     def _on_digits(self, event: IvrEvent) -> list[IvrAction]:
         node = self.flow.node(self._node or "")
@@ -429,6 +467,9 @@ class IvrSession:
             return self._digits_done(node)
         if isinstance(event, InputTimeout):
             return self._digits_done(node)
+        if isinstance(event, SpeechBusy):  # the keys typed so far are kept
+            self._mark("busy")
+            return [self._busy(), self._digits_listen(node)]
         return []
 
     def _digits_done(self, node: CollectDigitsNode) -> list[IvrAction]:
@@ -489,6 +530,9 @@ class IvrSession:
             return [AskKb(event.text.strip())]
         if isinstance(event, InputTimeout):
             return self._kb_retry(node)
+        if isinstance(event, SpeechBusy):  # a free-form question needs the recogniser: keys instead
+            target = self._menus[-1] if self._menus else node.agent or node.next
+            return self._enter(target, "busy", [self._busy()])
         return []
 
     def _kb_retry(self, node: KbAnswerNode) -> list[IvrAction]:
@@ -510,3 +554,71 @@ class IvrSession:
         if event.answer and event.answer.strip():
             return self._say_then([Play(event.answer.strip(), None, True)], node.next)
         return self._kb_no_answer(node)
+
+    # -- speech first (GB/T 33358): the caller says what they need, the hub's bot answers -------------------
+
+    def _intake_node(self) -> SpeechIntakeNode:
+        node = self.flow.node(self._node or "")
+        assert isinstance(node, SpeechIntakeNode)
+        return node
+
+    def _intake_listen(self, node: SpeechIntakeNode, out: list[IvrAction]) -> list[IvrAction]:
+        self._wait = "intake"
+        return [*out, Listen(None, None, node.timeout_s)]
+
+    def _on_intake(self, event: IvrEvent) -> list[IvrAction]:
+        node = self._intake_node()
+        if isinstance(event, Dtmf):
+            return self._intake_key(node, event.digit)
+        if isinstance(event, Speech):
+            said = speech.normalise(event.text)
+            if event.confidence < self.flow.defaults.min_confidence or not said:
+                return self._intake_retry(node, node.invalid_prompt, timeout=False)
+            if node.agent and len(said) <= 6 and speech.contains_any(said, speech.AGENT_PHRASES):
+                return self._enter(node.agent, "speech")
+            if self._turns and speech.says_done(said):
+                return self._enter(node.next, "done")
+            self._wait = "converse"
+            return [Converse(event.text.strip(), event.confidence)]
+        if isinstance(event, InputTimeout):
+            return self._intake_retry(node, node.no_input_prompt, timeout=True)
+        if isinstance(event, SpeechBusy):
+            return self._enter(node.keys, "busy", [self._busy()])
+        return []
+
+    def _intake_key(self, node: SpeechIntakeNode, digit: str) -> list[IvrAction]:
+        """Keys still work: ``0`` is the agent, ``*`` the keys menu, another key that menu's choice."""
+        if digit == "0" and node.agent:
+            return self._enter(node.agent, "dtmf:0")
+        menu = self.flow.node(node.keys)
+        assert isinstance(menu, MenuNode)
+        if digit == "*":
+            return self._enter(menu.id, "dtmf:*")
+        self._visit_menu(menu.id)  # as if pressed there: "*" and the return after an agent lead back to it
+        choice = self._choose(menu, Dtmf(digit))
+        if choice is not None and choice[0] in ("option", "agent"):
+            return self._enter(choice[1], f"dtmf:{digit}")
+        return self._enter(menu.id, f"dtmf:{digit}", [self._play(menu.invalid_prompt)])
+
+    def _intake_retry(self, node: SpeechIntakeNode, prompt: Prompt, *, timeout: bool) -> list[IvrAction]:
+        self._attempts += 1
+        if self._attempts <= node.retries:
+            return self._intake_listen(node, [self._play(prompt)])
+        if timeout and self._turns:
+            return self._enter(node.next, "timeout")  # answered, then silent: the caller is done
+        return self._enter(node.keys, "fail", [self._play(prompt)])
+
+    def _on_converse(self, event: IvrEvent) -> list[IvrAction]:
+        if not isinstance(event, ConverseResult):
+            return []  # keys and speech while the hub answers are not taken
+        node = self._intake_node()
+        self._attempts = 0
+        plays: list[IvrAction] = [Play(text.strip(), None, True) for text in event.replies if text.strip()]
+        if event.outcome in ("handoff", "unavailable"):
+            return self._enter(node.agent or node.keys, event.outcome, plays)
+        if event.outcome == "asking":
+            return self._intake_listen(node, plays)
+        self._turns += 1
+        if self._turns >= node.max_turns:
+            return self._enter(node.next, "max_turns", plays)
+        return self._intake_listen(node, [*plays, self._play(node.again_prompt, True)])

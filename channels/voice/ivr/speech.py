@@ -23,6 +23,10 @@ AGENT_PHRASES = ("转人工", "人工服务", "人工", "客服", "接线员", "
 BACK_PHRASES = ("返回上级", "上一级", "上级", "返回")
 ROOT_PHRASES = ("返回主菜单", "主菜单")
 REPEAT_PHRASES = ("重听", "再说一遍", "重复")
+_DONE = re.compile(
+    r"^(?:嗯|哦|噢|呃)?(?:(?:没有|没|不用|不需要|没事|没别的|没其他|就这些|就这样|好的|谢谢|谢了|再见|拜拜)"
+    r"(?:了|啊|吧|呀|哈|的|别的|其他|其它|事情?|问题|需要)*)+$"
+)
 _NOISE = re.compile(r"[\s，。、！？,.!?;；:：\"'“”‘’()（）\[\]【】<>《》-]+")
 _KEY_WRAPPER = re.compile(r"^(?:我)?(?:要)?(?:按|选|选择|第)?(.)(?:号|键|个|项|号键)?(?:吧)?$")
 
@@ -75,3 +79,8 @@ def contains_any(text: str, phrases: Iterable[str]) -> bool:
 def unique(items: Iterable[str]) -> tuple[str, ...]:
     """Items without duplicates, first occurrence order kept."""
     return tuple(dict.fromkeys(items))
+
+
+def says_done(text: str) -> bool:
+    """The caller says they need nothing more ("没有了", "不用了谢谢", "好的再见"); "没有水" is not that."""
+    return bool(_DONE.match(normalise(text)))

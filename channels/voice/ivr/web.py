@@ -6,6 +6,9 @@
 - ``POST /admin/ivr/versions/{id}/activate``: make an older version active again.
 - ``GET /api/admin/ivr``: the active version, its warnings and the history as JSON (each warning as
   ``{path, code, params, message}``, the message in the request's locale).
+- ``GET /api/admin/ivr/versions/{id}/prompt-check``: how well a recogniser understood that version's prompts
+  (checked in the background after every save, :mod:`channels.voice.prompt_checks`); ``GET
+  /admin/ivr/versions/{id}/prompt-check`` is the same as the page's HTML section (the page polls it).
 
 Problems are shown in the page's locale: each :class:`~channels.voice.ivr.flow.FlowIssue` has a code (catalog key
 ``ivr.issue.<code>``) and parameters.
@@ -27,13 +30,16 @@ from channels.voice.ivr.flow import Flow, FlowError, FlowIssue
 from channels.voice.ivr.flow_store import FlowVersion, FlowVersionNotFound
 from channels.voice.ivr.loader import MAX_DOCUMENT_CHARS
 from channels.voice.ivr.store import IvrFlows
+from channels.voice.prompt_checks import PromptChecks
 from hub.models import Role
 from hub.web.auth import current_user, require_roles
 from hub.web.context import CTX
 from hub.web.i18n_web import locale_of
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
 FLOWS: web.AppKey[IvrFlows] = web.AppKey("ivr_flows", IvrFlows)
+CHECKS: web.AppKey[PromptChecks | None] = web.AppKey("ivr_prompt_checks", object)  # type: ignore[arg-type]
 ADMINS = [Role.ADMIN]
 
 
@@ -64,6 +70,7 @@ async def _page(
                 warnings = flows.validate(document).warnings
             except FlowError as exc:
                 errors = exc.issues
+    shown = viewing or active
     users = request.app[CTX].users
     authors = {uid: await users.get(uid) for uid in {v.created_by for v in history if v.created_by is not None}}
     context: dict[str, Any] = {
@@ -77,8 +84,17 @@ async def _page(
         "active": active,
         "viewing": viewing,
         "summary": _summary(flows.holder()),
+        "check_version": shown.id if shown else None,
+        "check": _check_of(request, shown.id if shown else None),
     }
     return aiohttp_jinja2.render_template("ivr_admin.html", request, context, status=status)
+
+
+def _check_of(request: web.Request, version_id: int | None) -> dict[str, Any]:
+    checks = request.app.get(CHECKS)
+    if checks is None or version_id is None:
+        return {"state": "off"}
+    return checks.result(version_id)
 
 
 async def _form(request: web.Request) -> tuple[str, str]:
@@ -115,10 +131,14 @@ async def save(request: web.Request) -> web.StreamResponse:
         issue = FlowIssue("(document)", "too_long", {"limit": MAX_DOCUMENT_CHARS})
         return await _page(request, document="", comment=comment, errors=(issue,), status=422)
     user = current_user(request)
+    flows = request.app[FLOWS]
     try:
-        await request.app[FLOWS].save(document, user_id=user.id if user else None, comment=comment or None)
+        version = await flows.save(document, user_id=user.id if user else None, comment=comment or None)
     except FlowError as exc:
         return await _page(request, document=document, comment=comment, errors=exc.issues, status=422)
+    checks = request.app.get(CHECKS)
+    if checks is not None:
+        checks.schedule(version.id, flows.holder())  # the editor shows the result when it is ready
     raise web.HTTPSeeOther("/admin/ivr?msg=saved")
 
 
@@ -160,9 +180,35 @@ async def status(request: web.Request) -> web.StreamResponse:
     return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
-def setup(app: web.Application, flows: IvrFlows) -> None:
+def _version_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+@require_roles(ADMINS, api=True)
+async def prompt_check_json(request: web.Request) -> web.StreamResponse:
+    """GET /api/admin/ivr/versions/{id}/prompt-check: the version's prompt check (state and report)."""
+    body = _check_of(request, _version_id(request))
+    return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+@require_roles(ADMINS)
+async def prompt_check_section(request: web.Request) -> web.StreamResponse:
+    """GET /admin/ivr/versions/{id}/prompt-check: the page's prompt check section (polled while it runs)."""
+    version_id = _version_id(request)
+    context = {"check": _check_of(request, version_id), "check_version": version_id}
+    return aiohttp_jinja2.render_template("ivr_prompt_check.html", request, context)
+
+
+def setup(app: web.Application, flows: IvrFlows, checks: PromptChecks | None = None) -> None:
     """Mount the IVR admin page (add :data:`TEMPLATE_DIR` to the app's template folders)."""
     app[FLOWS] = flows
+    app[CHECKS] = checks
+    app.router.add_static("/static/ivr", STATIC_DIR, name="ivr_static", append_version=True)
+    app.router.add_get("/admin/ivr/versions/{id}/prompt-check", prompt_check_section)
+    app.router.add_get("/api/admin/ivr/versions/{id}/prompt-check", prompt_check_json)
     app.router.add_get("/admin/ivr", admin_page)
     app.router.add_post("/admin/ivr/validate", validate)
     app.router.add_post("/admin/ivr/save", save)

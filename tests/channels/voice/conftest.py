@@ -38,7 +38,7 @@ async def speech_recognizer(vosk_model_dir: Path) -> AsyncIterator[SpeechRecogni
 @pytest.fixture(scope="session")
 async def korean_voice(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[PromptSynthesizer]:
     """espeak-ng's Korean voice, slowed down a little for the small model."""
-    synthesizer = PromptSynthesizer(tmp_path_factory.mktemp("tts-ko"), voice="ko", rate=140)
+    synthesizer = PromptSynthesizer(tmp_path_factory.mktemp("tts-ko"), engine="espeak", voice="ko", speed=0.93)
     yield synthesizer
     await synthesizer.close()
 
@@ -51,3 +51,23 @@ def korean_pcm(korean_voice: PromptSynthesizer) -> Callable[[str], Awaitable[byt
         return b"".join(media.decode(frame, "PCMU") for frame in await korean_voice.frames(text))
 
     return speak
+
+
+@pytest.fixture(scope="session")
+async def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One prompt cache for every call test's hub (as one hub keeps its cache across restarts), filled once with
+    the default flow's prompts in the default (Kokoro) voice, as a hub's start-up warm-up would: the calls of
+    the tests then hear prompts at once instead of waiting for their first synthesis."""
+    from channels.voice.ivr.loader import load_flow
+    from channels.voice.ivr.store import DEFAULT_FLOW_PATH
+    from channels.voice.prompt_check import flow_prompts
+    from channels.voice.spoken_text import speakable
+
+    cache = tmp_path_factory.mktemp("prompts")
+    flow = load_flow(DEFAULT_FLOW_PATH.read_text(encoding="utf-8"))
+    synthesizer = PromptSynthesizer(cache)
+    try:
+        await synthesizer.warm(speakable(text) for _where, text in flow_prompts(flow, templates=False))
+    finally:
+        await synthesizer.close()
+    return cache

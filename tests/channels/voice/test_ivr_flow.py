@@ -71,7 +71,9 @@ def test_a_minimal_flow_loads_and_inherits_defaults() -> None:
     assert main.invalid_prompt.zh == "对不起，您的输入有误。" and main.prompt.id == "main.prompt"
 
 
-KNOWN_TYPES = "play, menu, hours, collect_digits, order_status, kb_answer, voicemail, agent, hangup, goto"
+KNOWN_TYPES = (
+    "play, menu, hours, collect_digits, order_status, kb_answer, speech_intake, voicemail, agent, hangup, goto"
+)
 MENU_FIELDS = (
     "agent, back, description, invalid_prompt, no_input_prompt, on_fail, options, prompt, retries, return_prompt, "
     "timeout_s, type"

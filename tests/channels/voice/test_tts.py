@@ -1,4 +1,4 @@
-"""Prompt synthesis with the real pyttsx3 + espeak-ng (voice sit/cmn), the disk/memory cache and the worker thread."""
+"""Prompt synthesis with the real espeak-ng 1.52 engine (fast), the disk/memory cache, the worker thread, fallback."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def pcm_of(frames: list[bytes], codec: str = "PCMU") -> bytes:
 
 @pytest.fixture
 async def synth(tmp_path: Path) -> AsyncIterator[PromptSynthesizer]:
-    s = PromptSynthesizer(tmp_path / "cache")
+    s = PromptSynthesizer(tmp_path / "cache", engine="espeak")
     yield s
     await s.close()
 
@@ -52,7 +52,7 @@ async def test_longer_text_takes_longer(synth: PromptSynthesizer) -> None:
 
 
 async def test_second_request_hits_memory_then_disk_without_the_engine(tmp_path: Path) -> None:
-    first = PromptSynthesizer(tmp_path)
+    first = PromptSynthesizer(tmp_path, engine="espeak")
     frames = await first.frames(GREETING)
     assert first.syntheses == 1
     assert await first.frames(GREETING) == frames
@@ -60,11 +60,10 @@ async def test_second_request_hits_memory_then_disk_without_the_engine(tmp_path:
     await first.close()
     assert len(cache_files(tmp_path)) == 1
 
-    second = PromptSynthesizer(tmp_path)
+    second = PromptSynthesizer(tmp_path, engine="espeak")
     assert await second.frames(GREETING) == frames
     assert second.disk_hits == 1 and second.syntheses == 0
-    assert second._engine is None and not second.synthesis_threads  # the engine was never started
-    # Another codec, voice or rate is another cache entry.
+    # Another codec, voice or speed is another cache entry.
     await second.frames(GREETING, "PCMA")
     assert second.syntheses == 1
     assert second.status()["disk_entries"] == 2
@@ -104,12 +103,12 @@ async def test_a_caller_hanging_up_does_not_cancel_a_shared_synthesis(synth: Pro
 
 
 async def test_corrupt_cache_file_is_resynthesised(tmp_path: Path) -> None:
-    s = PromptSynthesizer(tmp_path)
+    s = PromptSynthesizer(tmp_path, engine="espeak")
     good = await s.frames("请稍候")
     await s.close()
     (entry,) = cache_files(tmp_path)
     entry.write_bytes(b"\xff" * 100)  # not a whole number of frames
-    again = PromptSynthesizer(tmp_path)
+    again = PromptSynthesizer(tmp_path, engine="espeak")
     frames = await again.frames("请稍候")
     assert again.syntheses == 1
     assert abs(len(frames) - len(good)) <= 2 and media.level_dbfs(pcm_of(frames)) > -24
@@ -118,7 +117,7 @@ async def test_corrupt_cache_file_is_resynthesised(tmp_path: Path) -> None:
 
 
 async def test_missing_voice_is_a_clear_error_and_degrades_status(tmp_path: Path) -> None:
-    s = PromptSynthesizer(tmp_path, voice="xx-no-such-voice")
+    s = PromptSynthesizer(tmp_path, engine="espeak", voice="xx-no-such-voice")
     with pytest.raises(TtsUnavailable, match="xx-no-such-voice"):
         await s.frames(GREETING)
     status = s.status()
@@ -138,7 +137,7 @@ async def test_bad_requests_are_rejected(synth: PromptSynthesizer, text: str, co
 
 
 async def test_closed_synthesizer_refuses_work(tmp_path: Path) -> None:
-    s = PromptSynthesizer(tmp_path)
+    s = PromptSynthesizer(tmp_path, engine="espeak")
     await s.close()
     with pytest.raises(RuntimeError, match="closed"):
         await s.frames(GREETING)
@@ -150,6 +149,63 @@ async def test_engine_does_not_write_to_stdout(synth: PromptSynthesizer, capfd: 
     assert capfd.readouterr().out == ""
 
 
-def test_speaking_rate_is_validated(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="rate"):
-        PromptSynthesizer(tmp_path, rate=5)
+def test_speed_and_engine_are_validated(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="speed"):
+        PromptSynthesizer(tmp_path, speed=5)
+    with pytest.raises(ValueError, match="unknown TTS engine"):
+        PromptSynthesizer(tmp_path, engine="festival")
+
+
+async def test_another_voice_or_speed_is_another_cache_entry(tmp_path: Path) -> None:
+    slow = PromptSynthesizer(tmp_path, engine="espeak", speed=0.8)
+    fast = PromptSynthesizer(tmp_path, engine="espeak", speed=1.3)
+    assert len(await slow.frames(GREETING)) > len(await fast.frames(GREETING))
+    assert slow.syntheses == fast.syntheses == 1 and len(cache_files(tmp_path)) == 2
+    await slow.close()
+    await fast.close()
+
+
+async def test_only_the_wheels_espeak_ng_is_loaded_never_debians(synth: PromptSynthesizer) -> None:
+    await synth.frames(GREETING)
+    engine = synth.engine
+    assert engine is not None
+    assert engine.describe()["version"] >= "1.52"
+    maps = await asyncio.to_thread(Path("/proc/self/maps").read_text)
+    loaded = {line.split()[-1] for line in maps.splitlines() if "libespeak-ng" in line}
+    assert loaded and all("espeakng_loader" in path for path in loaded), loaded
+
+
+class _Broken:
+    name = "broken"
+    sample_rate = 16000
+    identity = "broken"
+
+    def load(self) -> None:
+        raise TtsUnavailable("broken engine: model missing")
+
+    def synthesise(self, text: str) -> np.ndarray:
+        raise AssertionError("never loaded")
+
+    def describe(self) -> dict[str, object]:
+        return {"engine": self.name}
+
+    def close(self) -> None:
+        pass
+
+
+async def test_an_engine_that_cannot_load_falls_back_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from channels.voice.tts_engine import make_engine
+
+    s = PromptSynthesizer(tmp_path, engines=[_Broken, lambda: make_engine("espeak")])
+    frames = await s.frames(GREETING)
+    assert frames and s.engine is not None and s.engine.name == "espeak"
+    assert s.status()["engine"] == s.engine.describe()
+    assert any("falls back to espeak" in r.getMessage() and "model missing" in r.getMessage() for r in caplog.records)
+    await s.close()
+    alone = PromptSynthesizer(tmp_path, engines=[_Broken])
+    with pytest.raises(TtsUnavailable, match="no text-to-speech engine could be loaded: broken engine"):
+        await alone.frames(GREETING)
+    assert alone.status()["state"] == "degraded"
+    await alone.close()

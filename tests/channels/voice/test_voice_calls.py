@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from channels.voice.asr import find_model_dir
 from channels.voice.call_store import CallStore
 from channels.voice.config import VoiceSettings
+from channels.voice.prompt_check import character_error_rate
 from channels.voice.sip_accounts import SipAccountStore
 from hub.events import CallOffered
 from hub.i18n import t
@@ -48,12 +49,6 @@ async def always_open(hub: RunningHub) -> None:
     document = re.sub(r'mon-fri: \["08:30-12:00", "13:00-17:30"\]', ALWAYS_OPEN, document)
     document = document.replace("holidays: true", "holidays: false")
     await flows.save(document, user_id=None, comment="tests: always open")  # saved = active
-
-
-@pytest.fixture(scope="session")
-def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One prompt cache for every hub of the session (as one hub keeps its cache across restarts)."""
-    return tmp_path_factory.mktemp("prompts")
 
 
 @pytest.fixture
@@ -114,15 +109,15 @@ async def test_rfc4733_keys_walk_the_menus_to_the_order_status_by_caller_id(
     assert f"来电人自助查询了工单 {order.number}（{state}）" in texts
 
 
-async def test_speech_and_inband_keys_reach_the_ivr_and_the_transcript(voice_hub: RunningHub, tmp_path: Path) -> None:
+async def test_speech_and_inband_keys_reach_the_ivr_and_the_transcript(
+    voice_hub: RunningHub, tmp_path: Path, mandarin_say: Callable[[str], bytes]
+) -> None:
     voice = voice_hub.hub.voice
-    assert voice is not None and voice.asr.available, "the Korean vosk model exercises the real ASR"
-    # "1" (in-band tones, no telephone-event negotiated) → policy question by free speech
-    speech = await voice.tts.frames("안녕하세요 수도 요금 문의합니다", "PCMU")
-    from channels.voice import g711
-
-    spoken = g711.ulaw_decode(b"".join(speech))
-    stream = silence(2500) + inband_digit("1") + silence(7000) + spoken + silence(3000)
+    assert voice is not None and voice.free_asr.available, "Whisper base hears free speech"
+    # "1" (in-band tones, no telephone-event negotiated) → policy question by free speech, in Mandarin
+    question = "我想咨询一下，水费应该怎么交？"
+    spoken = mandarin_say(question)
+    stream = silence(2500) + inband_digit("1") + silence(7000) + spoken + silence(4000)
     pcap = write_rtp_pcap(tmp_path / "caller.pcap", stream)
     steps: list[tuple[str, object]] = [("play", pcap), ("pause", len(stream) // 16 + 4000)]
     code, output = await run_sipp(scenario(steps, rfc4733=False), voice.port, tmp_path)
@@ -131,17 +126,18 @@ async def test_speech_and_inband_keys_reach_the_ivr_and_the_transcript(voice_hub
     assert "ask_kb" in nodes(call), call.ivr_path
     messages = await voice_hub.hub.service.store.messages(call.conversation_id)
     asked = [m for m in messages if m.sender_kind.value == "citizen"]
-    assert asked and asked[0].text.strip(), "the caller's question was transcribed into the conversation"
+    assert asked, "the caller's question was transcribed into the conversation"
+    # Whisper base mishears some words on the phone (水费 → 水分): most of the question must come through
+    assert character_error_rate(question, asked[0].text)[0] <= 0.5, asked[0].text
     assert asked[0].nlu is not None and asked[0].nlu.get("asr_confidence") is not None
 
 
-async def test_voicemail_becomes_an_inbox_conversation_with_audio(voice_hub: RunningHub, tmp_path: Path) -> None:
+async def test_voicemail_becomes_an_inbox_conversation_with_audio_and_a_mandarin_transcript(
+    voice_hub: RunningHub, tmp_path: Path, mandarin_say: Callable[[str], bytes]
+) -> None:
     voice = voice_hub.hub.voice
     assert voice is not None
-    message = await voice.tts.frames("안녕하세요 우리 집 수도가 고장났어요", "PCMU")
-    from channels.voice import g711
-
-    pcm = g711.ulaw_decode(b"".join(message))
+    pcm = mandarin_say("你好，我家的自来水管漏水了，地址是解放路一百二十号，请尽快派人来修。")
     recording = write_rtp_pcap(tmp_path / "message.pcap", silence(1500) + pcm + silence(500))
     steps: list[tuple[str, object]] = [
         ("pause", 2500),
@@ -161,6 +157,8 @@ async def test_voicemail_becomes_an_inbox_conversation_with_audio(voice_hub: Run
     (left,) = [m for m in messages if m.attachments and m.attachments[0].get("label") == "voicemail"]
     assert left.sender_kind.value == "citizen" and left.attachments[0]["mime"] == "audio/wav"
     assert left.attachments[0]["duration_s"] > 1.0
+    assert "漏水" in left.text and "解放路" in left.text, left.text  # the Mandarin transcript, for the agents
+    assert call.transcript == left.text
 
 
 async def test_cancel_before_the_answer_is_an_abandoned_call(
@@ -267,15 +265,15 @@ async def test_a_caller_who_hangs_up_while_waiting_is_abandoned(voice_hub: Runni
     assert conversation.status is ConversationStatus.QUEUED and conversation.handoff_reason == "phone"
 
 
-async def test_without_a_speech_model_keys_still_work_and_healthz_says_why(
+async def test_with_speech_input_off_keys_still_work_and_healthz_says_why(
     tmp_path: Path, scripted_nlu: ScriptedNlu, prompt_cache: Path
 ) -> None:
-    settings = VoiceSettings(sip_port=free_sip_port(), asr_model_dir=None, prompt_cache_dir=prompt_cache)
+    settings = VoiceSettings(sip_port=free_sip_port(), asr_engine="off", prompt_cache_dir=prompt_cache)
     async with running_hub(tmp_path / "data", nlu=scripted_nlu, voice=settings) as hub:
         await always_open(hub)
         async with hub.session.get(hub.url + "/healthz") as r:
             speech = (await r.json())["components"]["channels"]["voice"]["speech_input"]
-        assert speech["available"] is False and "model" in speech["reason"]
+        assert speech["available"] is False and "--asr-engine off" in speech["reason"]
         steps: list[tuple[str, object]] = [("pause", 2000), ("play", dtmf_pcap("4")), ("pause", 9000)]
         code, output = await run_sipp(scenario(steps), settings.sip_port, tmp_path)
         assert code == 0, output

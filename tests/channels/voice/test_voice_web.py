@@ -373,8 +373,9 @@ async def test_softphone_page_when_voice_is_off(live_hub: RunningHub) -> None:
 
 async def test_softphone_secret_is_shown_once_and_registers(tmp_path: Path, scripted_nlu: ScriptedNlu) -> None:
     voice = VoiceSettings(
-        sip_host="127.0.0.1", sip_port=0, public_host="sip.hotline.test", realm="12319.test", tcp=True
-    )
+        sip_host="127.0.0.1", sip_port=0, public_host="sip.hotline.test", realm="12319.test", tcp=True,
+        tts_engine="espeak", asr_engine="off",  # no call is made: the start-up prompt warm-up stays cheap
+    )  # fmt: skip
     async with running_hub(tmp_path / "data", nlu=scripted_nlu, voice=voice) as hub:
         session, csrf = await hub.login("agent1", "agent123")
         async with session:
