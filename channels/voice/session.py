@@ -62,6 +62,7 @@ from .tts import PromptSynthesizer, TtsUnavailable, clauses
 log = logging.getLogger(__name__)
 
 MAX_TYPEAHEAD = 16
+QUIET_GAP_S = 0.2  # no caller audio for this long while listening: the recogniser is fed that much silence
 VOICEMAIL_SILENCE_S = 5.0  # end a voicemail after this much silence once the caller has spoken
 
 
@@ -375,7 +376,12 @@ class CallSession:
     async def _recognise(self, stream: SpeechStream, audio: asyncio.Queue[bytes | None], generation: int) -> None:
         try:
             while True:
-                pcm = await audio.get()
+                try:
+                    pcm = await asyncio.wait_for(audio.get(), QUIET_GAP_S)
+                except TimeoutError:
+                    # No audio: the caller's phone or carrier suppresses silence (DTX). The recogniser hears that
+                    # silence, so the end of the caller's words is still detected and the result delivered.
+                    pcm = bytes(int(2 * 8000 * QUIET_GAP_S))
                 if pcm is None:
                     return
                 chunks = [pcm]
