@@ -208,9 +208,6 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     kb_web.setup(app, kb_service, notices.reload)
     open311.setup(app, engine=engine, desk=desk)
     nlu_admin.setup(app, engine, nlu)
-    voice_holder: list[Any] = [None]  # the voice channel, once set up below
-    prompt_checks = for_hub(settings.data_dir, settings.voice, lambda: voice_holder[0], enabled=settings.prompt_check)
-    ivr_web.setup(app, ivr_flows, prompt_checks)
     voice_web.setup(  # audio, /calls, /agent/softphone: mounted with voice on or off
         app,
         data_dir=settings.data_dir,
@@ -252,7 +249,8 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         accounts=SipAccountStore(engine),
         calendar=calendar,
     )
-    voice_holder[0] = voice_channel
+    prompt_checks = for_hub(settings.data_dir, settings.voice, lambda: voice_channel, enabled=settings.prompt_check)
+    ivr_web.setup(app, ivr_flows, prompt_checks)
 
     async def close_prompt_checks(_app: web.Application) -> None:
         await prompt_checks.close()

@@ -710,7 +710,11 @@ class WhisperRecognizer:
             TimeoutError: a window waited longer than ``voicemail_wait_s`` for a worker.
         """
         self._require()
-        pcm8k = await asyncio.to_thread(_read_wav_8k, Path(path))
+        return await self.transcribe_pcm(await asyncio.to_thread(_read_wav_8k, Path(path)))
+
+    async def transcribe_pcm(self, pcm8k: bytes) -> str:
+        """Mandarin transcript of 8 kHz 16-bit mono PCM, as :meth:`transcribe_wav` (windows, idle workers)."""
+        self._require()
         texts: list[str] = []
         for window in await asyncio.to_thread(self._voicemail_windows, pcm8k):
             result = await self.pool.run_when_idle(self._transcribe_pcm8k, window, wait_s=self.voicemail_wait_s)

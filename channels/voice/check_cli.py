@@ -8,13 +8,12 @@ import json
 import os
 import sys
 import tempfile
-import wave
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from .config import default_model_root
-from .prompt_check import TARGET_CER, PromptReport, Transcriber, check_prompts
+from .prompt_check import TARGET_CER, PromptReport, check_prompts
 from .tts_engine import ENGINE_NAMES
 
 EXIT_ABOVE_TARGET = 3
@@ -83,22 +82,6 @@ async def active_flow(open_store: OpenStore, data_dir: Path | None, database_url
         await engine.dispose()
 
 
-def wav_transcriber(recognizer: Any) -> Transcriber:
-    """A :data:`Transcriber` over a recognizer's ``transcribe_wav`` (8 kHz PCM written to a temporary WAV)."""
-
-    async def transcribe(pcm: bytes) -> str:
-        with tempfile.TemporaryDirectory(prefix="rexian-check-") as tmp:
-            path = Path(tmp) / "prompt.wav"
-            with wave.open(str(path), "wb") as w:
-                w.setnchannels(1)
-                w.setsampwidth(2)
-                w.setframerate(8000)
-                w.writeframes(pcm)
-            return str(await recognizer.transcribe_wav(path))
-
-    return transcribe
-
-
 async def run_check(args: argparse.Namespace, flow: Any = None, open_store: OpenStore | None = None) -> PromptReport:
     """Build the engine and the recogniser, check the flow's prompts (``flow`` None: the active one)."""
     from .asr_whisper import WhisperRecognizer
@@ -118,7 +101,7 @@ async def run_check(args: argparse.Namespace, flow: Any = None, open_store: Open
     with tempfile.TemporaryDirectory(prefix="rexian-prompts-") as cache:
         synthesizer = PromptSynthesizer(Path(cache), engine=args.tts_engine, voice=args.tts_voice, speed=args.tts_speed)
         try:
-            return await check_prompts(flow, synthesizer, wav_transcriber(recognizer), locale=args.locale)
+            return await check_prompts(flow, synthesizer, recognizer.transcribe_pcm, locale=args.locale)
         finally:
             await synthesizer.close()
             await recognizer.close()

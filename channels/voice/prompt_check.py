@@ -173,6 +173,11 @@ def flow_prompts(flow: Flow, locale: str = "zh-CN", *, templates: bool = True) -
     return unique
 
 
+def warm_texts(flow: Flow) -> list[str]:
+    """The prompts of ``flow`` known before a call, as calls speak them (what the prompt cache is warmed with)."""
+    return list(dict.fromkeys(speakable(text) for _where, text in flow_prompts(flow, templates=False)))
+
+
 Transcriber = Callable[[bytes], Awaitable[str]]
 """8 kHz 16-bit mono PCM → transcript."""
 

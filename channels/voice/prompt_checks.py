@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .asr_whisper import WhisperRecognizer
-from .check_cli import wav_transcriber
 from .config import VoiceSettings
 from .ivr.flow import Flow
 from .prompt_check import PromptScore, Transcriber, check_prompts
@@ -181,15 +180,16 @@ def for_hub(
     async def transcriber() -> Transcriber:
         running = channel()
         if running is not None and isinstance(running.free_asr, WhisperRecognizer) and running.free_asr.available:
-            return wav_transcriber(running.free_asr)
+            return running.free_asr.transcribe_pcm
         if "asr" not in own:
             model = await asyncio.to_thread(ensure_whisper_base, voice.speech_models)
-            recognizer = WhisperRecognizer(model, workers=1)
-            await recognizer.load()
-            if not recognizer.available:
-                raise RuntimeError(f"no recogniser for the prompt check: {recognizer.reason}")
-            own["asr"] = recognizer
-        return wav_transcriber(own["asr"])
+            loaded = WhisperRecognizer(model, workers=1)
+            await loaded.load()
+            if not loaded.available:
+                raise RuntimeError(f"no recogniser for the prompt check: {loaded.reason}")
+            own["asr"] = loaded
+        recognizer: WhisperRecognizer = own["asr"]
+        return recognizer.transcribe_pcm
 
     async def release() -> None:
         if "tts" in own:

@@ -33,7 +33,7 @@ from .ivr.flow import AgentNode
 from .ivr.runtime import IvrSession
 from .ivr.store import IvrFlows
 from .leg import MediaClock, MediaLeg, open_leg_socket
-from .prompt_check import flow_prompts
+from .prompt_check import warm_texts
 from .sdp import Direction, SdpParseError, SessionDescription, create_answer
 from .session import CallSession
 from .sip.digest import DigestChallenger
@@ -52,7 +52,6 @@ from .sip.uas import (
     UserAgent,
 )
 from .speech_models import SpeechModelError, ensure_whisper_base
-from .spoken_text import speakable
 from .transport import RtpSocket, SipEndpoint, start_sip_endpoint
 from .transport_tcp import SipTcpServer, start_sip_tcp_server
 from .tts import PromptSynthesizer
@@ -210,7 +209,8 @@ class VoiceChannel:
 
     async def health(self) -> dict[str, Any]:
         """For /healthz: SIP, calls, queue, speech."""
-        asr = self.asr.status() | {"menus": self.asr.status(), "free_speech": self.free_asr.status()}
+        menus = self.asr.status()
+        asr = menus | {"menus": menus, "free_speech": self.free_asr.status()}
         asr["available"] = bool(self.asr.available or self.free_asr.available)
         return {
             "status": "ok" if self.accepting else "degraded",
@@ -252,8 +252,7 @@ class VoiceChannel:
         return {node.queue for node in flow.nodes.values() if isinstance(node, AgentNode)} or {"general"}
 
     async def _warm(self) -> None:
-        flow = self.flows.holder()
-        texts = {speakable(text) for _where, text in flow_prompts(flow, templates=False)}  # as calls play them
+        texts = warm_texts(self.flows.holder())
         try:
             await self.tts.warm(texts)
         except Exception:

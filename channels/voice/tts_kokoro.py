@@ -124,14 +124,14 @@ class KokoroEngine:
     def _pieces(self, text: str) -> list[str]:
         """Clauses grouped into pieces that fit one call."""
         pieces: list[str] = []
-        current = ""
+        current, count = "", 0
         for clause in (c for c in _CLAUSE.split(text) if c.strip()):
-            candidate = current + clause
-            if current and len(self._tokens(candidate)) > MAX_TOKENS:
+            tokens = len(self._tokens(clause))  # clauses end at punctuation: their counts add up
+            if current and count + tokens > MAX_TOKENS:
                 pieces.append(current)
-                current = clause
+                current, count = clause, tokens
             else:
-                current = candidate
+                current, count = current + clause, count + tokens
         if current.strip():
             pieces.append(current)
         return pieces

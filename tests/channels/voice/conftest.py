@@ -60,14 +60,13 @@ async def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     the tests then hear prompts at once instead of waiting for their first synthesis."""
     from channels.voice.ivr.loader import load_flow
     from channels.voice.ivr.store import DEFAULT_FLOW_PATH
-    from channels.voice.prompt_check import flow_prompts
-    from channels.voice.spoken_text import speakable
+    from channels.voice.prompt_check import warm_texts
 
     cache = tmp_path_factory.mktemp("prompts")
     flow = load_flow(DEFAULT_FLOW_PATH.read_text(encoding="utf-8"))
     synthesizer = PromptSynthesizer(cache)
     try:
-        await synthesizer.warm(speakable(text) for _where, text in flow_prompts(flow, templates=False))
+        await synthesizer.warm(warm_texts(flow))
     finally:
         await synthesizer.close()
     return cache

@@ -15,7 +15,6 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from channels.voice.asr_whisper import WhisperRecognizer, edit_distance
-from channels.voice.check_cli import wav_transcriber
 from channels.voice.ivr import DEFAULT_FLOW_PATH
 from channels.voice.ivr.loader import load_flow
 from channels.voice.prompt_check import (
@@ -84,7 +83,7 @@ def test_flow_prompts_lists_every_prompt_once_start_first_templates_filled() -> 
 async def default_report(prompt_cache: Path, whisper_recognizer: WhisperRecognizer) -> AsyncIterator[PromptReport]:
     synthesizer = PromptSynthesizer(prompt_cache)  # the default engine (Kokoro), the warmed cache
     try:
-        yield await check_prompts(load_flow(DEFAULT), synthesizer, wav_transcriber(whisper_recognizer))
+        yield await check_prompts(load_flow(DEFAULT), synthesizer, whisper_recognizer.transcribe_pcm)
     finally:
         await synthesizer.close()
 
@@ -108,7 +107,7 @@ async def test_the_espeak_fallback_is_far_less_intelligible(
     synthesizer = PromptSynthesizer(tmp_path, engine="espeak")
     flow = load_flow(SMALL_FLOW)
     try:
-        report = await check_prompts(flow, synthesizer, wav_transcriber(whisper_recognizer))
+        report = await check_prompts(flow, synthesizer, whisper_recognizer.transcribe_pcm)
     finally:
         await synthesizer.close()
     assert report.engine.startswith("espeak-ng/1.52")
@@ -119,7 +118,7 @@ async def test_a_re_check_only_listens_to_changed_prompts(
     prompt_cache: Path, whisper_recognizer: WhisperRecognizer
 ) -> None:
     heard: list[int] = []
-    transcribe = wav_transcriber(whisper_recognizer)
+    transcribe = whisper_recognizer.transcribe_pcm
 
     async def counting(pcm: bytes) -> str:
         heard.append(len(pcm))

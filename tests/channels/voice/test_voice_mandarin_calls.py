@@ -32,7 +32,7 @@ from channels.voice.call_store import CallRecord
 from channels.voice.config import VoiceSettings
 from channels.voice.hub_port import CallContext
 from channels.voice.ivr.events import ConverseResult
-from channels.voice.prompt_check import flow_prompts
+from channels.voice.prompt_check import warm_texts
 from channels.voice.service import VoiceChannel
 from channels.voice.spoken_text import speakable
 from channels.voice.tts import clauses
@@ -65,7 +65,7 @@ async def mandarin_hub(tmp_path: Path, scripted_nlu: ScriptedNlu, prompt_cache: 
         # the hub's start-up warm-up (loading Kokoro, then the cached prompts) is over before a call: no CPU taken
         # from the call, and what the TTS is asked for during a call is the call's
         voice = channel(hub)
-        await voice.tts.warm(speakable(text) for _where, text in flow_prompts(voice.flows.holder(), templates=False))
+        await voice.tts.warm(warm_texts(voice.flows.holder()))
         yield hub
 
 
