@@ -79,6 +79,7 @@ class Conversation:
     assigned_at: datetime | None = None
     closed_at: datetime | None = None
     delivered_id: int | None = None
+    outcome: str | None = None  # why an agent closed it (routing.outcomes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,3 +160,8 @@ class WorkOrder:
     warned_at: datetime | None = None
     reminded_at: datetime | None = None
     satisfaction: str | None = None
+    source: str | None = None  # hub.work_orders.sources: how the request reached the centre
+    created_by: int | None = None  # the agent who registered it (None: the bot, Open311)
+    citizen_name: str | None = None
+    forward_text: str | None = None  # what the centre forwards to the department beyond the request fields
+    escalated_at: datetime | None = None

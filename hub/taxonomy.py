@@ -44,6 +44,9 @@ class Unit(Named):
 
     parent: str | None = None
     kind: str = "department"
+    alert_channel: str | None = None  # "sms" | "email": how the unit hears of new and urgent orders
+    alert_address: str | None = None
+    emergency_sign_minutes: int | None = None  # an urgent order not signed this long after dispatch escalates
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,8 @@ nlu_feedback = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Column("reviewed_by", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
     sa.Column("reviewed_at", TS, nullable=True),
+    # migration 0008_feedback_message: the message the agent chose (the example's text is that message's)
+    sa.Column("message_id", sa.Integer, sa.ForeignKey("messages.id"), nullable=True),
 )
 
 

@@ -53,6 +53,7 @@ from rexian.settings import Settings
 from routing import inbox
 from routing.chat_queue import ChatQueue
 from routing.desk import RuleDispatchDesk
+from routing.dispatch import match_unit
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,7 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         secure_cookies=settings.secure_cookies,
         notice_routes=notice_routes,
         city=city,
+        choose_unit=lambda industry, category, district: match_unit(taxonomy().rules, industry, category, district),
     )
     ivr_flows = await IvrFlows.open(engine)  # installs the default 12319 flow on the first start
     app = create_app(

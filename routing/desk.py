@@ -13,6 +13,7 @@ from hub.storage.conversations import ConversationStore
 from hub.storage.work_orders import WorkOrderStore
 from hub.taxonomy import Taxonomy
 from hub.work_orders.service import Params, WorkOrderService
+from hub.work_orders.sources import source_for_channel
 from hub.work_orders.states import Action
 from routing.dispatch import match_unit
 
@@ -58,6 +59,9 @@ class RuleDispatchDesk:
             contact = await self.contacts.link_contact(conversation_id, ContactHints(phone=draft.phone))
             contact_id = contact.id if contact else None
         category = tax.categories.get(draft.category or "")
+        source = "open311"  # the only way an order comes without a conversation but the desk's own form
+        if conversation_id is not None:
+            source = source_for_channel((await self.conversations.get(conversation_id)).channel)
         order = await self.service.register(
             request_type=draft.request_type,
             description=draft.description,
@@ -70,6 +74,7 @@ class RuleDispatchDesk:
             conversation_id=conversation_id,
             contact_id=contact_id,
             unit=unit,
+            source=source,
         )
         unit_row = tax.units.get(order.unit or "")
         return order, unit_row.name_zh if unit_row else None

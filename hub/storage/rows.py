@@ -32,6 +32,7 @@ def conversation(row: Any) -> Conversation:
         queued_at=_ts(m["queued_at"]),
         assigned_at=_ts(m["assigned_at"]),
         closed_at=_ts(m["closed_at"]),
+        outcome=m["outcome"],
     )
 
 
@@ -110,5 +111,10 @@ def work_order(row: Any) -> WorkOrder:
         rehandles=m["rehandles"] or 0,
         warned_at=_ts(m["warned_at"]),
         reminded_at=_ts(m["reminded_at"]),
+        source=m["source"],
+        created_by=m["created_by"],
+        citizen_name=m["citizen_name"],
+        forward_text=m["forward_text"],
+        escalated_at=_ts(m["escalated_at"]),
         satisfaction=m["satisfaction"],
     )

@@ -95,6 +95,10 @@ units = sa.Table(
     sa.Column("name_en", sa.String(200), nullable=False),
     sa.Column("parent", sa.String(100), sa.ForeignKey("units.code"), nullable=True),
     sa.Column("kind", sa.String(32), nullable=False),
+    # migration 0007_desk: how the unit is alerted of new and urgent orders, and the 抢险 signing limit
+    sa.Column("alert_channel", sa.String(16), nullable=True),  # None | "sms" | "email"
+    sa.Column("alert_address", sa.String(200), nullable=True),  # the mobile number or e-mail address alerted
+    sa.Column("emergency_sign_minutes", sa.Integer, nullable=True),  # urgent orders escalate when unsigned this long
 )
 
 dispatch_rules = sa.Table(
@@ -166,6 +170,7 @@ conversations = sa.Table(
     sa.Column("queued_at", TS, nullable=True),
     sa.Column("assigned_at", TS, nullable=True),
     sa.Column("closed_at", TS, nullable=True),
+    sa.Column("outcome", sa.String(32), nullable=True),  # migration 0007_desk: why the agent closed it
     sa.Index("ix_conversations_channel_ref", "channel", "external_ref"),
 )
 
@@ -220,6 +225,16 @@ work_orders = sa.Table(
     sa.Column("warned_at", TS, nullable=True),
     sa.Column("reminded_at", TS, nullable=True),
     sa.Column("satisfaction", sa.String(16), nullable=True),
+    # the agent's desk (migration 0007_desk)
+    sa.Column("source", sa.String(32), nullable=True, index=True),  # hub.work_orders.sources: 来电, 来人, web_chat ...
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("users.id"), nullable=True),  # the agent who registered it
+    sa.Column("citizen_name", sa.String(100), nullable=True),
+    sa.Column("forward_text", sa.Text, nullable=True),  # what the centre forwards to the department beyond the fields
+    sa.Column("escalated_at", TS, nullable=True),  # an urgent (抢险) order not signed in time was escalated
+    sa.Index("ix_work_orders_created_at", "created_at"),
+    sa.Index("ix_work_orders_phone", "phone"),
+    sa.Index("ix_work_orders_industry", "industry"),
+    sa.Index("ix_work_orders_category", "category"),
 )
 
 work_order_events = sa.Table(
@@ -276,4 +291,48 @@ work_order_instructions = sa.Table(
     sa.Column("author_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("created_at", TS, nullable=False),
+)
+
+# -- the agent's desk (migration 0007_desk) -------------------------------------------------------------------
+
+conversation_reads = sa.Table(
+    "conversation_reads",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("conversation_id", sa.String(36), sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("last_read_id", sa.Integer, nullable=False),  # the last message this user has seen
+)
+
+conversation_notes = sa.Table(
+    "conversation_notes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(36), sa.ForeignKey("conversations.id"), nullable=False, index=True),
+    sa.Column("author_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+canned_replies = sa.Table(
+    "canned_replies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("owner_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True),
+    sa.Column("shortcut", sa.String(32), nullable=False),  # typed after "/" in the composer
+    sa.Column("title", sa.String(100), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),  # may hold variables: {name}, {order_number} ...
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # sha256 hex; the token itself is never kept
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("last_used_at", TS, nullable=True),
+    sa.Column("revoked_at", TS, nullable=True),
 )

@@ -34,6 +34,18 @@ async def load_taxonomy(engine: AsyncEngine) -> Taxonomy:
             for r in cats
         },
         districts={r.code: Named(r.code, r.name_zh, r.name_en) for r in dists},
-        units={r.code: Unit(r.code, r.name_zh, r.name_en, parent=r.parent, kind=r.kind) for r in unit_rows},
+        units={
+            r.code: Unit(
+                r.code,
+                r.name_zh,
+                r.name_en,
+                parent=r.parent,
+                kind=r.kind,
+                alert_channel=r.alert_channel,
+                alert_address=r.alert_address,
+                emergency_sign_minutes=r.emergency_sign_minutes,
+            )
+            for r in unit_rows
+        },
         rules=tuple(DispatchRule(r.industry, r.category, r.district, r.unit) for r in rule_rows),
     )

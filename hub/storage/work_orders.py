@@ -24,6 +24,7 @@ from hub.storage.schema import (
     work_order_instructions,
     work_orders,
 )
+from hub.work_orders.query import OrderQuery, where_clauses
 
 RECEIVED = "received"  # 受理: every order starts here; only the work-order service moves it on
 
@@ -84,6 +85,9 @@ class WorkOrderStore:
         conversation_id: str | None,
         contact_id: int | None,
         actor_id: int | None = None,
+        source: str | None = None,
+        citizen_name: str | None = None,
+        forward_text: str | None = None,
         conn: AsyncConnection | None = None,
     ) -> WorkOrder:
         """Insert an order in 受理 (received, no unit) with its ``receive`` event, in one transaction.
@@ -113,6 +117,10 @@ class WorkOrderStore:
                 "urgent": urgent,
                 "created_at": now,
                 "updated_at": now,
+                "source": source,
+                "created_by": actor_id,
+                "citizen_name": citizen_name,
+                "forward_text": forward_text,
             }
             row = (await tx.execute(work_orders.insert().values(**values).returning(work_orders))).one()
             await tx.execute(
@@ -315,6 +323,17 @@ class WorkOrderStore:
                 .limit(limit)
             )
             return [rows.work_order(r) for r in result]
+
+    async def search(self, query: OrderQuery) -> tuple[list[WorkOrder], int]:
+        """One page of the orders matching ``query`` in its order, and how many match in all."""
+        where = where_clauses(query)
+        page = sa.select(work_orders).where(*where).order_by(*query.order_by())
+        total = sa.select(sa.func.count()).select_from(work_orders).where(*where)
+        async with self._engine.connect() as conn:
+            found = await conn.execute(page.limit(query.limit()).offset(query.offset()))
+            items = [rows.work_order(r) for r in found]
+            count = (await conn.execute(total)).scalar_one()
+        return items, int(count)
 
     async def count_by_state(self) -> dict[str, int]:
         """How many orders are in each state."""

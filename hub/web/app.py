@@ -14,6 +14,7 @@ from hub.localtime import DISPLAY
 from hub.models import INBOX_ROLES, Role
 from hub.web import auth, contacts, errors, health
 from hub.web.context import CTX, HubContext
+from hub.web.extensions import page_scripts
 from hub.web.i18n_web import LANG_COOKIE, locale_of, ui
 
 HERE = Path(__file__).parent
@@ -47,6 +48,7 @@ async def _template_context(request: web.Request) -> dict[str, object]:
         "csrf": request.get(auth.CSRF_KEY),
         "static": lambda name, route="static": str(request.app.router[route].url_for(filename=name)),
         "timezone": request.app[CTX].city.name,  # for pages whose scripts format times (Intl timeZone)
+        "extension_scripts": lambda page: page_scripts(request.app, page),
     }
 
 

@@ -21,6 +21,8 @@ from hub.work_orders.service import WorkOrderService
 
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 SubjectLookup = Callable[[str], Awaitable[str | None]]  # conversation id -> its subject (an email thread's)
+# (industry, category, district) -> the unit the dispatch rules choose (routing.dispatch, wired by the root)
+UnitChooser = Callable[[str | None, str | None, str | None], str | None]
 
 
 @dataclass
@@ -41,6 +43,7 @@ class HubContext:
     notice_routes: NoticeRoutes | None = None  # push channels for notices (the inbox's preference selector)
     subjects: dict[str, SubjectLookup] = field(default_factory=dict)  # per channel: what the inbox shows as subject
     city: CityTime = field(default_factory=CityTime)  # the city's zone: every page and API shows times in it
+    choose_unit: UnitChooser | None = None  # the dispatch rules, for the desk's registration form and the API
 
 
 CTX: web.AppKey[HubContext] = web.AppKey("hub_context", HubContext)

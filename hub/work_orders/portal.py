@@ -30,6 +30,7 @@ DEPT_TABS = ("to_sign", "in_progress", "due_soon", "overdue", "replied", "return
 CENTRE_TABS = ("unassigned", "supervision", "overdue", "returned", "replied", "extensions", "all")
 MAX_FILE = 5 * 1024 * 1024
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"  # served at /static/orders (route name "orders_static")
 MAX_FILES = 5
 ATTACHMENTS_KEY: web.AppKey[Path] = web.AppKey("attachments_dir", Path)
 
@@ -262,6 +263,7 @@ async def calendar_change(request: web.Request) -> web.StreamResponse:
 def setup(app: web.Application, attachments_dir: Path) -> None:
     """Mount the work-order pages."""
     app[ATTACHMENTS_KEY] = attachments_dir
+    app.router.add_static("/static/orders", STATIC_DIR, name="orders_static", append_version=True)
     app.router.add_get("/orders", centre_list)
     app.router.add_get("/dept", department_list)
     app.router.add_get("/orders/{number}", detail)

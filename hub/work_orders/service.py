@@ -155,6 +155,10 @@ class WorkOrderService:
         conversation_id: str | None,
         contact_id: int | None,
         unit: str | None = None,
+        source: str | None = None,
+        actor: User | None = None,
+        citizen_name: str | None = None,
+        forward_text: str | None = None,
     ) -> WorkOrder:
         """Register an order (受理) and, when the dispatch rules chose ``unit``, dispatch it (派单) at once.
 
@@ -165,8 +169,13 @@ class WorkOrderService:
         :class:`WorkOrderChanged` with ``automatic`` set (the citizen hears of it in the registration's reply).
 
         Args:
-            unit: the unit chosen by the dispatch rules (``routing.dispatch.match_unit``); None: the centre
-                dispatches by hand.
+            unit: the unit chosen by the dispatch rules (``routing.dispatch.match_unit``) or by the agent; None:
+                the centre dispatches by hand.
+            source: a code of :mod:`hub.work_orders.sources` (the conversation's channel, 来电, 来信 ...).
+            actor: the agent registering it at the desk (None: the bot or an outside system); the dispatch is
+                then the agent's own, not an automatic one.
+            citizen_name: the name the citizen gave.
+            forward_text: what the centre forwards to the department beyond the request fields.
 
         Returns:
             The order, dispatched or received.
@@ -184,12 +193,17 @@ class WorkOrderService:
                 urgent=urgent,
                 conversation_id=conversation_id,
                 contact_id=contact_id,
+                actor_id=actor.id if actor else None,
+                source=source,
+                citizen_name=citizen_name,
+                forward_text=forward_text,
                 conn=conn,
             )
             if unit is not None:
-                params = Params(unit=unit, note=AUTO_DISPATCH_NOTE)
+                auto = actor is None
+                params = Params(unit=unit, note=AUTO_DISPATCH_NOTE if auto else None)
                 try:
-                    dispatched = await self._transition(created, Action.DISPATCH, None, params, conn=conn, auto=True)
+                    dispatched = await self._transition(created, Action.DISPATCH, actor, params, conn=conn, auto=auto)
                 except (IllegalTransition, WorkOrderError) as exc:  # nothing of the dispatch was written
                     log.warning(
                         "work order %s: dispatch to %s refused (%s); left to the centre", created.number, unit, exc
