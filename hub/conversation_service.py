@@ -160,6 +160,7 @@ class ConversationService:
                 assignee_id=None,
                 closed_at=None,
                 handoff_reason=None,
+                outcome=None,
             )
             conversation = reopened if reopened is not None else await self.store.get(conversation.id)
         in_bot = conversation.status is ConversationStatus.BOT
@@ -392,8 +393,8 @@ class ConversationService:
         await self.bus.publish(MessageStored(conversation, message))
         return message
 
-    async def close(self, conversation_id: str, agent: User) -> Conversation:
-        """End a conversation the agent holds."""
+    async def close(self, conversation_id: str, agent: User, outcome: str | None = None) -> Conversation:
+        """End a conversation the agent holds, with why it ended (``outcome``, a code the inbox offers)."""
         conversation = await self.store.get(conversation_id)
         self._check_holder(conversation, agent)
         closed = await self.store.transition(
@@ -402,6 +403,7 @@ class ConversationService:
             status=ConversationStatus.CLOSED.value,
             closed_at=self._clock(),
             dialogue_state={},
+            outcome=outcome,
         )
         if closed is None:
             raise NotAllowed("conversation is not open")
@@ -479,5 +481,6 @@ class ConversationService:
             closed_at=None,
             handoff_reason=None,
             assignee_id=None,
+            outcome=None,
         )
         return resumed if resumed is not None else await self.store.get(conversation_id)

@@ -43,6 +43,9 @@ async def is_empty(engine: AsyncEngine) -> bool:
         return (await conn.execute(sa.select(sa.func.count()).select_from(industries))).scalar_one() == 0
 
 
+UNIT_ALERT_FIELDS = ("alert_channel", "alert_address", "emergency_sign_minutes")  # how a unit hears of orders
+
+
 def _unit_order(unit_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Parents before children (foreign keys)."""
     done: set[str] = set()
@@ -100,7 +103,7 @@ async def load_demo(engine: AsyncEngine, users_store: UserStore, directory: Path
         await conn.execute(
             units.insert(),
             [
-                {k: u.get(k) for k in ("code", "name_zh", "name_en", "parent", "kind")}
+                {k: u.get(k) for k in ("code", "name_zh", "name_en", "parent", "kind", *UNIT_ALERT_FIELDS)}
                 for u in _unit_order(unit_data["units"])
             ],
         )

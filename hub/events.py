@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from hub.models import Conversation, Message, WorkOrder
+from hub.storage.notes import Note
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,14 @@ class MessageUpdated(Event):
 
     conversation: Conversation
     message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class NoteAdded(Event):
+    """A staff member added a private note to a conversation (staff only: never sent to the citizen)."""
+
+    conversation: Conversation
+    note: Note
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +80,9 @@ class WorkOrderCreated(Event):
 class WorkOrderChanged(Event):
     """An action was taken on a work order (``action`` is a ``hub.work_orders.states.Action`` value).
 
-    ``automatic``: taken by the system on its own at registration (dispatch by rule); the citizen heard of it in
-    the registration's reply.
+    ``automatic``: taken by the system on its own at registration (dispatch by rule).
+    ``announced``: the dispatch that came with the registration (by rule or by the agent at the desk): the citizen
+    heard of it in the registration's reply or notice, so no further notice is sent.
     """
 
     work_order: WorkOrder
@@ -80,6 +90,7 @@ class WorkOrderChanged(Event):
     actor_id: int | None
     note: str | None = None
     automatic: bool = False
+    announced: bool = False
 
 
 @dataclass(frozen=True, slots=True)

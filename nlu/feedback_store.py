@@ -3,8 +3,8 @@
 The table lives on the hub's shared :data:`hub.storage.schema.metadata` (migration ``0002_nlu_feedback``);
 importing this module registers it, which the composition root does through ``nlu.web``.
 
-Life of a candidate: ``candidate`` (an agent corrected a conversation) → ``accepted`` or ``rejected`` (an
-administrator reviewed it) → ``trained`` (written into the Rasa training data by a retrain).
+Life of a candidate: ``candidate`` (an agent corrected the labels of a citizen message) → ``accepted`` or
+``rejected`` (an administrator reviewed it) → ``trained`` (written into the Rasa training data by a retrain).
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class Feedback:
     created_at: datetime
     reviewed_by: int | None = None
     reviewed_at: datetime | None = None
+    message_id: int | None = None  # the citizen message the example's text is (None: older corrections)
 
 
 def _row(row: sa.Row[tuple[object, ...]]) -> Feedback:
@@ -87,6 +88,7 @@ def _row(row: sa.Row[tuple[object, ...]]) -> Feedback:
         created_at=as_utc(m["created_at"]),
         reviewed_by=m["reviewed_by"],
         reviewed_at=None if reviewed is None else as_utc(reviewed),
+        message_id=m["message_id"],
     )
 
 
@@ -107,8 +109,9 @@ class NluFeedbackStore:
         request_type: str | None,
         industry: str | None,
         created_by: int | None,
+        message_id: int | None = None,
     ) -> Feedback:
-        """Store a new candidate."""
+        """Store a new candidate (``message_id``: the citizen message ``text`` comes from)."""
         values = {
             "conversation_id": conversation_id,
             "text": text,
@@ -119,6 +122,7 @@ class NluFeedbackStore:
             "status": FeedbackStatus.CANDIDATE.value,
             "created_by": created_by,
             "created_at": self._clock(),
+            "message_id": message_id,
         }
         async with begin(self._engine) as conn:
             result = await conn.execute(nlu_feedback.insert().values(**values).returning(nlu_feedback))

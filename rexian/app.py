@@ -25,6 +25,7 @@ from channels.voice.sip_accounts import SipAccountStore
 from hub.conversation_service import ConversationService
 from hub.dialogue.engine import DialogueEngine
 from hub.events import EventBus
+from hub.file_store import ContentStore
 from hub.nlu import NluService
 from hub.notices import NoticeRoutes
 from hub.outbox import Outbox, RetryPolicy
@@ -37,9 +38,13 @@ from hub.storage.work_orders import WorkOrderStore
 from hub.taxonomy import Taxonomy
 from hub.web.app import create_app
 from hub.web.context import HubContext
+from hub.work_orders import live as orders_live
 from hub.work_orders import portal as orders_pages
+from hub.work_orders import units_admin
+from hub.work_orders.alerts import UnitAlerts
 from hub.work_orders.calendar import WorkingCalendar, calendar_from_rows
 from hub.work_orders.notifier import CitizenNotifier
+from hub.work_orders.registration import DeskRegistration
 from hub.work_orders.service import WorkOrderService
 from knowledge_base import web as kb_web
 from knowledge_base.hub_adapter import AnnouncementBoard, IndexedKnowledgeBase
@@ -54,6 +59,7 @@ from routing import inbox
 from routing.chat_queue import ChatQueue
 from routing.desk import RuleDispatchDesk
 from routing.dispatch import match_unit
+from routing.inbox_common import InboxSettings
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +155,24 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         log_path=settings.data_dir / "rasa-server.log",
     )
     calendar = CalendarHolder(calendar_from_rows(await orders.calendar_days()))
-    order_service = WorkOrderService(orders, taxonomy, calendar, bus, tz=city.zone)
+    order_service = WorkOrderService(
+        orders, taxonomy, calendar, bus, tz=city.zone, emergency_sign_minutes=settings.emergency_sign_minutes
+    )
     desk = RuleDispatchDesk(orders, conversations, taxonomy, bus, order_service)
     dialogue = DialogueEngine(nlu_service or nlu, kb, desk, taxonomy(), settings.bot, announcements=notices)
     service = ConversationService(conversations, dialogue, bus)
     desk.contacts = service  # the desk links contacts through the service that runs it (ADR 0022)
     notice_routes = NoticeRoutes(service)
-    CitizenNotifier(service, taxonomy, bus, notice_routes).attach()
+    outbound_files = ContentStore(settings.data_dir / "attachments" / "outbound")  # e.g. a department's photos
+    CitizenNotifier(
+        service,
+        taxonomy,
+        bus,
+        notice_routes,
+        orders=orders,
+        attachments_dir=settings.data_dir / "attachments",  # the order pages' uploads (orders_pages.setup)
+        photos=outbound_files,
+    ).attach()
     outbox = Outbox(
         OutboxStore(engine), conversations, RetryPolicy(settings.outbox_retry_base_s, settings.outbox_retry_max_s)
     )
@@ -188,6 +205,17 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         city=city,
         choose_unit=lambda industry, category, district: match_unit(taxonomy().rules, industry, category, district),
     )
+
+    async def reload_taxonomy() -> None:
+        taxonomy.current = await load_taxonomy(engine)
+
+    ctx.reload_taxonomy = reload_taxonomy
+    ctx.outbound_files = outbound_files
+    unit_alerts = UnitAlerts(
+        order_service, bus, ctx.staff_alerts, RetryPolicy(settings.outbox_retry_base_s, settings.outbox_retry_max_s)
+    )
+    unit_alerts.attach()  # SMS/e-mail alerts to departments (senders registered by the channels below)
+    ctx.registration = DeskRegistration(order_service, service, taxonomy, ctx.choose_unit, notice_routes, city)
     ivr_flows = await IvrFlows.open(engine)  # installs the default 12319 flow on the first start
     app = create_app(
         ctx,
@@ -202,9 +230,12 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
             voice_web.TEMPLATE_DIR,
         ],
     )
-    inbox.setup(app, ChatQueue(conversations, service))
+    # agents are shown the same knowledge-base matches the bot would offer a citizen, no weaker ones
+    inbox.setup(app, ChatQueue(conversations, service), InboxSettings(kb_floor=settings.bot.kb_offer_threshold))
     web_chat.setup(app)
+    orders_live.setup(app)  # before the order pages: /orders/live is not an order number
     orders_pages.setup(app, settings.data_dir / "attachments")
+    units_admin.setup(app)
     rest.setup(app)
     kb_service = KnowledgeService(KnowledgeStore(engine), taxonomy, lambda: kb.reload(taxonomy()), city=city)
     kb_web.setup(app, kb_service, notices.reload)
@@ -272,6 +303,8 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
             log.warning("handled messages of %d conversations left unhandled by the last run", recovered)
         watcher.append(asyncio.create_task(watch_deadlines(order_service, settings.deadline_scan_seconds)))
         outbox.start()
+        await unit_alerts.resync()
+        unit_alerts.start()
         if mail is not None:
             mail.start()
 
@@ -279,6 +312,7 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         if mail is not None:
             await mail.stop()
         await outbox.stop()
+        await unit_alerts.stop()
         for task in watcher:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -21,6 +21,7 @@ from channels.voice import check_cli as voice_check_cli
 from channels.voice import cli as voice_cli
 from hub.localtime import DEFAULT_TIMEZONE, UnknownTimezone, load_zone
 from hub.logsafe import setup_logging
+from hub.web.api_v1 import cli as api_token_cli
 from rexian.settings import Settings, default_data_dir
 
 if TYPE_CHECKING:
@@ -120,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"are read in it (default {DEFAULT_TIMEZONE}; env REXIAN_TIMEZONE)",
     )
     serve.add_argument(
+        "--emergency-sign-minutes",
+        type=int,
+        default=int(os.environ.get("REXIAN_EMERGENCY_SIGN_MINUTES") or 30),
+        metavar="N",
+        help="an urgent (抢险) order not signed for this many minutes after dispatch escalates, unless its unit "
+        "sets its own limit at /admin/units (default 30; env REXIAN_EMERGENCY_SIGN_MINUTES)",
+    )
+    serve.add_argument(
         "--no-prompt-check",
         action="store_true",
         default=os.environ.get("REXIAN_PROMPT_CHECK", "on").lower() in ("off", "0", "no", "false"),
@@ -176,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(sip_secret)
     sip_secret.add_argument("username")
     sip_secret.add_argument("--realm", default=None, help="Digest realm (default: the voice channel's, 'rexian')")
+    api_token_cli.add_parser(user_sub, _store_args)
 
     nlu = sub.add_parser("nlu", help="the Rasa NLU service")
     nlu_sub = nlu.add_subparsers(dest="nlu_command", required=True, metavar="ACTION")
@@ -214,6 +224,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         nlu_timeout=getattr(args, "nlu_timeout", 2.0),
         timezone=getattr(args, "timezone", None) or DEFAULT_TIMEZONE,
         prompt_check=not getattr(args, "no_prompt_check", False),
+        emergency_sign_minutes=getattr(args, "emergency_sign_minutes", 30),
         demo=getattr(args, "demo", False),
         telegram_token=getattr(args, "telegram_token", None),
         telegram_secret=getattr(args, "telegram_secret", None),
@@ -411,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_migrate(_settings(args)))
     elif args.command == "demo":
         asyncio.run(_demo_load(_settings(args)))
+    elif args.command == "user" and args.user_command == "token":
+        return api_token_cli.run(args, _open_store)
     elif args.command == "user" and args.user_command == "sip-secret":
         asyncio.run(_user_sip_secret(_settings(args), args.username, args.realm))
     elif args.command == "user":

@@ -11,6 +11,7 @@ from hub.demo import load_demo as load_hub_demo
 from hub.storage.users import UserStore
 from knowledge_base.demo import load_demo_articles
 from rexian.schema import migrate
+from routing.demo import load_demo_canned
 
 
 async def load_demo(engine: AsyncEngine, users: UserStore, directory: Path = DEMO_DIR) -> bool:
@@ -18,6 +19,7 @@ async def load_demo(engine: AsyncEngine, users: UserStore, directory: Path = DEM
     if not await load_hub_demo(engine, users, directory):
         return False
     await load_demo_articles(engine, directory)
+    await load_demo_canned(engine)  # the inbox's shared canned replies
     return True
 
 

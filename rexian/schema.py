@@ -26,6 +26,7 @@ from channels.email import store as _email_store  # noqa: F401 - imported for th
 from channels.open311 import store as _open311_store  # noqa: F401
 from channels.sms import store as _sms_store  # noqa: F401
 from channels.voice import call_store as _call_store  # noqa: F401
+from channels.voice import outbound_store as _outbound_store  # noqa: F401
 from channels.voice import sip_accounts as _sip_accounts  # noqa: F401
 from channels.voice.ivr import flow_store as _flow_store  # noqa: F401
 from hub.storage import outbox as _outbox  # noqa: F401

@@ -50,9 +50,12 @@ class Settings:
     bot: BotSettings = field(default_factory=BotSettings)
     timezone: str = DEFAULT_TIMEZONE  # the city's IANA zone: pages, APIs, notices and exports show its local time
     prompt_check: bool = True  # the IVR editor checks the intelligibility of a saved flow's prompts (ADR 0027)
+    emergency_sign_minutes: int = 30  # 抢险: an urgent order unsigned this long escalates (units may set their own)
 
     def __post_init__(self) -> None:
         CityTime.named(self.timezone)  # an unknown zone is refused here (UnknownTimezone, a ValueError)
+        if not 1 <= self.emergency_sign_minutes <= 24 * 60:
+            raise ValueError("--emergency-sign-minutes must be between 1 and 1440")
         if (
             self.telegram_token
             and not self.telegram_polling

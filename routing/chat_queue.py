@@ -19,6 +19,11 @@ class ChatQueue:
         self._conversations = conversations
         self._service = service
 
+    @property
+    def store(self) -> ConversationStore:
+        """The conversation store the queue reads."""
+        return self._conversations
+
     async def waiting(self, limit: int = 200) -> list[Conversation]:
         """Conversations waiting for an agent, longest waiting first."""
         return await self._conversations.list_by_status(ConversationStatus.QUEUED, limit=limit)

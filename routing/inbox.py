@@ -1,13 +1,20 @@
 """The agents' shared inbox: page, live WebSocket and JSON API (login with an inbox role required).
 
-The queue it shows and takes from is :class:`routing.chat_queue.ChatQueue`.
+The queue it shows and takes from is :class:`routing.chat_queue.ChatQueue`. The views, search, unread markers
+and notes are in :mod:`routing.inbox_views`, canned replies in :mod:`routing.canned`.
+
+- ``GET /agent``: the page; ``GET /agent/ws``: live events (queue changes, messages and private notes of the
+  conversations the user may see).
+- ``GET /api/conversations/{id}``: transcript, private notes, NLU, KB suggestions above the floor, contact,
+  history, orders (viewing it marks it read for the user).
+- ``POST /api/conversations/{id}/claim``, ``/reply`` ``{"text"}``, ``/close`` ``{"outcome"}`` (the outcome is
+  optional for API clients; the page always asks for one, see :mod:`routing.outcomes`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,6 +24,7 @@ import aiohttp_jinja2
 from aiohttp import WSMsgType, web
 
 from hub.conversation_service import InvalidMessage, NotAllowed
+from hub.dialogue.ports import KbAnswer
 from hub.events import (
     CallFinished,
     CallOffered,
@@ -25,15 +33,35 @@ from hub.events import (
     ConversationQueued,
     MessageStored,
     MessageUpdated,
+    NoteAdded,
     Subscription,
 )
 from hub.logsafe import mask
-from hub.models import INBOX_ROLES, Conversation, ConversationStatus, User
-from hub.storage.conversations import ConversationNotFound
-from hub.web.auth import current_user, require_roles
+from hub.models import INBOX_ROLES, Conversation, ConversationStatus
+from hub.storage.canned import CannedStore
+from hub.storage.inbox_queries import InboxQueries
+from hub.storage.notes import NoteStore
+from hub.web.api_v1.canned import HOTLINE
+from hub.web.auth import require_roles
 from hub.web.context import CTX, HubContext
 from hub.web.i18n_web import labels, locale_of
+from routing import canned, inbox_views
 from routing.chat_queue import ChatQueue
+from routing.inbox_common import (
+    SETTINGS,
+    STAFF_MANAGERS,
+    STORES,
+    InboxSettings,
+    InboxStores,
+    agent_of,
+    dumps,
+    error,
+    json_response,
+    load_conversation,
+    read_json,
+)
+from routing.inbox_views import message_labels, names, nlu_display, note_json, unanswered
+from routing.outcomes import OUTCOMES, is_outcome
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +72,13 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)
+_dumps = dumps
+_json = json_response
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=_dumps)
-
-
-async def conversation_summary(ctx: HubContext, conversation: Conversation) -> dict[str, Any]:
+async def conversation_summary(ctx: HubContext, conversation: Conversation, locale: str = "zh-CN") -> dict[str, Any]:
     """What the inbox list shows for a conversation (times with the city's offset, as every staff API)."""
     last = await ctx.conversations.last_message(conversation.id)
-    tax = ctx.taxonomy()
-    industry = tax.industries.get(conversation.industry or "")
     subject_of = ctx.subjects.get(conversation.channel)
     return {
         "id": conversation.id,
@@ -66,12 +88,23 @@ async def conversation_summary(ctx: HubContext, conversation: Conversation) -> d
         "handoff_reason": conversation.handoff_reason,
         "request_type": conversation.request_type,
         "industry": conversation.industry,
-        "industry_name": industry.name_zh if industry else None,
+        **names(ctx, locale, conversation.request_type, conversation.industry),
+        "outcome": conversation.outcome,
         "queued_at": ctx.city.iso(conversation.queued_at),
         "updated_at": ctx.city.iso(conversation.updated_at),
+        "closed_at": ctx.city.iso(conversation.closed_at),
         "last_text": (last.text[:80] if last else ""),
         "subject": await subject_of(conversation.id) if subject_of is not None else None,
     }
+
+
+def suggestions(request: web.Request, text: str | None, industry: str | None) -> list[KbAnswer]:
+    """KB articles for the citizen's last question that reach the inbox's confidence floor."""
+    kb = request.app[CTX].kb
+    if kb is None or not text:
+        return []
+    floor = request.app[SETTINGS].kb_floor
+    return [s for s in kb.search(text, k=3) if s.confidence >= floor]
 
 
 @require_roles(INBOX_ROLES)
@@ -79,69 +112,79 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     """GET /agent: the inbox page."""
     locale = locale_of(request)
     tax = request.app[CTX].taxonomy()
+    strings = labels(locale, "voice.", "telegram.", "inbox.", "outcome.", "canned.")
     choices = {
         "types": [[t.code, t.name(locale)] for t in tax.request_types.values()],
         "industries": [[i.code, i.name(locale)] for i in tax.industries.values()],
+        "channels": sorted([[k.split(".", 1)[1], v] for k, v in strings.items() if k.startswith("channel.")]),
+        "statuses": [[code, strings.get(f"status.{code}", code)] for code in inbox_views.STATUSES],
+        "waiting": list(inbox_views.WAITING_CHOICES),
+        "outcomes": [[code, strings.get(f"outcome.{code}", code)] for code in OUTCOMES],
     }
-    strings = labels(locale, "voice.", "telegram.", "inbox.subject")
-    return aiohttp_jinja2.render_template("agent.html", request, {"labels": strings, "choices": choices})
-
-
-@require_roles(INBOX_ROLES, api=True)
-async def inbox_list(request: web.Request) -> web.StreamResponse:
-    """GET /api/inbox: the queue and the agent's own open conversations."""
-    ctx = request.app[CTX]
-    user = current_user(request)
-    assert user is not None
-    queue = request.app[QUEUE]
-    queued = await queue.waiting()
-    mine = await queue.held_by(user)
-    return _json(
+    user = agent_of(request)
+    return aiohttp_jinja2.render_template(
+        "agent.html",
+        request,
         {
-            "queue": [await conversation_summary(ctx, c) for c in queued],
-            "mine": [await conversation_summary(ctx, c) for c in mine],
-        }
+            "labels": strings,
+            "choices": choices,
+            "manager": user.role in STAFF_MANAGERS,
+            "outcomes": choices["outcomes"],
+        },
     )
 
 
-async def _load(request: web.Request) -> Conversation:
-    try:
-        return await request.app[CTX].conversations.get(request.match_info["id"])
-    except ConversationNotFound:
-        raise web.HTTPNotFound(text='{"error": "unknown_conversation"}', content_type="application/json") from None
+_load = load_conversation
 
 
 @require_roles(INBOX_ROLES, api=True)
 async def conversation_detail(request: web.Request) -> web.StreamResponse:
-    """GET /api/conversations/{id}: transcript, NLU result, the citizen's history and work orders."""
+    """GET /api/conversations/{id}: transcript, notes, NLU result, the citizen's history and work orders.
+
+    Viewing a conversation marks its messages read for the user.
+    """
     ctx = request.app[CTX]
+    locale = locale_of(request)
+    user = agent_of(request)
+    stores = request.app[STORES]
     conversation = await _load(request)
     messages = await ctx.conversations.messages(conversation.id)
+    if messages:
+        await stores.queries.mark_read(user.id, conversation.id, messages[-1].id)
     nlu = next((m.nlu for m in reversed(messages) if m.nlu), None)
     contact = await ctx.conversations.get_contact(conversation.contact_id) if conversation.contact_id else None
     history: list[dict[str, Any]] = []
     orders = await ctx.work_orders.list_for_conversation(conversation.id)
     if contact is not None:
         for earlier in await ctx.conversations.list_for_contact(contact.id, exclude=conversation.id):
-            history.append(await conversation_summary(ctx, earlier))
+            history.append(await conversation_summary(ctx, earlier, locale))
         known = {o.id for o in orders}
         orders += [o for o in await ctx.work_orders.list_for_contact(contact.id) if o.id not in known]
     tax = ctx.taxonomy()
-    last_citizen = next((m.text for m in reversed(messages) if m.sender_kind.value == "citizen"), None)
-    suggestions = []
-    if ctx.kb is not None and last_citizen:
-        suggestions = [
-            {"article_id": s.article_id, "question": s.question, "answer": s.answer, "confidence": s.confidence}
-            for s in ctx.kb.search(last_citizen, k=3)
-        ]
+    last_citizen = next((m for m in reversed(messages) if m.sender_kind.value == "citizen"), None)
+    found = suggestions(request, last_citizen.text if last_citizen else None, conversation.industry)
     call_records = request.app.get(CALL_RECORDS)
+    shown = []
+    for m in messages:
+        item = m.to_json(ctx.city)
+        if m.sender_kind.value == "citizen":
+            item["labels"] = message_labels(ctx, m, locale)
+        shown.append(item)
     return _json(
         {
-            "conversation": await conversation_summary(ctx, conversation),
+            "conversation": await conversation_summary(ctx, conversation, locale),
             "calls": await call_records(request, conversation.id) if call_records is not None else [],
-            "kb_suggestions": suggestions,
-            "messages": [m.to_json(ctx.city) for m in messages],
+            "kb_suggestions": [
+                {"article_id": s.article_id, "question": s.question, "answer": s.answer, "confidence": s.confidence}
+                for s in found
+            ],
+            "kb_floor": request.app[SETTINGS].kb_floor,
+            "messages": shown,
+            "notes": [note_json(ctx, n) for n in await stores.notes.for_conversation(conversation.id)],
+            "unanswered": unanswered(messages),
+            "last_citizen_message_id": last_citizen.id if last_citizen else None,
             "nlu": nlu,
+            "nlu_display": nlu_display(ctx, nlu, locale),
             "contact": None
             if contact is None
             else {
@@ -161,7 +204,7 @@ async def conversation_detail(request: web.Request) -> web.StreamResponse:
                     "request_type": o.request_type,
                     "industry": o.industry,
                     "unit": o.unit,
-                    "unit_name": tax.units[o.unit].name_zh if o.unit in tax.units else None,
+                    "unit_name": tax.units[o.unit].name(locale) if o.unit in tax.units else None,
                     "address": o.address,
                     "created_at": ctx.city.iso(o.created_at),
                 }
@@ -171,10 +214,7 @@ async def conversation_detail(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _agent(request: web.Request) -> User:
-    user = current_user(request)
-    assert user is not None
-    return user
+_agent = agent_of
 
 
 @require_roles(INBOX_ROLES, api=True)
@@ -209,13 +249,19 @@ async def reply(request: web.Request) -> web.StreamResponse:
 
 @require_roles(INBOX_ROLES, api=True)
 async def close(request: web.Request) -> web.StreamResponse:
-    """POST /api/conversations/{id}/close."""
+    """POST /api/conversations/{id}/close {"outcome": code} (outcome optional: one of routing.outcomes)."""
     conversation = await _load(request)
+    body = await read_json(request)
+    if body is None:
+        return error(400, "invalid_json")
+    outcome = body.get("outcome")
+    if outcome is not None and not is_outcome(outcome):
+        return error(400, "unknown_outcome")
     try:
-        closed = await request.app[CTX].service.close(conversation.id, _agent(request))
+        closed = await request.app[CTX].service.close(conversation.id, _agent(request), outcome)
     except NotAllowed as exc:
         return _json({"error": "conflict", "message": str(exc)}, status=409)
-    return _json(await conversation_summary(request.app[CTX], closed))
+    return _json(await conversation_summary(request.app[CTX], closed, locale_of(request)))
 
 
 @require_roles(INBOX_ROLES, api=True)
@@ -223,11 +269,16 @@ async def inbox_socket(request: web.Request) -> web.StreamResponse:
     """GET /agent/ws: live inbox events (queue changes and messages of visible conversations)."""
     ctx = request.app[CTX]
     user = _agent(request)
+    locale = locale_of(request)
     origin = request.headers.get("Origin")
     if origin is not None and origin.split("://", 1)[-1] != request.host:
         raise web.HTTPForbidden(text='{"error": "cross_origin"}', content_type="application/json")
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=64 * 1024)
     await ws.prepare(request)
+
+    def may_see(conv: Conversation) -> bool:  # what this user's inbox is told about live
+        visible = conv.status is ConversationStatus.QUEUED or conv.assignee_id == user.id
+        return visible or user.role in STAFF_MANAGERS
 
     async def push(subscription: Subscription) -> None:
         while True:
@@ -239,28 +290,38 @@ async def inbox_socket(request: web.Request) -> web.StreamResponse:
             if isinstance(event, ConversationQueued):
                 payload = {
                     "type": "queued",
-                    "conversation": await conversation_summary(ctx, event.conversation),
+                    "conversation": await conversation_summary(ctx, event.conversation, locale),
                 }
             elif isinstance(event, ConversationAssigned):
                 payload = {
                     "type": "assigned",
-                    "conversation": await conversation_summary(ctx, event.conversation),
+                    "conversation": await conversation_summary(ctx, event.conversation, locale),
                 }
             elif isinstance(event, ConversationClosed):
                 payload = {
                     "type": "closed",
-                    "conversation": await conversation_summary(ctx, event.conversation),
+                    "conversation": await conversation_summary(ctx, event.conversation, locale),
                 }
             elif isinstance(event, (MessageStored, MessageUpdated)):
                 conv = event.conversation
-                visible = conv.status is ConversationStatus.QUEUED or conv.assignee_id == user.id
-                if visible or user.role.value in ("supervisor", "admin"):
+                if may_see(conv):
                     kind = "message" if isinstance(event, MessageStored) else "message_updated"
-                    payload = {"type": kind, "message": event.message.to_json(ctx.city)}
+                    payload = {
+                        "type": kind,
+                        "message": event.message.to_json(ctx.city),
+                        "conversation_state": {
+                            "id": conv.id,
+                            "status": conv.status.value,
+                            "assignee_id": conv.assignee_id,
+                            "channel": conv.channel,
+                        },
+                    }
+            elif isinstance(event, NoteAdded) and may_see(event.conversation):  # the page drops what it shows
+                payload = {"type": "note", "note": note_json(ctx, event.note)}
             elif isinstance(event, CallOffered) and event.agent_id == user.id:  # rings this agent's softphone
                 payload = {
                     "type": "call_offered",
-                    "conversation": await conversation_summary(ctx, event.conversation),
+                    "conversation": await conversation_summary(ctx, event.conversation, locale),
                     "caller": mask(event.caller) if event.caller else None,
                 }
             elif isinstance(event, CallFinished):
@@ -287,13 +348,18 @@ async def inbox_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-def setup(app: web.Application, queue: ChatQueue) -> None:
-    """Mount the inbox page, its WebSocket and API on the hub's app."""
+def setup(app: web.Application, queue: ChatQueue, settings: InboxSettings | None = None) -> None:
+    """Mount the inbox page, its WebSocket and API (and the views, notes and canned replies) on the hub's app."""
     app[QUEUE] = queue
+    app[SETTINGS] = settings or InboxSettings()
+    app[HOTLINE] = lambda: app[SETTINGS].hotline  # {hotline} of the staff API's canned replies
+    engine = queue.store.engine
+    app[STORES] = InboxStores(InboxQueries(engine), NoteStore(engine), CannedStore(engine))
     app.router.add_static("/static/routing", STATIC_DIR, name="routing_static", append_version=True)
     app.router.add_get("/agent", inbox_page)
     app.router.add_get("/agent/ws", inbox_socket)
-    app.router.add_get("/api/inbox", inbox_list)
+    inbox_views.setup(app)
+    canned.setup(app)
     app.router.add_get("/api/conversations/{id}", conversation_detail)
     app.router.add_post("/api/conversations/{id}/claim", claim)
     app.router.add_post("/api/conversations/{id}/reply", reply)

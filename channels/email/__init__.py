@@ -14,7 +14,7 @@ from channels.email import downloads
 from channels.email.config import EmailSettings, MailLimits
 from channels.email.imap import ImapReader
 from channels.email.ingest import CHANNEL_EMAIL, AttachmentStore, MailIngest
-from channels.email.sender import EmailSender
+from channels.email.sender import EmailSender, StaffAlertMail
 from channels.email.store import EmailStore
 from hub.i18n import register_domain
 from hub.logsafe import mask
@@ -64,7 +64,8 @@ def setup(
     files = AttachmentStore(data_dir / "attachments" / "email")
     ingest = MailIngest(ctx.service, emails, files, settings.limits, settings.mail_from)
     reader = ImapReader(settings, ingest)
-    outbox.register(CHANNEL_EMAIL, EmailSender(settings, emails))
+    outbox.register(CHANNEL_EMAIL, EmailSender(settings, emails, ctx.outbound_files))
+    ctx.staff_alerts[CHANNEL_EMAIL] = StaffAlertMail(settings)  # departments' alerts (hub.work_orders.alerts)
     downloads.setup(app, files)
 
     async def subject(conversation_id: str) -> str | None:

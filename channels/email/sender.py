@@ -9,18 +9,24 @@ before sending, so a reply or a bounce finds its conversation. Bot and system me
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime, formataddr, make_msgid
+from pathlib import Path
 
 import aiosmtplib
 
 from channels.email.config import EmailSettings
 from channels.email.store import EmailStore, Thread
+from hub.file_store import ContentStore
 from hub.i18n import t
 from hub.models import Conversation, Message, SenderKind
 from hub.outbox import PermanentFailure
+from hub.work_orders.reply_photos import photo_path
 
 _ADDRESS = re.compile(r"[^@\s<>\"(),;:]{1,128}@[^@\s<>\"(),;:]{1,190}\.[A-Za-z0-9-]{1,63}")
 _REPLY_PREFIX = re.compile(r"^\s*(re|回复|答复)\s*[:：]", re.IGNORECASE)
@@ -44,9 +50,17 @@ def our_message_id(message: Message, domain: str) -> str:
 
 
 def build_reply(
-    settings: EmailSettings, conversation: Conversation, message: Message, to: str, thread: Thread | None
+    settings: EmailSettings,
+    conversation: Conversation,
+    message: Message,
+    to: str,
+    thread: Thread | None,
+    photos: Sequence[tuple[str, str, bytes]] = (),
 ) -> EmailMessage:
-    """The MIME message for ``message``: multipart/alternative, plain text and escaped HTML, UTF-8."""
+    """The MIME message for ``message``: multipart/alternative, plain text and escaped HTML, UTF-8.
+
+    ``photos`` (name, content type, bytes: a department's photos sent with a notice) are attached (multipart/mixed).
+    """
     mail = EmailMessage()
     mail["From"] = formataddr((t("email.from_name", conversation.locale), settings.mail_from))
     mail["To"] = to
@@ -62,6 +76,9 @@ def build_reply(
     mail.set_content(message.text, charset="utf-8")
     body = "<br>\n".join(html.escape(line) for line in message.text.splitlines())
     mail.add_alternative(f'<!doctype html><html><body><div lang="zh-CN">{body}</div></body></html>', subtype="html")
+    for name, content_type, data in photos:
+        maintype, _, subtype = content_type.partition("/")
+        mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return mail
 
 
@@ -72,9 +89,10 @@ def _permanent(code: int) -> bool:
 class EmailSender:
     """Sends hub messages of email conversations through the configured SMTP server."""
 
-    def __init__(self, settings: EmailSettings, emails: EmailStore) -> None:
+    def __init__(self, settings: EmailSettings, emails: EmailStore, photos: ContentStore | None = None) -> None:
         self.settings = settings
         self.emails = emails
+        self.photos = photos  # the hub's outbound files (photos sent to citizens)
 
     async def send(self, conversation: Conversation, message: Message) -> None:
         """Deliver ``message``; raises :class:`PermanentFailure` (5xx, no address) or :class:`DeliveryError`."""
@@ -82,35 +100,62 @@ class EmailSender:
         to = thread.address if thread is not None else (conversation.external_ref or "")
         if not _ADDRESS.fullmatch(to):
             raise PermanentFailure(f"conversation {conversation.id} has no email address to reply to")
-        mail = build_reply(self.settings, conversation, message, to, thread)
+        photos = []
+        for record in message.attachments:
+            path = photo_path(self.photos, record)
+            if path is not None:
+                data = await asyncio.get_running_loop().run_in_executor(None, Path.read_bytes, path)
+                photos.append((str(record.get("name") or "photo"), str(record["content_type"]), data))
+        mail = build_reply(self.settings, conversation, message, to, thread, photos)
         await self.emails.record_outbound(our_message_id(message, self.settings.domain), conversation.id, message.id)
-        s = self.settings
-        tls = s.smtp_tls
-        try:
-            await aiosmtplib.send(
-                mail,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_user,
-                password=s.smtp_password,
-                use_tls=tls == "ssl" or (tls == "auto" and s.smtp_port == 465),
-                start_tls=True
-                if tls == "starttls"
-                else (False if tls in ("none", "ssl") or s.smtp_port == 465 else None),
-                timeout=s.timeout_s,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            if codes and all(_permanent(c) for c in codes):
-                raise PermanentFailure(
-                    f"recipient refused: {exc.recipients[0].code} {exc.recipients[0].message}"
-                ) from None
-            raise DeliveryError(f"recipient deferred: {codes}") from None
-        except aiosmtplib.SMTPAuthenticationError as exc:  # a configuration problem: keep the mail until fixed
-            raise DeliveryError(f"SMTP authentication failed: {exc.code}") from None
-        except aiosmtplib.SMTPResponseException as exc:
-            if _permanent(exc.code):
-                raise PermanentFailure(f"SMTP {exc.code} {exc.message}") from None
-            raise DeliveryError(f"SMTP {exc.code} {exc.message}") from None
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
+        await smtp_send(self.settings, mail)
+
+
+async def smtp_send(s: EmailSettings, mail: EmailMessage) -> None:
+    """Hand ``mail`` to the configured SMTP server; raises :class:`PermanentFailure` (5xx) or :class:`DeliveryError`."""
+    tls = s.smtp_tls
+    try:
+        await aiosmtplib.send(
+            mail,
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_user,
+            password=s.smtp_password,
+            use_tls=tls == "ssl" or (tls == "auto" and s.smtp_port == 465),
+            start_tls=True if tls == "starttls" else (False if tls in ("none", "ssl") or s.smtp_port == 465 else None),
+            timeout=s.timeout_s,
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        codes = [r.code for r in exc.recipients]
+        if codes and all(_permanent(c) for c in codes):
+            raise PermanentFailure(f"recipient refused: {exc.recipients[0].code} {exc.recipients[0].message}") from None
+        raise DeliveryError(f"recipient deferred: {codes}") from None
+    except aiosmtplib.SMTPAuthenticationError as exc:  # a configuration problem: keep the mail until fixed
+        raise DeliveryError(f"SMTP authentication failed: {exc.code}") from None
+    except aiosmtplib.SMTPResponseException as exc:
+        if _permanent(exc.code):
+            raise PermanentFailure(f"SMTP {exc.code} {exc.message}") from None
+        raise DeliveryError(f"SMTP {exc.code} {exc.message}") from None
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
+
+
+class StaffAlertMail:
+    """Sends a staff alert (:attr:`hub.web.context.HubContext.staff_alerts` ``["email"]``) to a unit's address."""
+
+    def __init__(self, settings: EmailSettings) -> None:
+        self.settings = settings
+
+    async def __call__(self, address: str, subject: str, text: str) -> None:
+        """Mail ``text`` to ``address`` (plain text, UTF-8, ``Auto-Submitted: auto-generated``)."""
+        if not _ADDRESS.fullmatch(address):
+            raise PermanentFailure("not an e-mail address")
+        mail = EmailMessage()
+        mail["From"] = formataddr((t("email.from_name", "zh-CN"), self.settings.mail_from))
+        mail["To"] = address
+        mail["Subject"] = subject
+        mail["Date"] = format_datetime(datetime.now(UTC))
+        mail["Message-ID"] = make_msgid("rexian.alert", self.settings.domain)
+        mail["Auto-Submitted"] = "auto-generated"
+        mail.set_content(text, charset="utf-8")
+        await smtp_send(self.settings, mail)

@@ -16,7 +16,7 @@ from channels.sms import bulk_web
 from channels.sms.bulk import BulkRunner
 from channels.sms.config import SmsSettings
 from channels.sms.inbound import CHANNEL_SMS, SmsInbound
-from channels.sms.sender import SmsSender
+from channels.sms.sender import SmsSender, StaffAlertSms
 from channels.sms.session import SmppSession
 from channels.sms.store import SmsStore
 from hub.i18n import register_domain
@@ -74,6 +74,7 @@ def setup(app: web.Application, outbox: Outbox, engine: AsyncEngine, settings: S
     channel = SmsChannel(session, inbound, BulkRunner(session, store), store)
     outbox.register(CHANNEL_SMS, SmsSender(session, store))
     session.on_bound.append(lambda: outbox.wake(CHANNEL_SMS))
+    ctx.staff_alerts[CHANNEL_SMS] = StaffAlertSms(session, store)  # departments' alerts (hub.work_orders.alerts)
     bulk_web.setup(app, store, channel.bulk)
 
     async def health() -> dict[str, Any]:

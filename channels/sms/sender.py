@@ -7,8 +7,10 @@ with its SMSC message id, so a retry after a broken link submits only the segmen
 
 from __future__ import annotations
 
+import itertools
+
 from channels.sms.segments import split
-from channels.sms.session import SmppSession, SubmitRejected
+from channels.sms.session import NotBound, SmppSession, SubmitRejected
 from channels.sms.store import SmsStore
 from hub.models import Conversation, Message
 from hub.outbox import PermanentFailure
@@ -47,3 +49,39 @@ class SmsSender:
             await self.store.record_submit(
                 smsc_id, part=segment.seq, total=segment.total, destination=number, message_id=message.id
             )
+
+
+class StaffAlertSms:
+    """Sends a staff alert (:attr:`hub.web.context.HubContext.staff_alerts` ``["sms"]``) to a unit's phone.
+
+    The hub's alert loop retries what raises (and stops on :class:`PermanentFailure`); each attempt submits the
+    whole text again.
+    """
+
+    def __init__(self, session: SmppSession, store: SmsStore, bind_wait_s: float = 5.0) -> None:
+        self.session = session
+        self.store = store
+        self.bind_wait_s = bind_wait_s
+        self._refs = itertools.count(1)
+
+    async def __call__(self, address: str, subject: str, text: str) -> None:
+        """Submit ``text`` to ``address`` (the subject is for e-mail; an SMS carries the text only)."""
+        number = "".join(c for c in address if c.isdigit())
+        if not number or len(number) > 20:
+            raise PermanentFailure("not a phone number")
+        try:
+            segments = split(text, ref=next(self._refs) & 0xFF)
+        except ValueError as exc:
+            raise PermanentFailure(str(exc)) from None
+        if not await self.session.wait_bound(self.bind_wait_s):
+            raise DeliveryError("not bound to the SMSC")
+        for segment in segments:
+            try:
+                smsc_id = await self.session.submit(number, segment)
+            except SubmitRejected as exc:
+                if exc.temporary:
+                    raise DeliveryError(str(exc)) from None
+                raise PermanentFailure(str(exc)) from None
+            except NotBound as exc:
+                raise DeliveryError(str(exc)) from None
+            await self.store.record_submit(smsc_id, part=segment.seq, total=segment.total, destination=number)

@@ -76,7 +76,7 @@ def setup(
     # Requests are closed explicitly: Bot.shutdown() does nothing for a Bot that was never initialize()d.
     send_request = HTTPXRequest(connect_timeout=5.0, read_timeout=10.0)
     bot = Bot(token, request=send_request, get_updates_request=send_request, **kwargs)
-    outbox.register(CHANNEL_TELEGRAM, TelegramSender(bot, token), close=send_request.shutdown)
+    outbox.register(CHANNEL_TELEGRAM, TelegramSender(bot, token, ctx.outbound_files), close=send_request.shutdown)
     photos = PhotoDownloader(bot, ctx.service, files, token=token, retry=RetryPolicy(*retry))
 
     async def start_photos(_app: web.Application) -> None:

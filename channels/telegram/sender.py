@@ -1,12 +1,21 @@
-"""Outbound Telegram: the outbox's :class:`hub.outbox.Sender` for the ``telegram`` channel (``sendMessage``)."""
+"""Outbound Telegram: the outbox's :class:`hub.outbox.Sender` for the ``telegram`` channel (``sendMessage``).
+
+A message carrying photos sent to the citizen (a department's reply, :mod:`hub.work_orders.reply_photos`) is sent as
+its text, then one ``sendPhoto`` per photo.
+"""
 
 from __future__ import annotations
+
+import asyncio
+from pathlib import Path
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from hub.file_store import ContentStore
 from hub.models import Conversation, Message
 from hub.outbox import PermanentFailure
+from hub.work_orders.reply_photos import photo_path
 
 MAX_TEXT = 4096  # Bot API limit of one text message
 
@@ -23,9 +32,10 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
 class TelegramSender:
     """Sends a hub message to the conversation's chat (its ``external_ref`` is the chat id)."""
 
-    def __init__(self, bot: Bot, token: str) -> None:
+    def __init__(self, bot: Bot, token: str, photos: ContentStore | None = None) -> None:
         self.bot = bot
         self._token = token
+        self.photos = photos  # the hub's outbound files (photos sent to citizens)
 
     def _redact(self, error: object) -> str:
         return str(error).replace(self._token, "<token>")
@@ -38,6 +48,11 @@ class TelegramSender:
         try:
             for part in split_text(message.text):
                 await self.bot.send_message(chat_id=int(ref), text=part)
+            for record in message.attachments:
+                path = photo_path(self.photos, record)
+                if path is not None:
+                    data = await asyncio.get_running_loop().run_in_executor(None, Path.read_bytes, path)
+                    await self.bot.send_photo(chat_id=int(ref), photo=data, filename=str(record.get("name") or "photo"))
         except (Forbidden, BadRequest) as exc:
             raise PermanentFailure(f"{type(exc).__name__}: {self._redact(exc)}") from None
         except TelegramError as exc:

@@ -50,6 +50,9 @@ def setup(
 
     channel = VoiceChannel(settings, hub=hub, flows=flows, accounts=accounts, calendar=calendar, zone=ctx.city.zone)
     ctx.channel_health[CHANNEL_VOICE] = channel.health
+    from .callback_web import CALLBACKS
+
+    app[CALLBACKS] = lambda: channel.callbacks  # started with the app; call-backs need a trunk (else 503)
 
     async def start(_app: web.Application) -> None:
         await channel.start()

@@ -141,6 +141,21 @@ class AgentDesk:
                 return binding
         return None
 
+    def pause_for_callback(self, agent_id: int) -> bool:
+        """Take an available agent out of the queue while they call a citizen back; whether they were paused."""
+        agent = self.acd.agents.get(agent_id)
+        if agent is None or agent.state.value != "available":
+            return False
+        with contextlib.suppress(AcdError):
+            self._apply(self.acd.pause(agent_id, now=self._now()))
+            return True
+        return False
+
+    def resume_after_callback(self, agent_id: int) -> None:
+        """The call-back is over: the agent takes queued calls again."""
+        with contextlib.suppress(AcdError, KeyError):
+            self._apply(self.acd.agent_available(agent_id, now=self._now()))
+
     # -- callers -------------------------------------------------------------------------------------------
 
     def enqueue(self, session: CallSession, action: Enqueue) -> None:

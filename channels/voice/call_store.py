@@ -49,6 +49,7 @@ calls = sa.Table(
     sa.Column("recordings", sa.JSON, nullable=False),
     sa.Column("voicemail_path", sa.String(500), nullable=True),
     sa.Column("transcript", sa.Text, nullable=True),
+    sa.Column("direction", sa.String(16), nullable=False, server_default="inbound"),  # inbound | outbound (0009)
 )
 
 
@@ -59,6 +60,13 @@ class HangupCause(StrEnum):
     AGENT_BYE = "agent_bye"  # the agent hung up
     IVR_END = "ivr_end"  # the flow hung up (goodbye, after voicemail)
     ABANDONED = "abandoned"  # the caller hung up while waiting in the queue
+    # call-backs (outbound): why the citizen was not reached or who ended the conversation
+    AGENT_NO_ANSWER = "agent_no_answer"  # the agent's softphone rang out or refused
+    AGENT_CANCELLED = "agent_cancelled"  # the agent hung up while the citizen's phone rang
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    TRUNK_REFUSED = "trunk_refused"
+    CITIZEN_BYE = "citizen_bye"
     REJECTED = "rejected"  # blacklisted caller
     NO_INPUT = "no_input"  # no valid input after the retries
     OVERFLOW = "overflow"  # no agent within the maximum wait and nowhere to go
@@ -118,6 +126,7 @@ class CallRecord:
     recordings: list[str] = field(default_factory=list)
     voicemail_path: str | None = None
     transcript: str | None = None
+    direction: str = "inbound"  # outbound: an agent's call-back (caller = the hotline, called = the citizen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +182,11 @@ class CallStore:
         self._engine = engine
         self._clock = clock
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """The database (the voice channel's other stores share it)."""
+        return self._engine
+
     async def start_call(
         self,
         *,
@@ -183,6 +197,7 @@ class CallStore:
         conversation_id: str | None = None,
         contact_id: int | None = None,
         routing: str = "normal",
+        direction: str = "inbound",
     ) -> CallRecord:
         """Record an arriving call; a second start with the same SIP Call-ID returns the first record."""
         if not sip_call_id or len(sip_call_id) > 255:
@@ -195,6 +210,7 @@ class CallStore:
             "conversation_id": conversation_id,
             "contact_id": contact_id,
             "routing": routing,
+            "direction": direction,
             "ivr_path": [],
             "recordings": [],
         }
@@ -323,7 +339,7 @@ class CallStore:
             sa.func.avg(sa.case((queued, calls.c.wait_s))),
             sa.func.max(sa.case((queued, calls.c.wait_s))),
             sa.func.avg(sa.case((answered, calls.c.talk_s))),
-        ).where(calls.c.arrived_at >= start, calls.c.arrived_at < end)
+        ).where(calls.c.arrived_at >= start, calls.c.arrived_at < end, calls.c.direction == "inbound")
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).one()
         floats = [None if v is None else round(float(v), 3) for v in row[7:]]

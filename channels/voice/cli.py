@@ -63,6 +63,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=float(env("REXIAN_TTS_SPEED", "1.0")),
         help="speaking speed, 0.5-2.5 (default 1.0; env REXIAN_TTS_SPEED)",
     )
+    group.add_argument(
+        "--sip-trunk",
+        default=env("REXIAN_SIP_TRUNK"),
+        help="outbound SIP trunk for agents' call-backs, host:port or sip:host:port (env REXIAN_SIP_TRUNK; "
+        "default: none, call-backs are off)",
+    )
+    group.add_argument(
+        "--sip-trunk-caller-id",
+        default=env("REXIAN_SIP_TRUNK_CALLER_ID", "12319"),
+        help="caller ID of call-backs, the hotline number (default 12319; env REXIAN_SIP_TRUNK_CALLER_ID)",
+    )
+    group.add_argument(
+        "--sip-trunk-user",
+        default=env("REXIAN_SIP_TRUNK_USER"),
+        help="Digest user for the trunk (env REXIAN_SIP_TRUNK_USER)",
+    )
+    group.add_argument(
+        "--sip-trunk-password",
+        default=env("REXIAN_SIP_TRUNK_PASSWORD"),
+        help="Digest password for the trunk (env REXIAN_SIP_TRUNK_PASSWORD)",
+    )
+    group.add_argument(
+        "--callback-hourly-cap",
+        type=int,
+        default=int(env("REXIAN_CALLBACK_HOURLY_CAP", "20")),
+        help="call-backs one agent may start per hour (default 20; env REXIAN_CALLBACK_HOURLY_CAP)",
+    )
     group.add_argument("--no-voice", action="store_true", help="do not start the SIP endpoint")
 
 
@@ -76,6 +103,15 @@ def settings_from(args: argparse.Namespace) -> VoiceSettings | None:
         raise SystemExit(f"rexian: --asr-workers must be 1-64, not {args.asr_workers}")
     if not 0.5 <= args.tts_speed <= 2.5:
         raise SystemExit(f"rexian: --tts-speed must be between 0.5 and 2.5, not {args.tts_speed}")
+    if not 1 <= args.callback_hourly_cap <= 10000:
+        raise SystemExit(f"rexian: --callback-hourly-cap must be 1-10000, not {args.callback_hourly_cap}")
+    if args.sip_trunk:
+        from .trunk import TrunkError, parse_trunk
+
+        try:
+            parse_trunk(args.sip_trunk)
+        except TrunkError as exc:
+            raise SystemExit(f"rexian: --sip-trunk: {exc}") from None
     return VoiceSettings(
         sip_host=args.sip_host,
         sip_port=args.sip_port,
@@ -87,4 +123,9 @@ def settings_from(args: argparse.Namespace) -> VoiceSettings | None:
         tts_engine=args.tts_engine,
         tts_voice=args.tts_voice,
         tts_speed=args.tts_speed,
+        trunk=args.sip_trunk or None,
+        trunk_caller_id=args.sip_trunk_caller_id,
+        trunk_user=args.sip_trunk_user or None,
+        trunk_password=args.sip_trunk_password,
+        callback_hourly_cap=args.callback_hourly_cap,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ASR_ENGINES = ("auto", "whisper", "vosk", "off")
@@ -44,6 +44,12 @@ class VoiceSettings:
         agent_ring_s: how long an agent's softphone rings before the next agent is tried.
         ring_s: how long callers hear ringing before the IVR answers (0: at once).
         prompt_cache_dir: where synthesised prompts are cached as G.711 (default ``<data dir>/voice/prompts``).
+        trunk: the outbound SIP trunk for call-backs, ``host:port`` or ``sip:host:port`` (None: no call-backs).
+        trunk_caller_id: the number citizens see when the centre calls back (the hotline).
+        trunk_user: Digest user name for the trunk (None: the trunk does not challenge).
+        trunk_password: Digest password for the trunk.
+        callback_hourly_cap: call-backs one agent may start per hour.
+        callback_ring_s: how long a citizen's phone rings before a call-back gives up.
     """
 
     sip_host: str = "127.0.0.1"
@@ -64,6 +70,12 @@ class VoiceSettings:
     agent_ring_s: float = 20.0
     ring_s: float = 0.0
     prompt_cache_dir: Path | None = None
+    trunk: str | None = None
+    trunk_caller_id: str = "12319"
+    trunk_user: str | None = None
+    trunk_password: str | None = field(default=None, repr=False)  # never in logs
+    callback_hourly_cap: int = 20
+    callback_ring_s: float = 45.0
 
     @property
     def speech_models(self) -> Path:

@@ -72,7 +72,8 @@ class CallContext:
 
 
 def _cause_key(cause: str) -> str:
-    known = {"caller_bye", "agent_bye", "ivr_end", "abandoned", "rejected", "no_input", "overflow", "interrupted"}
+    known = {"caller_bye", "agent_bye", "ivr_end", "abandoned", "rejected", "no_input", "overflow", "interrupted",
+             "agent_no_answer", "agent_cancelled", "busy", "no_answer", "trunk_refused", "citizen_bye"}  # fmt: skip
     return f"voice.cause.{cause if cause in known else 'error'}"
 
 

@@ -20,6 +20,8 @@ from datetime import tzinfo
 from typing import Any
 
 from channels.voice.sip_accounts import SipAccountStore
+from hub.events import WorkOrderCreated
+from hub.i18n import t
 from hub.localtime import DEFAULT_ZONE
 from routing.acd import Acd
 
@@ -27,13 +29,16 @@ from .agents import AgentDesk
 from .asr import SpeechRecognizer
 from .asr_results import SpeechEngine
 from .asr_whisper import WhisperRecognizer
+from .callback import CallbackDesk
 from .config import VoiceSettings
 from .hub_port import VoiceHub
 from .ivr.flow import AgentNode
 from .ivr.runtime import IvrSession
 from .ivr.store import IvrFlows
 from .leg import MediaClock, MediaLeg, open_leg_socket
+from .outbound_store import OutboundStore
 from .prompt_check import warm_texts
+from .readout import OrderReadout
 from .sdp import Direction, SdpParseError, SessionDescription, create_answer
 from .session import CallSession
 from .sip.digest import DigestChallenger
@@ -108,6 +113,8 @@ class VoiceChannel:
         self.tcp: SipTcpServer | None = None
         self.ua: UserAgent | None = None
         self.desk: AgentDesk | None = None
+        self.callbacks: CallbackDesk | None = None
+        self.readout = OrderReadout(self.tts, self._live_legs)
         self.port = settings.sip_port
         self._tasks: set[asyncio.Task[Any]] = set()
         self._refresher: asyncio.Task[None] | None = None
@@ -123,6 +130,10 @@ class VoiceChannel:
             await self.hub.recover_interrupted_calls()
         except Exception:
             log.exception("could not end the calls of the previous run; they stay open")
+        try:
+            await OutboundStore(self.hub.calls.engine).interrupted()  # their call records were ended just above
+        except Exception:
+            log.exception("could not mark the call-backs of the previous run as interrupted")
         await self._refresh_credentials()
         challenger = DigestChallenger(s.realm, secret=secrets.token_bytes(32), clock=time.time)
         registrar = Registrar(s.realm, challenger, lambda _user: None, ha1_lookup=self._ha1_of)
@@ -141,6 +152,8 @@ class VoiceChannel:
             agent_of=self._agent_of,
             queues=self._queues,
         )
+        self.callbacks = self._callback_desk(self.ua, self.desk)
+        self.hub.bus.subscribe(WorkOrderCreated, self.readout.on_created)
         await self._load_speech()  # never raises: logs "speech input disabled: ..." when there is no model
         self._refresher = asyncio.create_task(self._refresh_loop(), name="voice:credentials")
         self._spawn(self._warm())
@@ -153,6 +166,39 @@ class VoiceChannel:
             s.advertised_host,
             "on" if self.asr.available or self.free_asr.available else "off",
         )
+
+    def _callback_desk(self, ua: UserAgent, desk: AgentDesk) -> CallbackDesk:
+        registrar = ua.registrar
+        assert registrar is not None
+
+        def busy(agent_id: int) -> bool:
+            agent = desk.acd.agents.get(agent_id)
+            return agent is not None and agent.state.value in ("ringing", "busy")
+
+        return CallbackDesk(
+            ua=ua,
+            execute=self._execute,
+            clock=self.clock,
+            settings=self.settings,
+            hub=self.hub,
+            store=OutboundStore(self.hub.calls.engine),
+            tts=self.tts,
+            binding_of=lambda agent_id: desk.binding_of(agent_id, registrar),
+            pause_agent=desk.pause_for_callback,
+            resume_agent=desk.resume_after_callback,
+            agent_busy=busy,
+        )
+
+    def _live_legs(self, conversation_id: str) -> list[tuple[MediaLeg, MediaLeg]]:
+        """(caller, agent) legs of the bridged calls of a conversation: inbound calls and call-backs."""
+        pairs = self.callbacks.live_legs(conversation_id) if self.callbacks is not None else []
+        for pending in self.calls.values():
+            session = pending.session
+            if session is None or session.agent_leg is None or session.caller_gone:
+                continue
+            if session.ctx.conversation.id == conversation_id:
+                pairs.append((session.leg, session.agent_leg))
+        return pairs
 
     async def _load_speech(self) -> None:
         """Pick and load the menu and free-speech recognizers (``--asr-engine``, ADR 0027)."""
@@ -192,6 +238,8 @@ class VoiceChannel:
                         await pending.session.task
             elif self.ua is not None:
                 self._execute(self.ua.hangup(call_id, self._now()))
+        if self.callbacks is not None:
+            await self.callbacks.close()
         if self.desk is not None:
             self.desk.close()
         if self._refresher is not None:
@@ -253,6 +301,11 @@ class VoiceChannel:
 
     async def _warm(self) -> None:
         texts = warm_texts(self.flows.holder())
+        if self.settings.trunk:  # what an agent hears when a call-back fails
+            texts = [
+                *texts,
+                *(t(f"voice.callback.prompt.{c}", "zh-CN") for c in ("busy", "no_answer", "trunk_refused")),
+            ]
         try:
             await self.tts.warm(texts)
         except Exception:
@@ -269,6 +322,8 @@ class VoiceChannel:
 
     def _on_event(self, _endpoint: object, event: Event) -> None:
         desk = self.desk
+        if self._callback_event(event):
+            return
         if isinstance(event, IncomingCall):
             self._incoming(event)
         elif isinstance(event, CallConfirmed):
@@ -288,6 +343,21 @@ class VoiceChannel:
             desk.failed(event.call_id, event.status)
         elif isinstance(event, (AgentRegistered, AgentUnregistered)) and desk is not None:
             desk.registration(event)
+
+    def _callback_event(self, event: Event) -> bool:
+        """Route an event of a call-back's leg to the call-back desk; whether it was one."""
+        callbacks = self.callbacks
+        if callbacks is None or not isinstance(event, (OutgoingAnswered, OutgoingFailed, CallEnded)):
+            return False
+        if not callbacks.owns(event.call_id):
+            return False
+        if isinstance(event, OutgoingAnswered):
+            callbacks.answered(event.call_id, event.sdp)
+        elif isinstance(event, OutgoingFailed):
+            callbacks.failed(event.call_id, event.status)
+        else:
+            callbacks.ended(event.call_id)
+        return True
 
     def _incoming(self, call: IncomingCall) -> None:
         assert self.ua is not None
@@ -443,7 +513,7 @@ class VoiceChannel:
             return pending.leg
         if self.desk is not None and call_id in self.desk.agent_calls:
             return self.desk.agent_calls[call_id].leg
-        return None
+        return self.callbacks.leg_of(call_id) if self.callbacks is not None else None
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -24,9 +24,11 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from channels.voice import callback_web
 from channels.voice.call_store import CallNotFound, CallStore
 from channels.voice.call_store import calls as calls_table
 from channels.voice.config import VoiceSettings
+from channels.voice.outbound_store import OutboundStore
 from channels.voice.sip_accounts import SipAccountStore
 from hub.clock import as_utc, utc_now
 from hub.localtime import CityTime
@@ -47,6 +49,7 @@ OUTCOMES = ("answered", "abandoned", "voicemail", "rejected")
 MAX_ROWS = 500
 MAX_RANGE_DAYS = 366
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+PLAY_DEDUP_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +117,23 @@ async def message_audio(request: web.Request) -> web.StreamResponse:
     attachment = message.attachments[index]
     if not isinstance(attachment, dict) or attachment.get("kind") != "audio":
         raise _not_found()
-    return await _send_audio(request.app[STATE].data_dir, attachment.get("file"))
+    response = await _send_audio(request.app[STATE].data_dir, attachment.get("file"))
+    if attachment.get("label") == "voicemail":
+        await _played(request, message.id, user)
+    return response
+
+
+async def _played(request: web.Request, message_id: int, user: User) -> None:
+    """Record that ``user`` played a voicemail: once per listening (the first byte range, at most once a minute)."""
+    from .callback_web import OUTBOUND
+
+    wanted = request.headers.get("Range", "")
+    if wanted and not wanted.replace(" ", "").startswith("bytes=0-"):
+        return  # the player fetching the rest of a file it is already playing
+    store = request.app[OUTBOUND]
+    last = await store.last_play(message_id, user.id)
+    if last is None or (utc_now() - last).total_seconds() >= PLAY_DEDUP_S:
+        await store.voicemail_action(message_id, user.id, "play")
 
 
 @require_roles(list(Role), api=True)
@@ -132,7 +151,21 @@ async def call_audio(request: web.Request) -> web.StreamResponse:
     index = int(request.match_info["index"])
     if index >= len(files):
         raise _not_found()
-    return await _send_audio(state.data_dir, files[index], allow_absolute=True)
+    response = await _send_audio(state.data_dir, files[index], allow_absolute=True)
+    if record.voicemail_path and index == len(record.recordings) and record.conversation_id:
+        message = await _voicemail_message(request, record.conversation_id)
+        if message is not None:
+            await _played(request, message, user)
+    return response
+
+
+async def _voicemail_message(request: web.Request, conversation_id: str) -> int | None:
+    from .callback_web import voicemail_index
+
+    for message in await request.app[CTX].conversations.messages(conversation_id):
+        if voicemail_index(message) is not None:
+            return message.id
+    return None
 
 
 # -- call records as shown to staff --------------------------------------------------------------------------------
@@ -181,8 +214,11 @@ def call_view(record: Any, agents: dict[int, str], *, full_caller: bool, city: C
         n = len(record.recordings or [])
         recordings.append({"label": "voicemail", "url": f"/voice/calls/{record.id}/audio/{n}"})
     caller = record.caller or ""
+    called = record.called or ""
     return {
         "id": record.id,
+        "direction": getattr(record, "direction", "inbound"),
+        "called": called if full_caller else mask(called),
         "conversation_id": record.conversation_id,
         "arrived_at": city.iso(arrived),
         "arrived_local": city.format(arrived, "%Y-%m-%d %H:%M:%S"),
@@ -358,3 +394,4 @@ def setup(
     app.router.add_get("/calls", calls_page)
     app.router.add_get("/agent/softphone", softphone_page)
     app.router.add_post("/agent/softphone", softphone_reset)
+    callback_web.setup(app, OutboundStore(engine))

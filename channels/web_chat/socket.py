@@ -31,6 +31,7 @@ from hub.intake import Inbound, Stored
 from hub.models import Conversation, SenderKind
 from hub.web.context import CTX
 from hub.web.i18n_web import locale_of
+from hub.work_orders.reply_photos import photo_path
 
 log = logging.getLogger(__name__)
 
@@ -191,10 +192,34 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def notice_photo(request: web.Request) -> web.StreamResponse:
+    """GET /chat/photos/{message_id}/{index}?c=CONVERSATION: a photo sent to the citizen (a department's reply).
+
+    The conversation id (known only to the citizen's browser) must be the message's, on the web chat.
+    """
+    ctx = request.app[CTX]
+    index = int(request.match_info["index"])
+    message = await ctx.service.reads.message(int(request.match_info["message_id"]))
+    if message is None or message.conversation_id != request.query.get("c") or index >= len(message.attachments):
+        raise web.HTTPNotFound()
+    conversation = await ctx.service.reads.get(message.conversation_id)
+    record = message.attachments[index]
+    path = photo_path(ctx.outbound_files, record) if conversation.channel == CHANNEL_WEB else None
+    if path is None:
+        raise web.HTTPNotFound()
+    headers = {
+        "Content-Type": str(record["content_type"]),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, max-age=86400",
+    }
+    return web.FileResponse(path, headers=headers)
+
+
 def setup(app: web.Application) -> None:
     """Mount the web chat on the hub's app and report its health."""
     app.router.add_get("/chat", chat_page)
     app.router.add_get("/chat/ws", chat_socket)
+    app.router.add_get(r"/chat/photos/{message_id:\d{1,12}}/{index:\d{1,3}}", notice_photo)
     app.router.add_static("/static/web_chat", STATIC_DIR, name="web_chat_static", append_version=True)
 
     async def health() -> dict[str, Any]:

@@ -82,6 +82,11 @@ class ConversationStore:
         self._engine = engine
         self._clock = clock
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """The database this store uses (the inbox's queries, notes and canned replies share it)."""
+        return self._engine
+
     async def create(
         self,
         channel: str,

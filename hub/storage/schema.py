@@ -235,6 +235,7 @@ work_orders = sa.Table(
     sa.Index("ix_work_orders_phone", "phone"),
     sa.Index("ix_work_orders_industry", "industry"),
     sa.Index("ix_work_orders_category", "category"),
+    sa.Index("ix_work_orders_state_due_at", "state", "due_at"),  # migration 0010_order_tabs: overdue/due-soon tabs
 )
 
 work_order_events = sa.Table(

@@ -12,7 +12,9 @@ from aiohttp import web
 from hub.i18n import load_catalogs
 from hub.localtime import DISPLAY
 from hub.models import INBOX_ROLES, Role
-from hub.web import auth, contacts, errors, health
+from hub.storage.api_tokens import ApiTokenStore
+from hub.web import auth, contact_pages, contacts, errors, health
+from hub.web.api_v1 import routes as api_v1
 from hub.web.context import CTX, HubContext
 from hub.web.extensions import page_scripts
 from hub.web.i18n_web import LANG_COOKIE, locale_of, ui
@@ -105,5 +107,7 @@ def create_app(ctx: HubContext, template_dirs: Iterable[Path] = ()) -> web.Appli
     app.router.add_post("/logout", auth.logout)
     app.router.add_get("/staff", staff_home)
     app.router.add_post("/api/contacts/{id}/preferred-channel", contacts.set_preferred_channel)
+    api_v1.setup(app, ApiTokenStore(ctx.work_orders.engine))  # /api/v1: the staff API (bearer tokens)
+    contact_pages.setup(app)
     app.router.add_static("/static", HERE / "static", name="static", append_version=True)
     return app

@@ -11,18 +11,22 @@ from aiohttp import web
 from hub.conversation_service import ConversationService
 from hub.dialogue.ports import KnowledgeBase
 from hub.events import EventBus
+from hub.file_store import ContentStore
 from hub.localtime import CityTime
 from hub.notices import NoticeRoutes
 from hub.storage.conversations import ConversationStore
 from hub.storage.users import UserStore
 from hub.storage.work_orders import WorkOrderStore
 from hub.taxonomy import Taxonomy
+from hub.work_orders.registration import DeskRegistration
 from hub.work_orders.service import WorkOrderService
 
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 SubjectLookup = Callable[[str], Awaitable[str | None]]  # conversation id -> its subject (an email thread's)
 # (industry, category, district) -> the unit the dispatch rules choose (routing.dispatch, wired by the root)
 UnitChooser = Callable[[str | None, str | None, str | None], str | None]
+# (address, subject, text) -> sent; raises on failure (hub.outbox.PermanentFailure: retrying cannot help)
+StaffAlertSend = Callable[[str, str, str], Awaitable[None]]
 
 
 @dataclass
@@ -44,6 +48,10 @@ class HubContext:
     subjects: dict[str, SubjectLookup] = field(default_factory=dict)  # per channel: what the inbox shows as subject
     city: CityTime = field(default_factory=CityTime)  # the city's zone: every page and API shows times in it
     choose_unit: UnitChooser | None = None  # the dispatch rules, for the desk's registration form and the API
+    registration: DeskRegistration | None = None  # the desk's 受理 (registration pages, POST /api/v1/work-orders)
+    staff_alerts: dict[str, StaffAlertSend] = field(default_factory=dict)  # "sms"/"email": alerts to departments
+    reload_taxonomy: Callable[[], Awaitable[None]] | None = None  # after administrators changed units or categories
+    outbound_files: ContentStore | None = None  # files sent to citizens (a department's photos): channels read them
 
 
 CTX: web.AppKey[HubContext] = web.AppKey("hub_context", HubContext)

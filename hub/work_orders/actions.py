@@ -48,6 +48,7 @@ class Params:
     department_at_fault: bool = False
     target: str | None = None  # merge: the number of the order that carries on
     attachments: tuple[dict[str, Any], ...] = ()
+    forward_text: str | None = None  # dispatch: what the centre forwards to the unit (None: unchanged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,12 @@ async def _assign(step: Step) -> Change:
         change.values["return_locked"] = True
     if step.automatic:
         change.data["auto"] = True
+    if step.params.forward_text is not None:  # the form sent the field: the centre set or edited it
+        forward = clean_text(step.params.forward_text)
+        if forward != (step.order.forward_text or None):
+            change.values["forward_text"] = forward  # audited: the history event keeps the old and the new text
+            change.data["forward_text"] = forward
+            change.data["forward_text_was"] = step.order.forward_text
     return change
 
 

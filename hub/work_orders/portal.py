@@ -18,15 +18,18 @@ from hub.reports.kpis import unit_kpis
 from hub.web.auth import current_user, require_roles
 from hub.web.context import CTX
 from hub.web.i18n_web import locale_of
+from hub.work_orders import intake_pages, print_page
+from hub.work_orders.forwarding import forwarded
+from hub.work_orders.order_lists import list_context
 from hub.work_orders.refusals import Refusal
 from hub.work_orders.service import RETURN_REASONS, SATISFACTION, NotFound, Params, WorkOrderError, WorkOrderService
-from hub.work_orders.states import Action, State
+from hub.work_orders.states import Action
 
 log = logging.getLogger(__name__)
 
 CENTRE_PAGE_ROLES = [Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.LEADER]
 ORDER_ROLES = [*CENTRE_PAGE_ROLES, Role.DEPARTMENT]
-DEPT_TABS = ("to_sign", "in_progress", "due_soon", "overdue", "replied", "returned", "closed")
+DEPT_TABS = ("to_sign", "in_progress", "due_soon", "overdue", "replied", "returned", "closed", "all")
 CENTRE_TABS = ("unassigned", "supervision", "overdue", "returned", "replied", "extensions", "all")
 MAX_FILE = 5 * 1024 * 1024
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -48,55 +51,18 @@ def _user(request: web.Request) -> User:
     return user
 
 
-async def _tab_orders(service: WorkOrderService, user: User, tab: str) -> list[WorkOrder]:
-    units = service.visible_units(user)
-    now = service.now()
-    find = service.store.find
-    if tab == "to_sign":
-        return await find(units=units, states=[State.DISPATCHED.value])
-    if tab == "in_progress":
-        return await find(units=units, states=[State.SIGNED.value, State.IN_PROGRESS.value])
-    if tab == "due_soon":
-        soon = await find(
-            units=units, states=[State.SIGNED.value, State.IN_PROGRESS.value], due_before=service.due_soon_before(now)
-        )
-        return [o for o in soon if o.due_at is not None and o.due_at >= now]
-    if tab == "overdue":
-        return await find(units=units, states=[State.SIGNED.value, State.IN_PROGRESS.value], due_before=now)
-    if tab == "unassigned":
-        return await find(units=None, states=[State.RECEIVED.value])
-    if tab == "supervision":
-        return await find(units=units, supervised=True, states=[s.value for s in State if s is not State.CLOSED])
-    if tab == "extensions":
-        numbers = {e["number"] for e in await service.store.pending_extensions()}
-        return [o for o in await find(units=units) if o.number in numbers]
-    if tab == "all":
-        return await find(units=units)
-    return await find(units=units, states=[tab])
-
-
 async def _list(request: web.Request, template: str, tabs: tuple[str, ...]) -> web.StreamResponse:
     service = _service(request)
     user = _user(request)
-    tab = request.query.get("tab", tabs[0])
-    if tab not in tabs:
+    if "tab" in request.query and request.query["tab"] not in tabs:
         raise web.HTTPBadRequest(text="unknown tab")
-    now = service.now()
-    local = now.astimezone(service.tz)
+    ctx = request.app[CTX]
+    data = await list_context(service, user, request.query, tabs, ctx.city)
+    local = data["now"].astimezone(service.tz)
     units = service.visible_units(user)
-    kpis = await unit_kpis(service.store.engine, local.year, local.month, service.tz, units)
-    return aiohttp_jinja2.render_template(
-        template,
-        request,
-        {
-            "tabs": tabs,
-            "tab": tab,
-            "orders": await _tab_orders(service, user, tab),
-            "kpis": kpis,
-            "tax": request.app[CTX].taxonomy(),
-            "now": now,
-        },
-    )
+    data["kpis"] = await unit_kpis(service.store.engine, local.year, local.month, service.tz, units)
+    data["tax"] = ctx.taxonomy()
+    return aiohttp_jinja2.render_template(template, request, data)
 
 
 @require_roles(CENTRE_PAGE_ROLES)
@@ -126,7 +92,11 @@ async def detail(request: web.Request) -> web.StreamResponse:
     order = await _order(request)
     ctx = request.app[CTX]
     tax = ctx.taxonomy()
-    messages = await ctx.conversations.messages(order.conversation_id) if order.conversation_id else []
+    # a department sees the centre's forwarded text (or the citizen's own messages of this request), never the chat
+    dept_user = user.role is Role.DEPARTMENT
+    forward = await forwarded(order, ctx.conversations, service.store)
+    chat = order.conversation_id if not dept_user else None
+    messages = await ctx.conversations.messages(chat) if chat else []
     sub_units = tax.unit_subtree(order.unit)[1:] if order.unit else []
     return aiohttp_jinja2.render_template(
         "order_detail.html",
@@ -138,6 +108,7 @@ async def detail(request: web.Request) -> web.StreamResponse:
             "instructions": await service.store.instructions(order.id),
             "extensions": await service.store.extensions(order.id),
             "messages": messages,
+            "forward": forward,
             "actions": [a.value for a in service.actions_for(user, order)],
             "duplicates": await service.likely_duplicates(order) if user.role is not Role.DEPARTMENT else [],
             "units": [u for u in tax.units.values() if u.kind != "centre"],
@@ -212,6 +183,7 @@ async def act(request: web.Request) -> web.StreamResponse:
             target=fields.get("target") or None,
             department_at_fault=fields.get("at_fault") == "on",
             attachments=tuple(files),
+            forward_text=fields.get("forward_text"),
         )
         await service.act(order.number, action, user, params)
     except ValueError as exc:  # WorkOrderError, IllegalTransition (refusals), bad Action value
@@ -264,10 +236,12 @@ def setup(app: web.Application, attachments_dir: Path) -> None:
     """Mount the work-order pages."""
     app[ATTACHMENTS_KEY] = attachments_dir
     app.router.add_static("/static/orders", STATIC_DIR, name="orders_static", append_version=True)
+    intake_pages.setup(app)  # /orders/new and /orders/{number}/edit (registration, before /orders/{number})
     app.router.add_get("/orders", centre_list)
     app.router.add_get("/dept", department_list)
     app.router.add_get("/orders/{number}", detail)
     app.router.add_post("/orders/{number}/act", act)
     app.router.add_get("/orders/{number}/files/{file}", attachment)
+    app.router.add_get("/orders/{number}/print", print_page.print_order)
     app.router.add_get("/admin/calendar", calendar_page)
     app.router.add_post("/admin/calendar", calendar_change)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,11 +25,17 @@ from hub.work_orders.actions import SATISFACTION as SATISFACTION
 from hub.work_orders.actions import Params as Params
 from hub.work_orders.actions import WorkOrderError as WorkOrderError
 from hub.work_orders.calendar import WorkingCalendar, calendar_from_rows
+from hub.work_orders.escalation import DEFAULT_EMERGENCY_SIGN_MINUTES, escalate_unsigned
 from hub.work_orders.states import Action, IllegalTransition, Side, State, allowed_actions, next_state
 
 log = logging.getLogger(__name__)
 
 CENTRE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
+# request fields the centre may correct before dispatch (WorkOrderService.edit)
+EDITABLE = frozenset(
+    {"request_type", "industry", "category", "district", "address", "phone", "description", "urgent"}
+    | {"citizen_name", "forward_text"}
+)
 AUTO_DISPATCH_NOTE = "自动派单"  # the history note of a dispatch by rule at registration
 
 
@@ -67,6 +74,7 @@ class WorkOrderService:
         bus: EventBus,
         clock: Clock = utc_now,
         tz: tzinfo = DEFAULT_ZONE,  # the city's zone (from the composition root): local days and deadlines
+        emergency_sign_minutes: int = DEFAULT_EMERGENCY_SIGN_MINUTES,  # 抢险: unless the unit sets its own
     ) -> None:
         self.store = store
         self.taxonomy = taxonomy
@@ -74,6 +82,7 @@ class WorkOrderService:
         self.bus = bus
         self._clock = clock
         self.tz = tz
+        self.emergency_sign_minutes = emergency_sign_minutes
 
     def now(self) -> datetime:
         """The service's current time (injected clock)."""
@@ -212,7 +221,8 @@ class WorkOrderService:
         await self.bus.publish(WorkOrderCreated(created))
         if dispatched is None:
             return created
-        await self.bus.publish(dispatched.event)
+        # the registration's reply (bot) or notice (desk) names the unit: the citizen needs no second notice
+        await self.bus.publish(replace(dispatched.event, announced=True))
         return dispatched.order
 
     async def act(self, number: str, action: Action, user: User | None, params: Params | None = None) -> WorkOrder:
@@ -271,6 +281,71 @@ class WorkOrderService:
         event = WorkOrderChanged(updated, action.value, step.actor_id, step.note, automatic=auto)
         return Transition(updated, event, change.then)
 
+    # -- corrections of the request (受理) ---------------------------------------------------------------
+
+    async def edit(
+        self, number: str, values: dict[str, Any], user: User | None, *, record_only: bool = False
+    ) -> WorkOrder:
+        """Correct an order's request fields before dispatch, recorded with who changed what.
+
+        The history event is ``edit`` with ``{"changes": {field: [old, new]}}`` (unchanged fields left out; no
+        event when nothing changed). Callers validate the values (``hub.work_orders.registration``).
+
+        Args:
+            values: new values of :data:`EDITABLE` fields.
+            record_only: record the changes as a ``relabel`` event without changing the order, in any state (a
+                label correction after dispatch: the department's order stays as it is).
+
+        Raises:
+            NotFound: no such order, or ``user`` may not see it.
+            WorkOrderError: ``edit_after_dispatch`` (no longer received), ``role_not_allowed``, ``unknown_field``,
+                ``changed_meanwhile``.
+        """
+        order = await self.store.get_by_number(number)
+        if order is None or (user is not None and not self.can_view(user, order)):
+            raise NotFound(number)
+        if side_of(user) not in (Side.CENTRE, Side.LEADER):
+            raise WorkOrderError("role_not_allowed", action="edit")
+        if any(name not in EDITABLE for name in values):
+            raise WorkOrderError("unknown_field")
+        if not record_only and order.state != State.RECEIVED.value:
+            raise WorkOrderError("edit_after_dispatch", state=order.state)
+        changes = {k: [getattr(order, k), v] for k, v in values.items() if getattr(order, k) != v}
+        if not changes:
+            return order
+        action = "relabel" if record_only else "edit"
+        updated = await self.store.apply(
+            order,
+            action=action,
+            to_state=order.state,
+            actor_id=user.id if user else None,
+            note=None,
+            data={"changes": changes},
+            values=None if record_only else {k: new for k, (_old, new) in changes.items()},
+        )
+        if updated is None:
+            raise WorkOrderError("changed_meanwhile")
+        log.info("work order %s: %s %s", number, action, ", ".join(changes))
+        await self.bus.publish(WorkOrderChanged(updated, action, user.id if user else None))
+        return updated
+
+    async def record(
+        self,
+        order: WorkOrder,
+        action: str,
+        *,
+        note: str | None = None,
+        data: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> WorkOrder | None:
+        """Record a system event that keeps the order's state (an alert sent, a 抢险 escalation), with ``values``.
+
+        Returns the order after it, or None if it moved meanwhile (nothing written). The caller publishes.
+        """
+        return await self.store.apply(
+            order, action=action, to_state=order.state, actor_id=None, note=note, data=data, values=values
+        )
+
     # -- duplicates ------------------------------------------------------------------------------------
 
     async def likely_duplicates(self, order: WorkOrder, window: timedelta = timedelta(days=7)) -> list[WorkOrder]:
@@ -297,12 +372,13 @@ class WorkOrderService:
     # -- the deadline watch ---------------------------------------------------------------------------
 
     async def watch_deadlines(self) -> dict[str, int]:
-        """Warn before the due time and remind (催办) overdue orders, which enter the supervision list.
+        """Escalate urgent orders left unsigned (抢险, :mod:`hub.work_orders.escalation`), warn before the due time and
+        remind (催办) overdue orders, which enter the supervision list.
 
         Run periodically; each order is warned once per deadline and reminded at most once a day.
         """
         now = self._clock()
-        counts = {"warned": 0, "reminded": 0}
+        counts = {"warned": 0, "reminded": 0, "escalated": await escalate_unsigned(self)}
         handling = [State.SIGNED.value, State.IN_PROGRESS.value]
         for order in await self.store.find(states=handling, due_before=self.due_soon_before(now), limit=1000):
             assert order.due_at is not None

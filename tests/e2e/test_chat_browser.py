@@ -74,7 +74,7 @@ async def test_citizen_and_agent_in_the_browser(browser: Browser, rasa_hub: Runn
         await item.click()
         await expect(agent.locator("#agent-transcript")).to_contain_text("我家楼下路灯坏了三天了")
         await expect(agent.locator("#orders")).to_contain_text(number.group(0))
-        await expect(agent.locator("#nlu")).to_contain_text("intent")
+        await expect(agent.locator("#nlu")).to_contain_text("意图")  # names, never raw codes
         await agent.click("#claim")
         await expect(agent.locator(f'#mine li[data-id="{conversation_id}"]')).to_be_visible()
         await expect(citizen.locator("#transcript li.system").last).to_contain_text("座席")
@@ -102,8 +102,10 @@ async def test_citizen_and_agent_in_the_browser(browser: Browser, rasa_hub: Runn
         await citizen.screenshot(path=str(tmp_path / "citizen.png"))
         await agent.screenshot(path=str(tmp_path / "agent.png"))
 
-        # 6. The agent closes the conversation; the citizen sees it end.
+        # 6. The agent closes the conversation with an outcome; the citizen sees it end.
         await agent.click("#close")
+        await agent.check('#close-dialog input[value="resolved_by_answer"]')
+        await agent.click("#close-confirm")
         await expect(citizen.locator("#transcript li.system").last).to_contain_text("结束", timeout=10000)
 
 

@@ -1,5 +1,6 @@
-"""End to end in Chromium with the real Rasa: a web-chat complaint becomes an order, the department signs and
-replies in its portal, the centre closes it, and the citizen gets the notice and answers the callback."""
+"""End to end in Chromium with the real Rasa: a web-chat complaint becomes an order, the department signs (seeing
+the citizen's words of the request, not the chat) and replies with a photo in its portal, the centre closes it,
+and the citizen gets the notice with the photo and answers the callback."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from playwright.async_api import Browser, Page, expect
 from hub.storage.work_orders import WorkOrderStore
 from tests.fixtures.browser import new_context, sign_in
 from tests.fixtures.hub import RunningHub, running_hub
+from tests.fixtures.reply_photos import png
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -50,14 +52,17 @@ async def test_complaint_to_closure_and_callback(browser: Browser, rasa_hub: Run
         row = dept.locator(f'#order-list tr[data-number="{number}"]')
         await expect(row).to_be_visible()
         await row.locator("a").click()
-        await expect(dept.locator("#order-conversation")).to_contain_text("我家楼下路灯坏了三天了")
+        # the department sees the citizen's words of this request (the centre forwarded nothing), not the chat
+        await expect(dept.locator("#order-forward")).to_contain_text("我家楼下路灯坏了三天了")
+        await expect(dept.locator("#order-forward")).not_to_contain_text("12319")  # no bot greeting
+        await expect(dept.locator("#order-conversation")).to_have_count(0)
         await dept.fill("#form-sign textarea[name=note]", "已签收，安排抢修")
         await dept.click("#do-sign")
         await expect(dept.locator("#order-state")).to_have_text("已签收")
         await expect(dept.locator("#order-due")).not_to_be_empty()
         await dept.fill("#form-reply textarea[name=note]", "已更换灯泡，恢复照明。")
         await dept.set_input_files(
-            "#form-reply input[type=file]", files=[{"name": "照片.png", "mimeType": "image/png", "buffer": b"png"}]
+            "#form-reply input[type=file]", files=[{"name": "照片.png", "mimeType": "image/png", "buffer": png()}]
         )
         await dept.click("#do-reply")
         await expect(dept.locator("#order-state")).to_have_text("已反馈")
@@ -72,6 +77,8 @@ async def test_complaint_to_closure_and_callback(browser: Browser, rasa_hub: Run
 
         # The citizen's open chat page shows the closure notice and the callback question live.
         await expect(citizen.locator("#transcript li.system").last).to_contain_text("已办结", timeout=10000)
+        # with the department's photo
+        await expect(citizen.locator("#transcript li.system").last.locator("img")).to_have_attribute("alt", "照片.png")
         await expect(bot.last).to_contain_text("满意")
         await send(citizen, "1")
         await expect(bot.last).to_contain_text("感谢您的评价", timeout=15000)

@@ -29,7 +29,7 @@ from tests.hub.test_i18n import ENUMERATED
 
 LOCALES = ("zh-CN", "en")
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-SKIPPED_PREFIXES = ("/static", "/healthz", "/api/", "/open311/", "/webhooks/")
+SKIPPED_PREFIXES = ("/static", "/healthz", "/api/", "/open311/", "/webhooks/", "/dept/live", "/orders/live")  # feeds
 # Every page here must be found in the router (so the enumeration cannot silently shrink).
 EXPECTED_PAGES = {
     "/staff",
@@ -39,6 +39,7 @@ EXPECTED_PAGES = {
     "/orders",
     "/dept",
     "/admin/calendar",
+    "/admin/units",
     "/admin/nlu",
     "/admin/ivr",
     "/kb",
@@ -48,7 +49,7 @@ EXPECTED_PAGES = {
     "/chat",
 }
 # Text that is data, not a UI label, although it holds Chinese (en pages) or a code-like word (zh pages).
-DATA_TAGS = {"script", "style", "textarea", "pre", "code", "template"}
+DATA_TAGS = {"script", "style", "textarea", "pre", "code", "template", "kbd"}  # kbd: key caps (Enter, s)
 DATA_CLASS = "bubble"  # messages and answers: citizen, bot and article text (its own text, not a sender label)
 UI_TAGS = {"title", "th", "button", "legend", "dt", "caption", "h2", "h3"}  # and a label's own text, the nav
 # Codes a zh-CN page must never show as they are: work-order states (hub/work_orders/states.py), and the other

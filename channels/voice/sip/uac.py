@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .digest import DigestError, authorization
 from .events import CallEnded, Event, OutgoingAnswered, OutgoingFailed, OutgoingRinging, ReinviteReceived
 from .headers import NameAddr, SipUri
 from .message import Headers, SipRequest, SipResponse, make_response
@@ -52,6 +53,8 @@ class _OutCall:
     local_seq: int = 1
     remote_seq: int = -1
     reinvite: InviteServerTransaction | None = None
+    credentials: tuple[str, str] | None = None  # Digest user and password for a challenging trunk
+    auth_tried: bool = False
 
 
 def _quote(text: str) -> str:
@@ -85,6 +88,7 @@ class OutgoingCalls:
         caller_id: str | None = None,
         headers: Iterable[tuple[str, str]] = (),
         ring_timeout: float | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> tuple[str, list[Event]]:
         """Start an outgoing call; see :meth:`UserAgent.invite`."""
         ua = self.ua
@@ -115,7 +119,9 @@ class OutgoingCalls:
         tx = InviteClientTransaction(request, address, now, ua.timers, transport)
         ua.add_client(tx)
         timeout = self.ring_timeout if ring_timeout is None else ring_timeout
-        self._calls[call_id] = _OutCall(call_id, request, tx, address, transport, local_tag, now + timeout)
+        call = _OutCall(call_id, request, tx, address, transport, local_tag, now + timeout)
+        call.credentials = credentials
+        self._calls[call_id] = call
         return call_id, list(tx.start())
 
     def cancel(self, call_id: str, now: float) -> list[Event]:
@@ -175,6 +181,10 @@ class OutgoingCalls:
                 call.ringing_reported = True
                 out.append(OutgoingRinging(call.call_id))
             return out
+        if response.status in (401, 407) and call.credentials is not None and not call.auth_tried:
+            retry = self._authenticate(call, response, now)
+            if retry is not None:
+                return [*out, *retry]
         if response.status >= 300:
             del self._calls[call.call_id]
             return [*out, OutgoingFailed(call.call_id, response.status)]
@@ -245,6 +255,40 @@ class OutgoingCalls:
         return out
 
     # -- helpers -------------------------------------------------------------------------------------------------
+
+    def _authenticate(self, call: _OutCall, response: SipResponse, now: float) -> list[Event] | None:
+        """Answer a 401/407 once: the INVITE again with CSeq + 1, a new branch and the Digest credentials (§22.2).
+
+        None when the challenge cannot be answered (the failure is then reported as it is).
+        """
+        assert call.credentials is not None
+        call.auth_tried = True
+        proxy = response.status == 407
+        challenge = response.headers.get("Proxy-Authenticate" if proxy else "WWW-Authenticate")
+        if not challenge or call.cancel_wanted:
+            return None
+        user, password = call.credentials
+        try:
+            answer = authorization(challenge, "INVITE", call.invite.uri, user, password)
+        except DigestError:
+            return None
+        inv = call.invite
+        seq = inv.cseq.number + 1
+        fields: list[tuple[str, str]] = []
+        for name, value in inv.headers.items:
+            lowered = name.lower()
+            if lowered in ("authorization", "proxy-authorization"):
+                continue
+            if lowered in ("via", "v"):
+                value = self.ua.via(call.transport)
+            fields.append((name, f"{seq} INVITE" if lowered == "cseq" else value))
+            if lowered == "cseq":
+                fields.append(("Proxy-Authorization" if proxy else "Authorization", answer))
+        request = SipRequest("INVITE", inv.uri, Headers(tuple(fields)), inv.body)
+        tx = InviteClientTransaction(request, call.address, now, self.ua.timers, call.transport)
+        self.ua.add_client(tx)
+        call.invite, call.tx, call.local_seq = request, tx, seq
+        return list(tx.start())
 
     def _send_cancel(self, call: _OutCall, now: float) -> list[Event]:
         call.cancel_sent = True

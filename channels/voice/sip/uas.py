@@ -233,6 +233,8 @@ class UserAgent(IncomingCalls):
         from_display: str | None = None,
         caller_id: str | None = None,
         headers: Iterable[tuple[str, str]] = (),
+        ring_timeout: float | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> tuple[str, list[Event]]:
         """Place an outgoing call.
 
@@ -244,13 +246,18 @@ class UserAgent(IncomingCalls):
             from_display: display name in From (e.g. the citizen's masked number for the agent's screen).
             caller_id: user part of the From URI (default ``rexian``).
             headers: extra header fields (e.g. ``X-Rexian-Conversation``).
+            ring_timeout: seconds it may ring before we CANCEL (default: the UA's ``ring_timeout``).
+            credentials: Digest user and password, to answer one 401/407 challenge (a carrier trunk).
 
         Returns:
             The new Call-ID and the events (the INVITE to send). Then expect ``OutgoingRinging``,
             ``OutgoingAnswered`` (ACK already sent) or ``OutgoingFailed(status)`` (408 on timeout), and later
             ``CallEnded(call_id, "bye")`` when the callee hangs up.
         """
-        return self.outgoing.invite(target, sdp, now, from_display=from_display, caller_id=caller_id, headers=headers)
+        return self.outgoing.invite(
+            target, sdp, now, from_display=from_display, caller_id=caller_id, headers=headers,
+            ring_timeout=ring_timeout, credentials=credentials,
+        )  # fmt: skip
 
     def cancel(self, call_id: str, now: float) -> list[Event]:
         """Cancel an unanswered outgoing call (``OutgoingFailed(call_id, 487)`` follows); answered ones get BYE."""

@@ -50,7 +50,20 @@
       var pending = document.querySelector('li[data-client-id="' + CSS.escape(m.client_id) + '"]');
       if (pending) { pending.classList.remove("pending"); pending.dataset.id = m.id; return; }
     }
-    bubble(m.sender, m.text, m.id);
+    var li = bubble(m.sender, m.text, m.id);
+    (m.attachments || []).forEach(function (a, i) {  // a department's photos with a notice about the citizen's order
+      if (a.kind !== "photo" || a.source !== "work_order" || !state.conversation_id) { return; }
+      var link = document.createElement("a");
+      link.className = "photo";
+      link.href = "/chat/photos/" + encodeURIComponent(m.id) + "/" + i + "?c=" + encodeURIComponent(state.conversation_id);
+      link.target = "_blank";
+      link.rel = "noopener";
+      var img = document.createElement("img");
+      img.src = link.href;
+      img.alt = a.name || "";
+      link.appendChild(img);
+      li.firstChild.appendChild(link);
+    });
   }
 
   function send(obj) { if (ws && ws.readyState === 1) { ws.send(JSON.stringify(obj)); } }

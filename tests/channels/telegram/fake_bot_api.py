@@ -30,6 +30,13 @@ class SentMessage:
 
 
 @dataclass
+class SentPhoto:
+    chat_id: int
+    filename: str
+    data: bytes
+
+
+@dataclass
 class FakeBotApi:
     token: str = TOKEN
     host: str = "127.0.0.1"
@@ -40,6 +47,7 @@ class FakeBotApi:
     updates: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)  # file_id -> content
     downloads: list[str] = field(default_factory=list)  # file paths fetched
+    photos: list[SentPhoto] = field(default_factory=list)  # sendPhoto uploads
     webhook: dict[str, Any] = field(default_factory=dict)  # what setWebhook registered
     _runner: web.AppRunner | None = None
     _new: asyncio.Event = field(default_factory=asyncio.Event)
@@ -82,6 +90,8 @@ class FakeBotApi:
         self.calls.append(method)
         if request.match_info["token"] != self.token:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        if method == "sendPhoto":
+            return await self._photo(request)
         params = await self._params(request)
         if method == "getMe":
             return _ok({"id": 123456, "is_bot": True, "first_name": "Rexian", "username": "rexian_bot"})
@@ -137,6 +147,29 @@ class FakeBotApi:
                 }
             )
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+
+    async def _photo(self, request: web.Request) -> web.Response:
+        """sendPhoto with an uploaded file (multipart/form-data, the way python-telegram-bot sends bytes)."""
+        form = await request.post()
+        upload = form.get("photo")
+        if not isinstance(upload, web.FileField):
+            return web.json_response(
+                {"ok": False, "error_code": 400, "description": "Bad Request: no photo"}, status=400
+            )
+        chat_id = int(str(form["chat_id"]))
+        self.photos.append(SentPhoto(chat_id, upload.filename, upload.file.read()))
+        size = {
+            "file_id": f"sent-{len(self.photos)}",
+            "file_unique_id": f"u{len(self.photos)}",
+            "width": 1,
+            "height": 1,
+        }
+        message = {
+            "message_id": 1000 + len(self.photos),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private"},
+        }
+        return _ok({**message, "photo": [size]})
 
     async def _file(self, request: web.Request) -> web.Response:
         path = request.match_info["path"]

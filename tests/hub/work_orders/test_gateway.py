@@ -22,7 +22,7 @@ from hub.work_orders import service as service_module
 from hub.work_orders.actions import HANDLERS
 from hub.work_orders.calendar import calendar_from_rows
 from hub.work_orders.notifier import CitizenNotifier
-from hub.work_orders.portal import _tab_orders
+from hub.work_orders.query import OrderQuery, tab_condition
 from hub.work_orders.service import AUTO_DISPATCH_NOTE, Params, WorkOrderService
 from hub.work_orders.states import Action, Side, State
 from rexian.demo import load_demo
@@ -31,6 +31,17 @@ from routing.desk import RuleDispatchDesk
 from tests.fixtures.conversations import conversation_service
 from tests.fixtures.postgres import fresh_database
 from tests.fixtures.work_orders import register_streetlight
+
+
+async def _tab_orders(service: WorkOrderService, user: User, tab: str) -> list[WorkOrder]:
+    """The orders ``user`` sees in list tab ``tab`` (what /orders and /dept show)."""
+    now = service.now()
+    visible = service.visible_units(user)
+    condition = tab_condition(tab, now, service.due_soon_before(now))
+    query = OrderQuery(units=None if visible is None else tuple(visible), extra=(condition,))
+    items, _total = await service.store.search(query)
+    return items
+
 
 STREETLIGHT = WorkOrderDraft("complaint", "municipal", "municipal.streetlight", "路灯不亮", "城东区幸福路12号", None)
 UNKNOWN = WorkOrderDraft("consult", None, None, "不知道该找谁", "城东区幸福路12号", None)  # no rule matches

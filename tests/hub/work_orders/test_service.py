@@ -183,17 +183,17 @@ async def test_deadline_watch_warns_then_reminds_and_supervises(world: World) ->
     number = await world.new_order()
     order = await world.act(number, Action.SIGN, "dept")
     assert order.due_at is not None
-    assert await world.service.watch_deadlines() == {"warned": 0, "reminded": 0}
+    assert await world.service.watch_deadlines() == {"escalated": 0, "warned": 0, "reminded": 0}
     world.clock.now = order.due_at - timedelta(hours=5)
-    assert await world.service.watch_deadlines() == {"warned": 1, "reminded": 0}
-    assert await world.service.watch_deadlines() == {"warned": 0, "reminded": 0}  # once per deadline
+    assert await world.service.watch_deadlines() == {"escalated": 0, "warned": 1, "reminded": 0}
+    assert await world.service.watch_deadlines() == {"escalated": 0, "warned": 0, "reminded": 0}  # once per deadline
     world.clock.now = order.due_at + timedelta(hours=1)
-    assert await world.service.watch_deadlines() == {"warned": 0, "reminded": 1}
+    assert await world.service.watch_deadlines() == {"escalated": 0, "warned": 0, "reminded": 1}
     overdue = await world.service.store.get_by_number(number)
     assert overdue is not None and overdue.supervised and overdue.reminded_at == world.clock.now
-    assert await world.service.watch_deadlines() == {"warned": 0, "reminded": 0}  # at most daily
+    assert await world.service.watch_deadlines() == {"escalated": 0, "warned": 0, "reminded": 0}  # at most daily
     world.clock.now += timedelta(days=1, minutes=1)
-    assert await world.service.watch_deadlines() == {"warned": 0, "reminded": 1}
+    assert await world.service.watch_deadlines() == {"escalated": 0, "warned": 0, "reminded": 1}
     supervised = await world.service.store.find(supervised=True)
     assert [o.number for o in supervised] == [number]
 
