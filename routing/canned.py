@@ -43,21 +43,6 @@ async def variables_for(request: web.Request, conversation: Conversation, agent:
     return await canned_values(request.app[CTX], conversation, agent, request.app[SETTINGS].hotline)
 
 
-def reply_json(reply: CannedReply, user: User, expanded: str | None = None) -> dict[str, Any]:
-    """The wire form of a reply."""
-    data: dict[str, Any] = {
-        "id": reply.id,
-        "shortcut": reply.shortcut,
-        "title": reply.title,
-        "text": reply.text,
-        "shared": reply.shared,
-        "editable": may_manage(user, reply),
-    }
-    if expanded is not None:
-        data["expanded"] = expanded
-    return data
-
-
 _clean = clean_fields
 
 
@@ -102,7 +87,7 @@ async def for_conversation(request: web.Request) -> web.StreamResponse:
     user = agent_of(request)
     values = await variables_for(request, conversation, user)
     replies = await request.app[STORES].canned.visible_to(user.id)
-    return json_response({"items": [reply_json(r, user, expand(r.text, values)) for r in replies]})
+    return json_response({"items": [r.to_json(user, request.app[CTX].city, expand(r.text, values)) for r in replies]})
 
 
 @require_roles(INBOX_ROLES, api=True)
@@ -110,7 +95,7 @@ async def api_list(request: web.Request) -> web.StreamResponse:
     """GET /api/canned: the replies the user sees (shared and own)."""
     user = agent_of(request)
     replies = await request.app[STORES].canned.visible_to(user.id)
-    return json_response({"items": [reply_json(r, user) for r in replies], "total": len(replies)})
+    return json_response({"items": [r.to_json(user, request.app[CTX].city) for r in replies], "total": len(replies)})
 
 
 @require_roles(INBOX_ROLES, api=True)
@@ -124,7 +109,7 @@ async def api_create(request: web.Request) -> web.StreamResponse:
     except CannedError as exc:
         status = 403 if exc.code == "shared_forbidden" else 400
         return error(status, exc.code, t(f"canned.error.{exc.code}", locale_of(request)))
-    return json_response(reply_json(reply, agent_of(request)), status=201)
+    return json_response(reply.to_json(agent_of(request), request.app[CTX].city), status=201)
 
 
 @require_roles(INBOX_ROLES, api=True)
@@ -137,7 +122,7 @@ async def api_update(request: web.Request) -> web.StreamResponse:
         reply = await _update(request, body)
     except CannedError as exc:
         return error(400, exc.code, t(f"canned.error.{exc.code}", locale_of(request)))
-    return json_response(reply_json(reply, agent_of(request)))
+    return json_response(reply.to_json(agent_of(request), request.app[CTX].city))
 
 
 @require_roles(INBOX_ROLES, api=True)

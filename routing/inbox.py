@@ -60,7 +60,7 @@ from routing.inbox_common import (
     load_conversation,
     read_json,
 )
-from routing.inbox_views import message_labels, names, nlu_display, note_json, unanswered
+from routing.inbox_views import message_labels, names, nlu_display, unanswered
 from routing.outcomes import OUTCOMES, is_outcome
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ async def conversation_detail(request: web.Request) -> web.StreamResponse:
             ],
             "kb_floor": request.app[SETTINGS].kb_floor,
             "messages": shown,
-            "notes": [note_json(ctx, n) for n in await stores.notes.for_conversation(conversation.id)],
+            "notes": [n.to_json(ctx.city) for n in await stores.notes.for_conversation(conversation.id)],
             "unanswered": unanswered(messages),
             "last_citizen_message_id": last_citizen.id if last_citizen else None,
             "nlu": nlu,
@@ -317,7 +317,7 @@ async def inbox_socket(request: web.Request) -> web.StreamResponse:
                         },
                     }
             elif isinstance(event, NoteAdded) and may_see(event.conversation):  # the page drops what it shows
-                payload = {"type": "note", "note": note_json(ctx, event.note)}
+                payload = {"type": "note", "note": event.note.to_json(ctx.city)}
             elif isinstance(event, CallOffered) and event.agent_id == user.id:  # rings this agent's softphone
                 payload = {
                     "type": "call_offered",

@@ -18,7 +18,7 @@ from hub.clock import utc_now
 from hub.i18n import lookup
 from hub.models import INBOX_ROLES, Message
 from hub.storage.inbox_queries import VIEWS, InboxFilter, InboxItem
-from hub.storage.notes import MAX_NOTE_CHARS, Note
+from hub.storage.notes import MAX_NOTE_CHARS
 from hub.web.api_v1.notes import add_note as store_note
 from hub.web.auth import require_roles
 from hub.web.context import CTX, HubContext
@@ -69,18 +69,6 @@ async def item_json(ctx: HubContext, item: InboxItem, locale: str) -> dict[str, 
         "updated_at": ctx.city.iso(c.updated_at),
         "closed_at": ctx.city.iso(c.closed_at),
         "subject": await subject_of(c.id) if subject_of is not None else None,
-    }
-
-
-def note_json(ctx: HubContext, note: Note) -> dict[str, Any]:
-    """The wire form of a private note."""
-    return {
-        "id": note.id,
-        "conversation_id": note.conversation_id,
-        "author_id": note.author_id,
-        "author_name": note.author_name,
-        "text": note.text,
-        "created_at": ctx.city.iso(note.created_at),
     }
 
 
@@ -221,7 +209,7 @@ async def add_note(request: web.Request) -> web.StreamResponse:
     note = await store_note(
         request.app[CTX], request.app[STORES].notes, conversation, agent_of(request).id, text.strip()
     )
-    return json_response(note_json(request.app[CTX], note), status=201)
+    return json_response(note.to_json(request.app[CTX].city), status=201)
 
 
 def setup(app: web.Application) -> None:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.clock import Clock, as_utc, utc_now
+from hub.localtime import CityTime
 from hub.models import Role, User
 from hub.storage.engine import begin
 from hub.storage.schema import canned_replies
@@ -45,6 +46,23 @@ class CannedReply:
     def shared(self) -> bool:
         """True for a reply every agent sees."""
         return self.owner_id is None
+
+    def to_json(self, user: User, city: CityTime, expanded: str | None = None) -> dict[str, Any]:
+        """The wire form for ``user`` (``editable``: may they change it), ``expanded`` only when asked for one
+        conversation (the text with its variables filled in)."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "shortcut": self.shortcut,
+            "title": self.title,
+            "text": self.text,
+            "shared": self.shared,
+            "editable": may_manage(user, self),
+            "created_at": city.iso(self.created_at),
+            "updated_at": city.iso(self.updated_at),
+        }
+        if expanded is not None:
+            data["expanded"] = expanded
+        return data
 
 
 class CannedError(ValueError):

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.clock import Clock, as_utc, utc_now
+from hub.localtime import CityTime
 from hub.storage.engine import begin
 from hub.storage.schema import conversation_notes, users
 
@@ -29,6 +31,17 @@ class Note:
     author_name: str
     text: str
     created_at: datetime
+
+    def to_json(self, city: CityTime) -> dict[str, Any]:
+        """The wire form of the inbox and the staff API (times in the city's zone)."""
+        return {
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "author_id": self.author_id,
+            "author_name": self.author_name,
+            "text": self.text,
+            "created_at": city.iso(self.created_at),
+        }
 
 
 _SELECT = sa.select(conversation_notes, users.c.display_name.label("author_name")).join(

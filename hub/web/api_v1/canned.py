@@ -60,31 +60,15 @@ def _refusal(request: web.Request, exc: CannedError) -> ApiError:
     return ApiError(400, "invalid_field", message=message, field=exc.code)
 
 
-def _wire(request: web.Request, reply: CannedReply, expanded: str | None = None) -> dict[str, Any]:
-    """The wire form of a reply (``expanded`` only when asked for a conversation)."""
-    iso = ctx_of(request).city.iso
-    data: dict[str, Any] = {
-        "id": reply.id,
-        "shortcut": reply.shortcut,
-        "title": reply.title,
-        "text": reply.text,
-        "shared": reply.shared,
-        "editable": may_manage(user_of(request), reply),
-        "created_at": iso(reply.created_at),
-        "updated_at": iso(reply.updated_at),
-    }
-    if expanded is not None:
-        data["expanded"] = expanded
-    return data
-
-
 async def list_canned_replies(request: web.Request, args: dict[str, Any]) -> web.StreamResponse:
     """GET /api/v1/canned-replies[?conversation=ID]."""
     user = user_of(request)
     replies = await request.app[CANNED].visible_to(user.id)
     conversation_id = args.get("conversation")
     if conversation_id is None:
-        return respond({"items": [_wire(request, r) for r in replies], "total": len(replies)})
+        return respond(
+            {"items": [r.to_json(user_of(request), ctx_of(request).city) for r in replies], "total": len(replies)}
+        )
     ctx = ctx_of(request)
     try:
         conversation = await ctx.conversations.get(conversation_id)
@@ -92,7 +76,7 @@ async def list_canned_replies(request: web.Request, args: dict[str, Any]) -> web
         raise ApiError(404, "not_found") from None
     hotline = request.app[HOTLINE]() if HOTLINE in request.app else DEFAULT_HOTLINE
     values = await canned_values(ctx, conversation, user, hotline)
-    items = [_wire(request, r, expand(r.text, values)) for r in replies]
+    items = [r.to_json(user_of(request), ctx_of(request).city, expand(r.text, values)) for r in replies]
     return respond({"items": items, "total": len(items)})
 
 
@@ -115,7 +99,7 @@ async def create_canned_reply(request: web.Request, args: dict[str, Any]) -> web
     except CannedError as exc:
         raise _refusal(request, exc) from None
     reply = await request.app[CANNED].create(None if shared else user.id, shortcut, title, text)
-    return respond(_wire(request, reply), status=201)
+    return respond(reply.to_json(user_of(request), ctx_of(request).city), status=201)
 
 
 async def _manageable(request: web.Request, args: dict[str, Any]) -> CannedReply:
@@ -142,7 +126,7 @@ async def update_canned_reply(request: web.Request, args: dict[str, Any]) -> web
     updated = await request.app[CANNED].update(reply.id, shortcut=shortcut, title=title, text=text)
     if updated is None:
         raise ApiError(404, "not_found")
-    return respond(_wire(request, updated))
+    return respond(updated.to_json(user_of(request), ctx_of(request).city))
 
 
 async def delete_canned_reply(request: web.Request, args: dict[str, Any]) -> web.StreamResponse:

@@ -23,18 +23,6 @@ NOTES: web.AppKey[NoteStore] = web.AppKey("api_v1_notes", NoteStore)
 READS: web.AppKey[InboxQueries] = web.AppKey("api_v1_reads", InboxQueries)
 
 
-def note_json(ctx: HubContext, note: Note) -> dict[str, Any]:
-    """The wire form of a private note (the inbox's form)."""
-    return {
-        "id": note.id,
-        "conversation_id": note.conversation_id,
-        "author_id": note.author_id,
-        "author_name": note.author_name,
-        "text": note.text,
-        "created_at": ctx.city.iso(note.created_at),
-    }
-
-
 async def add_note(ctx: HubContext, notes: NoteStore, conversation: Conversation, author_id: int, text: str) -> Note:
     """Store a note and publish :class:`NoteAdded` (the inbox page's and the API's one way to add one)."""
     note = await notes.add(conversation.id, author_id, text)
@@ -54,7 +42,7 @@ async def list_notes(request: web.Request, args: dict[str, Any]) -> web.StreamRe
     ctx = ctx_of(request)
     conversation = await _load(request, args["id"])
     found = await request.app[NOTES].for_conversation(conversation.id)
-    return respond({"items": [note_json(ctx, n) for n in found], "total": len(found)})
+    return respond({"items": [n.to_json(ctx.city) for n in found], "total": len(found)})
 
 
 async def create_note(request: web.Request, args: dict[str, Any]) -> web.StreamResponse:
@@ -66,7 +54,7 @@ async def create_note(request: web.Request, args: dict[str, Any]) -> web.StreamR
     if len(text) > MAX_NOTE_CHARS:
         raise ApiError(400, "invalid_field", field="text")
     note = await add_note(ctx, request.app[NOTES], conversation, user_of(request).id, text)
-    return respond(note_json(ctx, note), status=201)
+    return respond(note.to_json(ctx.city), status=201)
 
 
 async def mark_read(request: web.Request, args: dict[str, Any]) -> web.StreamResponse:
