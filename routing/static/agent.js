@@ -64,7 +64,11 @@
     if (data && data.counts && data.counts.mine > 0) { return I.setView("mine"); }
     return data;
   });
-  var linked = /^#c=([0-9a-f-]{36})$/.exec(location.hash);  // /agent#c=<id>: links from the call records
-  first.then(function () { if (linked) { I.select(linked[1]); } }).catch(function () {});
+  // /agent#c=<id>: links from the call records, orders and notifications; also when only the hash changes
+  function linked() { var m = /^#c=([0-9a-f-]{36})$/.exec(location.hash); return m ? m[1] : null; }
+  first.then(function () { if (linked()) { I.select(linked()); } }).catch(function () {});
+  window.addEventListener("hashchange", function () {
+    first.then(function () { if (linked() && linked() !== I.state.selected) { I.select(linked()); } });
+  });
   connect();
 })();

@@ -73,8 +73,12 @@ async def test_smtp_down_and_a_hub_restart_lose_nothing(
     finally:
         mail_server.start_smtp()
     async with mail_hub(data_dir, scripted_nlu, settings) as hub:
-        await until(lambda: {m["In-Reply-To"] for m in replies(mail_server, citizen)} >= {f"<{first}>", f"<{second}>"})
-        await until(lambda: _all_sent(hub))
+        # the restarted hub reconnects to IMAP and SMTP first: a generous bound for a loaded 2-core machine
+        await until(
+            lambda: {m["In-Reply-To"] for m in replies(mail_server, citizen)} >= {f"<{first}>", f"<{second}>"},
+            rounds=1600,
+        )
+        await until(lambda: _all_sent(hub), rounds=1600)
         assert [m.text for m in await inbound(hub, citizen)] == ["你好", "谢谢"]
         assert scripted_nlu.calls == ["你好", "谢谢"]  # each answered once, across both processes
         sent = [m["Message-ID"] for m in replies(mail_server, citizen)]
