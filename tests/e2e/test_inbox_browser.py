@@ -188,6 +188,7 @@ async def test_keyboard_only_claim_canned_reply_note_and_close(
         await page.keyboard.press("a")  # claim: the conversation moves to "mine"
         await expect(page.locator(f'#mine li[data-id="{conversation_id}"]')).to_be_visible()
         await expect(chat.locator("#transcript li.system").last).to_contain_text("座席")
+        await expect(page.locator("#mode-reply")).to_be_enabled()  # the claimed conversation's detail is reloaded
 
         await page.keyboard.press("r")
         await expect(page.locator("#reply-input")).to_be_focused()
