@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +10,10 @@ import pytest
 from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
 from hub.storage.work_orders import WorkOrderStore
-from tests.fixtures.browser import new_context, sign_in
-from tests.fixtures.hub import RunningHub, running_hub
+from tests.fixtures.browser import new_context, send, sign_in
+from tests.fixtures.hub import RunningHub
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
-
-
-@pytest.fixture
-async def rasa_hub(tmp_path: Path, rasa_server: str) -> AsyncIterator[RunningHub]:
-    """A demo hub whose NLU is the real Rasa server of this test session."""
-    async with running_hub(tmp_path / "data", rasa_url=rasa_server, nlu_timeout=10.0) as running:
-        yield running
-
-
-async def send(page: Page, text: str) -> None:
-    await page.fill("#input", text)
-    await page.press("#input", "Enter")
 
 
 def bot_bubbles(page: Page) -> Any:

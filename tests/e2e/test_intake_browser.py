@@ -5,7 +5,6 @@ keyboard alone is found by its source and edited before dispatch, the edit shown
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,10 @@ from playwright.async_api import Browser, Page, expect
 from hub.models import ConversationStatus
 from hub.web.context import CTX
 from tests.channels.sms.helpers import until
-from tests.fixtures.browser import new_context, sign_in
-from tests.fixtures.hub import RunningHub, running_hub
+from tests.fixtures.browser import new_context, send, sign_in
+from tests.fixtures.hub import RunningHub
 
 ORDER_URL = re.compile(r"/orders/(\d{12})\?done=receive$")
-
-
-@pytest.fixture
-async def rasa_hub(tmp_path: Path, rasa_server: str) -> AsyncIterator[RunningHub]:
-    async with running_hub(tmp_path / "data", rasa_url=rasa_server, nlu_timeout=10.0) as running:
-        yield running
-
-
-async def send(page: Page, text: str) -> None:
-    await page.fill("#input", text)
-    await page.press("#input", "Enter")
 
 
 async def queued_conversation(hub: RunningHub) -> str:

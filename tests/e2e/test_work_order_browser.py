@@ -5,29 +5,17 @@ and the citizen gets the notice with the photo and answers the callback."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from hub.storage.work_orders import WorkOrderStore
-from tests.fixtures.browser import new_context, sign_in
-from tests.fixtures.hub import RunningHub, running_hub
+from tests.fixtures.browser import new_context, send, sign_in
+from tests.fixtures.hub import RunningHub
 from tests.fixtures.reply_photos import png
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
-
-
-@pytest.fixture
-async def rasa_hub(tmp_path: Path, rasa_server: str) -> AsyncIterator[RunningHub]:
-    async with running_hub(tmp_path / "data", rasa_url=rasa_server, nlu_timeout=10.0) as running:
-        yield running
-
-
-async def send(page: Page, text: str) -> None:
-    await page.fill("#input", text)
-    await page.press("#input", "Enter")
 
 
 async def test_complaint_to_closure_and_callback(browser: Browser, rasa_hub: RunningHub, tmp_path: Path) -> None:
