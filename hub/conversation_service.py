@@ -438,9 +438,12 @@ class ConversationService:
             await self.bus.publish(ConversationQueued(queued, reason))
         return queued
 
-    async def assign(self, conversation_id: str, agent_id: int) -> Conversation | None:
-        """An agent took the conversation outside the inbox (answered a waiting call).
+    async def assign(
+        self, conversation_id: str, agent_id: int, *, announce_as: str | None = None
+    ) -> Conversation | None:
+        """The conversation goes to an agent outside the inbox's claim (an answered call, the router's choice).
 
+        ``announce_as``: the agent's display name, to tell the citizen who serves them (as a claim does).
         Returns the assigned conversation, or None if it was neither with the bot nor queued.
         """
         assigned = await self.store.transition(
@@ -452,7 +455,29 @@ class ConversationService:
         )
         if assigned is not None:
             await self.bus.publish(ConversationAssigned(assigned))
+            if announce_as is not None:
+                await self._system(assigned, t("system.assigned", assigned.locale, agent=announce_as))
         return assigned
+
+    async def reassign(
+        self, conversation_id: str, agent_id: int, *, announce_as: str | None = None
+    ) -> Conversation | None:
+        """Move a conversation an agent holds to another agent (a transfer, or a supervisor's reassignment).
+
+        ``announce_as``: the new agent's display name, told to the citizen.
+        Returns the conversation now held by ``agent_id``, or None if it was not assigned.
+        """
+        moved = await self.store.transition(
+            conversation_id,
+            {ConversationStatus.ASSIGNED},
+            assignee_id=agent_id,
+            assigned_at=self._clock(),
+        )
+        if moved is not None:
+            await self.bus.publish(ConversationAssigned(moved))
+            if announce_as is not None:
+                await self._system(moved, t("system.assigned", moved.locale, agent=announce_as))
+        return moved
 
     async def close_if_with_bot(self, conversation_id: str) -> Conversation:
         """Close a conversation the bot alone served (a call the IVR answered); others are left as they are."""

@@ -60,6 +60,7 @@ from routing.chat_queue import ChatQueue
 from routing.desk import RuleDispatchDesk
 from routing.dispatch import match_unit
 from routing.inbox_common import InboxSettings
+from routing.switchboard import SWITCHBOARD, Switchboard
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,12 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     unit_alerts.attach()  # SMS/e-mail alerts to departments (senders registered by the channels below)
     ctx.registration = DeskRegistration(order_service, service, taxonomy, ctx.choose_unit, notice_routes, city)
     ivr_flows = await IvrFlows.open(engine)  # installs the default 12319 flow on the first start
+    routing_settings = settings.routing
+    if settings.voice is not None:
+        routing_settings = routing_settings.with_voice(
+            offer_timeout_s=settings.voice.agent_ring_s, max_wait_s=settings.voice.max_wait_s
+        )
+    switchboard = Switchboard(routing_settings, engine, service, city)
     app = create_app(
         ctx,
         template_dirs=[
@@ -231,6 +238,7 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         ],
     )
     # agents are shown the same knowledge-base matches the bot would offer a citizen, no weaker ones
+    app[SWITCHBOARD] = switchboard
     inbox.setup(app, ChatQueue(conversations, service), InboxSettings(kb_floor=settings.bot.kb_offer_threshold))
     web_chat.setup(app)
     orders_live.setup(app)  # before the order pages: /orders/live is not an order number
@@ -295,6 +303,15 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     hub.prompt_checks = prompt_checks
 
     watcher: list[asyncio.Task[None]] = []
+
+    async def start_switchboard(_app: web.Application) -> None:
+        await switchboard.start()  # before the channels start: a softphone registering signs its agent in
+
+    async def close_switchboard(_app: web.Application) -> None:
+        await switchboard.close()
+
+    app.on_startup.insert(0, start_switchboard)
+    app.on_cleanup.append(close_switchboard)
 
     async def on_startup(_app: web.Application) -> None:
         nlu.start()

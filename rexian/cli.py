@@ -23,6 +23,7 @@ from hub.localtime import DEFAULT_TIMEZONE, UnknownTimezone, load_zone
 from hub.logsafe import setup_logging
 from hub.web.api_v1 import cli as api_token_cli
 from rexian.settings import Settings, default_data_dir
+from routing.routing_settings import RoutingConfigError, RoutingSettings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -129,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
         "sets its own limit at /admin/units (default 30; env REXIAN_EMERGENCY_SIGN_MINUTES)",
     )
     serve.add_argument(
+        "--routing-config",
+        type=Path,
+        default=os.environ.get("REXIAN_ROUTING_CONFIG") or None,
+        metavar="FILE",
+        help="a TOML file with the queues, strategies, capacity and break reasons of agent routing "
+        "(see docs/routing.md; default: one queue for every channel; env REXIAN_ROUTING_CONFIG)",
+    )
+    serve.add_argument(
         "--no-prompt-check",
         action="store_true",
         default=os.environ.get("REXIAN_PROMPT_CHECK", "on").lower() in ("off", "0", "no", "false"),
@@ -213,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _routing_settings(path: Path | str | None) -> RoutingSettings:
+    if path is None:
+        return RoutingSettings()
+    try:
+        return RoutingSettings.load(Path(path))
+    except RoutingConfigError as exc:
+        raise SystemExit(f"rexian: --routing-config: {exc}") from exc
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         data_dir=(args.data_dir or default_data_dir()).expanduser(),
@@ -225,6 +243,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         timezone=getattr(args, "timezone", None) or DEFAULT_TIMEZONE,
         prompt_check=not getattr(args, "no_prompt_check", False),
         emergency_sign_minutes=getattr(args, "emergency_sign_minutes", 30),
+        routing=_routing_settings(getattr(args, "routing_config", None)),
         demo=getattr(args, "demo", False),
         telegram_token=getattr(args, "telegram_token", None),
         telegram_secret=getattr(args, "telegram_secret", None),

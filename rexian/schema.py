@@ -22,6 +22,7 @@ import hub
 import knowledge_base
 import nlu
 import rexian
+import routing
 from channels.email import store as _email_store  # noqa: F401 - imported for their tables
 from channels.open311 import store as _open311_store  # noqa: F401
 from channels.sms import store as _sms_store  # noqa: F401
@@ -33,6 +34,7 @@ from hub.storage import outbox as _outbox  # noqa: F401
 from hub.storage.schema import metadata
 from knowledge_base import store as _kb_store  # noqa: F401
 from nlu import feedback_store as _feedback_store  # noqa: F401
+from routing import tables as _routing_tables  # noqa: F401
 
 __all__ = ["MIGRATIONS_DIR", "VERSION_LOCATIONS", "alembic_config", "metadata", "migrate"]
 
@@ -51,6 +53,7 @@ VERSION_LOCATIONS: tuple[Path, ...] = (
     _folder(channels, "email", "migrations"),
     _folder(channels, "sms", "migrations"),
     _folder(channels, "voice", "migrations"),
+    _folder(routing, "migrations"),
     MIGRATIONS_DIR / "versions",
 )
 

@@ -12,6 +12,7 @@ from channels.voice.config import VoiceSettings
 from hub.dialogue.engine import BotSettings
 from hub.localtime import DEFAULT_TIMEZONE, CityTime
 from hub.storage.engine import sqlite_url
+from routing.routing_settings import RoutingSettings
 
 if TYPE_CHECKING:
     from channels.email.config import EmailSettings
@@ -51,6 +52,9 @@ class Settings:
     timezone: str = DEFAULT_TIMEZONE  # the city's IANA zone: pages, APIs, notices and exports show its local time
     prompt_check: bool = True  # the IVR editor checks the intelligibility of a saved flow's prompts (ADR 0027)
     emergency_sign_minutes: int = 30  # 抢险: an urgent order unsigned this long escalates (units may set their own)
+    routing: RoutingSettings = field(
+        default_factory=RoutingSettings
+    )  # queues, capacity, break reasons (--routing-config)
 
     def __post_init__(self) -> None:
         CityTime.named(self.timezone)  # an unknown zone is refused here (UnknownTimezone, a ValueError)

@@ -17,6 +17,7 @@ from routing.engine.events import (
     OfferWithdrawn,
     QueueLeft,
     RoutingEvent,
+    Transferred,
     WrapUpEnded,
 )
 from routing.engine.items import WorkItem
@@ -38,6 +39,7 @@ __all__ = [
     "RoutingError",
     "RoutingEvent",
     "Strategy",
+    "Transferred",
     "WorkItem",
     "WrapUpEnded",
 ]

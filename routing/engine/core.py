@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from routing.engine import capacity
 from routing.engine.agents import NO_ANSWER, Agent, AgentStatus
@@ -35,6 +35,8 @@ class Held:
     queue: str
     channel: str
     since: float
+    priority: int = 0
+    skills: dict[str, int] = field(default_factory=dict)
 
 
 class RouterCore:
@@ -112,7 +114,7 @@ class RouterCore:
         if item.is_voice:
             agent.voice_items.add(item.id)
         agent.idle_since = now
-        self.held[item.id] = Held(agent.id, item.queue, item.channel, now)
+        self.held[item.id] = Held(agent.id, item.queue, item.channel, now, item.priority, dict(item.skills))
         events.append(Assigned(item.id, agent.id, item.queue, now - item.enqueued_at, how))
         self._sync(agent, now, events)
 

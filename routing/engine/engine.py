@@ -16,13 +16,14 @@ from collections.abc import Iterable, Mapping
 
 from routing.engine import capacity
 from routing.engine.agents import PRESENCES, Agent, AgentStatus
-from routing.engine.core import RouterCore, RoutingError
+from routing.engine.core import RoutingError
 from routing.engine.estimates import estimate_wait_s
 from routing.engine.events import QueueLeft, RoutingEvent, WrapUpEnded
+from routing.engine.handover import HandoverOps
 from routing.engine.items import WorkItem, service_key
 
 
-class Router(RouterCore):
+class Router(HandoverOps):
     """Queues, agents, offers and assignments for every channel (the public operations).
 
     Args:
@@ -242,7 +243,7 @@ class Router(RouterCore):
         times = [d for item in self.items.values() for d in item.offers.values()]
         times += [a.wrap_up_until for a in self.agents.values() if a.wrap_up_until is not None]
         for item in self.items.values():
-            limit = self.queues[item.queue].max_wait_s
+            limit = self.queues[item.queue].max_wait(item.channel)
             if limit is not None and not item.offers:
                 times.append(item.enqueued_at + limit)
         return min(times) if times else None
@@ -260,7 +261,7 @@ class Router(RouterCore):
                 events.append(WrapUpEnded(agent.id, False, now))
                 self._sync(agent, now, events)
         for item in sorted(self.items.values(), key=lambda i: i.seq):
-            limit = self.queues[item.queue].max_wait_s
+            limit = self.queues[item.queue].max_wait(item.channel)
             if limit is not None and not item.offers and now - item.enqueued_at >= limit:
                 del self.items[item.id]
                 events.append(QueueLeft(item.id, item.queue, "overflow", now - item.enqueued_at))

@@ -61,7 +61,7 @@ class Assigned:
     agent_id: int
     queue: str
     wait_s: float
-    how: str  # "accepted" | "auto" | "picked"
+    how: str  # "accepted" | "auto" | "picked" | "supervisor" | "transferred"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +83,29 @@ class WrapUpEnded:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class Transferred:
+    """``item_id`` held by ``from_agent`` went to ``to_agent`` (at once) or back to ``to_queue`` (waiting again).
+
+    ``talk_s``: how long ``from_agent`` held it. An :class:`Assigned` follows for a transfer to an agent.
+    """
+
+    item_id: str
+    from_agent: int
+    to_agent: int | None
+    to_queue: str | None
+    talk_s: float
+    at: float
+
+
 RoutingEvent = (
-    AgentStatusChanged | NoAnswerBreak | Offered | OfferWithdrawn | OfferTimedOut | Assigned | QueueLeft | WrapUpEnded
+    AgentStatusChanged
+    | NoAnswerBreak
+    | Offered
+    | OfferWithdrawn
+    | OfferTimedOut
+    | Assigned
+    | QueueLeft
+    | WrapUpEnded
+    | Transferred
 )

@@ -39,7 +39,8 @@ class QueueConfig:
         call_while_chatting: a call may be offered to an agent busy with text conversations.
         last_agent_days: how far back :attr:`Strategy.LAST_AGENT` looks.
         fallback: the strategy used when ``last_agent`` (or ``ring_all`` for text) does not apply.
-        max_wait_s: an item waiting longer leaves the queue as "overflow" (None: never).
+        max_wait_s: an item of ``overflow_channels`` waiting longer leaves the queue as "overflow" (None: never).
+        overflow_channels: the channels that overflow (default: calls, which go to voicemail; text waits on).
         default_aht_s: average handle time assumed until enough items ended.
     """
 
@@ -56,11 +57,16 @@ class QueueConfig:
     last_agent_days: float = 7.0
     fallback: Strategy = Strategy.LONGEST_IDLE
     max_wait_s: float | None = None
+    overflow_channels: frozenset[str] = frozenset({VOICE})
     default_aht_s: float = 180.0
 
     def sl_target(self, channel: str) -> float:
         """The service-level target of ``channel`` in this queue (seconds, > 0)."""
         return max(self.sl_target_s.get(channel, self.default_sl_target_s), 1e-9)
+
+    def max_wait(self, channel: str) -> float | None:
+        """How long an item of ``channel`` may wait before it overflows (None: it waits on)."""
+        return self.max_wait_s if channel in self.overflow_channels else None
 
     def wrap_up(self, channel: str) -> float:
         """After-call work after an item of ``channel`` ends (seconds)."""

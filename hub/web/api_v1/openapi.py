@@ -87,8 +87,8 @@ def path_params(path: str) -> list[str]:
     return re.findall(r"{(\w+)}", path)
 
 
-def document(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
-    """The OpenAPI document of ``endpoints``."""
+def document(endpoints: Iterable[Endpoint], schemas: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The OpenAPI document of ``endpoints`` (``schemas``: component schemas added by other packages)."""
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
@@ -99,7 +99,7 @@ def document(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
         "security": [{"bearerAuth": []}, {"sessionCookie": []}],
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **(schemas or {})},
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",

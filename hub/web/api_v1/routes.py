@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +15,7 @@ from hub.storage.notes import NoteStore
 from hub.web.api_v1 import canned, contacts, conversations, notes, orders, registration
 from hub.web.api_v1.common import ApiError, respond
 from hub.web.api_v1.openapi import document
+from hub.web.api_v1.schemas import Schema
 from hub.web.api_v1.spec import PAGING, Endpoint, Param, choice, day, flag, parse_args, path, text
 from hub.web.auth import TOKEN_AUTH, require_roles
 from hub.web.context import CTX
@@ -73,7 +75,8 @@ CONVERSATION_FILTERS = (
 
 async def openapi_json(request: web.Request, args: dict[str, Any]) -> web.StreamResponse:
     """GET /api/v1/openapi.json."""
-    return respond(document(ROUTES))
+    extra = request.app.get(API_EXTENSIONS, [])
+    return respond(document((*ROUTES, *extra), request.app.get(API_SCHEMAS, {})))
 
 
 ROUTES: tuple[Endpoint, ...] = (
@@ -339,6 +342,25 @@ def _mounted(endpoint: Endpoint) -> Any:
     if endpoint.roles is None:
         return handle
     return require_roles(endpoint.roles, api=True)(handle)
+
+
+API_EXTENSIONS: web.AppKey[list[Endpoint]] = web.AppKey("api_v1_extensions", list)
+API_SCHEMAS: web.AppKey[dict[str, Schema]] = web.AppKey("api_v1_schemas", dict)
+
+
+def extend(app: web.Application, endpoints: Iterable[Endpoint], schemas: Mapping[str, Schema] | None = None) -> None:
+    """Mount another package's operations under ``/api/v1`` and document them (with their component schemas).
+
+    The hub imports no other package: routing and the channels add their operations here from their ``setup``.
+    """
+    extra = app.setdefault(API_EXTENSIONS, [])
+    app.setdefault(API_SCHEMAS, {}).update(schemas or {})
+    known = {e.operation_id for e in (*ROUTES, *extra)}
+    for endpoint in endpoints:
+        if endpoint.operation_id in known:
+            raise ValueError(f"API operation {endpoint.operation_id} is defined twice")
+        extra.append(endpoint)
+        app.router.add_route(endpoint.method, endpoint.path, _mounted(endpoint), name="api_v1." + endpoint.operation_id)
 
 
 def setup(app: web.Application, tokens: ApiTokenStore) -> None:

@@ -89,6 +89,15 @@ def test_overflow_after_the_maximum_wait() -> None:
     assert r.next_deadline() is None
 
 
+def test_text_waits_on_past_the_maximum_unless_its_channel_overflows() -> None:
+    r = router(QueueConfig("general", max_wait_s=300))
+    r.enqueue("chat", queue="general", channel="web_chat", now=0)
+    assert r.next_deadline() is None and r.handle_timeout(1000) == []
+    r = router(QueueConfig("general", max_wait_s=300, overflow_channels=frozenset({"web_chat"})))
+    r.enqueue("chat", queue="general", channel="web_chat", now=0)
+    assert r.handle_timeout(300) == [QueueLeft("chat", "general", "overflow", 300)]
+
+
 def test_a_chat_assigned_shows_up_as_the_agents_and_finishes() -> None:
     r = router()
     staff(r, 1)
