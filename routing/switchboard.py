@@ -304,12 +304,25 @@ class Switchboard:
                     agent.queues = agent.queues | {name}
 
     def _enqueue(
-        self, item: ItemInfo, now: float, skills: dict[str, int] | None = None, *, logged: bool = True
+        self,
+        item: ItemInfo,
+        now: float,
+        skills: dict[str, int] | None = None,
+        *,
+        logged: bool = True,
+        last_agent: tuple[int, float] | None = None,
     ) -> list[RoutingEvent]:
         self._ensure_queue(item.queue)
         self.items[item.item_id] = item
         events = self.router.enqueue(
-            item.item_id, queue=item.queue, channel=item.channel, now=now, priority=item.priority, skills=skills
+            item.item_id,
+            queue=item.queue,
+            channel=item.channel,
+            now=now,
+            priority=item.priority,
+            skills=skills,
+            last_agent_id=last_agent[0] if last_agent else None,
+            last_served_at=last_agent[1] if last_agent else None,
         )
         data = {"priority": item.priority} if item.priority else None
         if logged:
@@ -335,15 +348,29 @@ class Switchboard:
         self._apply(self._enqueue(item, now, skills), now)
         return item
 
-    def enqueue_conversation(self, conversation: Conversation, *, queue: str | None = None, priority: int = 0) -> None:
-        """A text conversation (or a voicemail) needs a human."""
+    def enqueue_conversation(
+        self,
+        conversation: Conversation,
+        *,
+        queue: str | None = None,
+        priority: int = 0,
+        last_agent: tuple[int, float] | None = None,
+    ) -> None:
+        """A text conversation (or a voicemail) needs a human (``last_agent``: who served the citizen last, when)."""
         if conversation.id in self.items:
             return
         now = self.clock()
         info = self._info_for(conversation, queue)
         if priority:
             info = ItemInfo(info.item_id, info.conversation_id, info.channel, info.queue, priority)
-        self._apply(self._enqueue(info, now), now)
+        self._apply(self._enqueue(info, now, last_agent=last_agent), now)
+
+    async def last_agent(self, conversation: Conversation) -> tuple[int, float] | None:
+        """The agent who last served this conversation's citizen and when (for the ``last_agent`` strategy)."""
+        if conversation.contact_id is None:
+            return None
+        found = await self.service.store.last_agent_of(conversation.contact_id, exclude=conversation.id)
+        return None if found is None else (found[0], found[1].timestamp())
 
     def accept(self, item_id: str, agent_id: int) -> None:
         """The agent accepted an offer (answered the softphone, or accepted the chat)."""
@@ -465,7 +492,8 @@ class Switchboard:
         if event.reason == PHONE_HANDOFF or not self._started:
             return
         try:
-            self.enqueue_conversation(event.conversation)
+            last = await self.last_agent(event.conversation)
+            self.enqueue_conversation(event.conversation, last_agent=last)
         except RoutingError:
             log.exception("conversation %s could not join the queue", event.conversation.id)
 

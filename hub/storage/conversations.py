@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.clock import Clock, utc_now
+from hub.clock import Clock, as_utc, utc_now
 from hub.models import Contact, Conversation, ConversationStatus, Message, SenderKind
 from hub.storage import rows
 from hub.storage.engine import begin
@@ -365,6 +365,24 @@ class ConversationStore:
                 sa.select(conversations).where(conversations.c.status == status.value).order_by(order).limit(limit)
             )
             return [rows.conversation(r) for r in result]
+
+    async def last_agent_of(self, contact_id: int, *, exclude: str | None = None) -> tuple[int, datetime] | None:
+        """The agent who last took one of the contact's conversations, and when (None: never an agent)."""
+        query = (
+            sa.select(conversations.c.assignee_id, conversations.c.assigned_at)
+            .where(
+                conversations.c.contact_id == contact_id,
+                conversations.c.assignee_id.is_not(None),
+                conversations.c.assigned_at.is_not(None),
+            )
+            .order_by(conversations.c.assigned_at.desc())
+            .limit(1)
+        )
+        if exclude is not None:
+            query = query.where(conversations.c.id != exclude)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else (int(row.assignee_id), as_utc(row.assigned_at))
 
     async def list_assigned_to(self, user_id: int) -> list[Conversation]:
         """Open conversations an agent holds."""

@@ -11,6 +11,7 @@ from hub.intake import ContactHints, Inbound
 from hub.models import Conversation, ConversationStatus
 from hub.web.context import CTX
 from routing.queue_log import QueueEvent
+from routing.routing_settings import RoutingSettings
 from routing.switchboard import SWITCHBOARD, Switchboard
 from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
 
@@ -102,3 +103,33 @@ async def test_presence_and_waiting_conversations_survive_a_restart(tmp_path: Pa
         await until(assigned)
         kinds = await events_of(board, conversation.id)
         assert kinds == ["enter", "connect"]  # entered once, before the restart
+
+
+async def test_last_agent_strategy_sends_a_returning_citizen_to_the_agent_who_served_them(
+    tmp_path: Path, scripted_nlu: ScriptedNlu
+) -> None:
+    routing = RoutingSettings.from_mapping({"defaults": {"strategy": "last_agent"}})
+    async with running_hub(tmp_path / "data", nlu=scripted_nlu, routing=routing) as hub:
+        board = hub.hub.app[SWITCHBOARD]
+        store = hub.hub.service.store
+        first, second = await user_id(hub, "agent1"), await user_id(hub, "agent2")
+        board.set_status(second, "available")
+        earlier = await queued(hub, "小区停水了", "13700004444")
+
+        async def served() -> bool:
+            return (await store.get(earlier.id)).assignee_id == second
+
+        await until(served)
+        board.set_status(first, "available")  # now the longest idle agent is agent1 ...
+        user = await hub.hub.app[CTX].users.get(second)
+        assert user is not None
+        await hub.hub.service.close(earlier.id, user)
+        await until(lambda: _true(board.holder(earlier.id) is None))
+        again = await queued(hub, "又停水了", "13700004444")
+        assert again.id != earlier.id
+
+        async def back_to_second() -> bool:
+            return (await store.get(again.id)).assignee_id is not None
+
+        await until(back_to_second)
+        assert (await store.get(again.id)).assignee_id == second  # ... but the citizen's last agent gets it
