@@ -7,8 +7,10 @@ is installed. Before it reports ready (one JSON line on stdout) it:
 - saves the default 12319 flow open around the clock (like the tests' ``always_open``), with a 60 s menu timeout
   and 9 retries so that callers can be held in the main menu;
 - creates K agent accounts (one password hash shared by all, inserted with SQLAlchemy Core: hashing 170 scrypt
-  passwords would only slow the set-up) and a softphone secret for each;
-- sets the queue's wrap-up to 0 (the ACD's default is 10 s; ``VoiceSettings`` has no knob for it);
+  passwords would only slow the set-up), a softphone secret for each, and adds them to the switchboard (which
+  loaded the routed users at start-up: a softphone of a user it does not know is not routed to);
+- sets every queue's wrap-up to 0 (the routing settings' template has 10 s after a call), so agents take the
+  next call at once;
 - renders every prompt of the flow, the menu defaults and the queue announcements into the prompt cache in the
   form the calls play them (``speakable()``).
 
@@ -53,6 +55,8 @@ from hub.storage.engine import begin  # noqa: E402
 from hub.storage.schema import users  # noqa: E402
 from rexian.app import build_hub  # noqa: E402
 from rexian.settings import Settings  # noqa: E402
+from routing.routing_settings import RoutingSettings  # noqa: E402
+from routing.switchboard import SWITCHBOARD  # noqa: E402
 
 log = logging.getLogger("bench.voice_calls_hub")
 HOST = "127.0.0.1"
@@ -118,7 +122,9 @@ async def serve(args: argparse.Namespace) -> None:
         max_wait_s=120.0,
         prompt_cache_dir=data_dir / "prompts",
     )
-    hub = await build_hub(Settings(data_dir=data_dir, demo=True, start_rasa=False, voice=voice))
+    routing = RoutingSettings()  # every queue from the template: no after-call work, agents take the next call
+    routing = dataclasses.replace(routing, template=dataclasses.replace(routing.template, wrap_up_s={}))
+    hub = await build_hub(Settings(data_dir=data_dir, demo=True, start_rasa=False, voice=voice, routing=routing))
     channel = hub.voice
     assert channel is not None and hub.ivr_flows is not None
     profiler = Profiler()
@@ -151,12 +157,12 @@ async def serve(args: argparse.Namespace) -> None:
     accounts = SipAccountStore(hub.engine)
     async with hub.engine.connect() as conn:
         rows = (await conn.execute(users.select().where(users.c.username.in_(names)))).all()
+    board = hub.app[SWITCHBOARD]
     for row in rows:
         _, secret = await accounts.reset(row.id, voice.realm)
         secrets_.append((row.username, secret))
+        await board.add_agent(row.id, row.display_name)  # created after start-up: the switchboard routes to them
     await channel._refresh_credentials()  # the registrar reloads every 10 s; do not wait for it
-    assert channel.desk is not None
-    channel.desk.acd.wrap_up_s = 0.0
 
     texts = prompt_texts(hub.ivr_flows.holder())
     started = time.perf_counter()
@@ -191,7 +197,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop
     except ImportError:
         asyncio.run(serve(args))
     else:

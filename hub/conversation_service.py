@@ -479,6 +479,25 @@ class ConversationService:
                 await self._system(moved, t("system.assigned", moved.locale, agent=announce_as))
         return moved
 
+    async def requeue(self, conversation_id: str, reason: str) -> Conversation | None:
+        """Hand a conversation an agent holds back to the queue (a transfer to a queue): assigned → queued.
+
+        Publishes :class:`ConversationQueued` with ``reason``. Returns the queued conversation, or None if it was
+        not assigned.
+        """
+        queued = await self.store.transition(
+            conversation_id,
+            {ConversationStatus.ASSIGNED},
+            status=ConversationStatus.QUEUED.value,
+            assignee_id=None,
+            assigned_at=None,
+            handoff_reason=reason,
+            queued_at=self._clock(),
+        )
+        if queued is not None:
+            await self.bus.publish(ConversationQueued(queued, reason))
+        return queued
+
     async def close_if_with_bot(self, conversation_id: str) -> Conversation:
         """Close a conversation the bot alone served (a call the IVR answered); others are left as they are."""
         closed = await self.store.transition(

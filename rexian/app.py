@@ -22,6 +22,7 @@ from channels.voice.ivr.store import IvrFlows
 from channels.voice.prompt_checks import PromptChecks, for_hub
 from channels.voice.service import VoiceChannel
 from channels.voice.sip_accounts import SipAccountStore
+from channels.voice.transfer_web import setup as setup_call_transfers
 from hub.conversation_service import ConversationService
 from hub.dialogue.engine import DialogueEngine
 from hub.events import EventBus
@@ -55,8 +56,9 @@ from rexian.demo import load_demo
 from rexian.nlu_supervisor import SupervisedNlu
 from rexian.schema import migrate
 from rexian.settings import Settings
-from routing import inbox
-from routing.chat_queue import ChatQueue
+from routing import floor as supervisor_floor
+from routing import inbox, text_position
+from routing import transfer as conversation_transfer
 from routing.desk import RuleDispatchDesk
 from routing.dispatch import match_unit
 from routing.inbox_common import InboxSettings
@@ -239,7 +241,10 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     )
     # agents are shown the same knowledge-base matches the bot would offer a citizen, no weaker ones
     app[SWITCHBOARD] = switchboard
-    inbox.setup(app, ChatQueue(conversations, service), InboxSettings(kb_floor=settings.bot.kb_offer_threshold))
+    inbox.setup(app, InboxSettings(kb_floor=settings.bot.kb_offer_threshold))
+    text_position.setup(app)  # waiting text citizens are told their position
+    conversation_transfer.setup(app)  # transfer to an agent, a queue or a department (needs the inbox's stores)
+    supervisor_floor.setup(app)  # /supervisor/floor, its actions, GET /api/v1/floor (after the inbox: its static files)
     web_chat.setup(app)
     orders_live.setup(app)  # before the order pages: /orders/live is not an order number
     orders_pages.setup(app, settings.data_dir / "attachments")
@@ -288,8 +293,10 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         ),
         flows=ivr_flows,
         accounts=SipAccountStore(engine),
+        switchboard=switchboard,
         calendar=calendar,
     )
+    setup_call_transfers(app, lambda: voice_channel.transfers if voice_channel is not None else None)
     prompt_checks = for_hub(settings.data_dir, settings.voice, lambda: voice_channel, enabled=settings.prompt_check)
     ivr_web.setup(app, ivr_flows, prompt_checks)
 

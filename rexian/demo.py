@@ -11,7 +11,7 @@ from hub.demo import load_demo as load_hub_demo
 from hub.storage.users import UserStore
 from knowledge_base.demo import load_demo_articles
 from rexian.schema import migrate
-from routing.demo import load_demo_canned
+from routing.demo import load_demo_canned, load_demo_profiles
 
 
 async def load_demo(engine: AsyncEngine, users: UserStore, directory: Path = DEMO_DIR) -> bool:
@@ -20,6 +20,7 @@ async def load_demo(engine: AsyncEngine, users: UserStore, directory: Path = DEM
         return False
     await load_demo_articles(engine, directory)
     await load_demo_canned(engine)  # the inbox's shared canned replies
+    await load_demo_profiles(engine)  # the demo agents' skills (the floor's routing profiles)
     return True
 
 

@@ -1,14 +1,16 @@
 """The agents' shared inbox: page, live WebSocket and JSON API (login with an inbox role required).
 
-The queue it shows and takes from is :class:`routing.chat_queue.ChatQueue`. The views, search, unread markers
-and notes are in :mod:`routing.inbox_views`, canned replies in :mod:`routing.canned`.
+Conversations wait in the hub's one switchboard (:mod:`routing.switchboard`), which assigns them to available
+agents. The views, search, unread markers and notes are in :mod:`routing.inbox_views`, canned replies in
+:mod:`routing.canned`, the agent's status and text offers in :mod:`routing.agent_status`.
 
 - ``GET /agent``: the page; ``GET /agent/ws``: live events (queue changes, messages and private notes of the
-  conversations the user may see).
+  conversations the user may see; the agent's own status and text offers from the switchboard).
 - ``GET /api/conversations/{id}``: transcript, private notes, NLU, KB suggestions above the floor, contact,
   history, orders (viewing it marks it read for the user).
-- ``POST /api/conversations/{id}/claim``, ``/reply`` ``{"text"}``, ``/close`` ``{"outcome"}`` (the outcome is
-  optional for API clients; the page always asks for one, see :mod:`routing.outcomes`).
+- ``POST /api/conversations/{id}/claim`` (a pick through the switchboard, see :func:`claim`), ``/reply``
+  ``{"text"}``, ``/close`` ``{"outcome"}`` (the outcome is optional for API clients; the page always asks for one,
+  see :mod:`routing.outcomes`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp_jinja2
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from hub.conversation_service import InvalidMessage, NotAllowed
 from hub.dialogue.ports import KbAnswer
@@ -36,6 +38,7 @@ from hub.events import (
     NoteAdded,
     Subscription,
 )
+from hub.i18n import t
 from hub.logsafe import mask
 from hub.models import INBOX_ROLES, Conversation, ConversationStatus
 from hub.storage.canned import CannedStore
@@ -45,8 +48,9 @@ from hub.web.api_v1.canned import HOTLINE
 from hub.web.auth import require_roles
 from hub.web.context import CTX, HubContext
 from hub.web.i18n_web import labels, locale_of
-from routing import canned, inbox_views
-from routing.chat_queue import ChatQueue
+from routing import agent_status, api_agents, canned, inbox_views
+from routing.agent_status import AgentFeed, await_assignment, break_choices, pick_refusal
+from routing.engine import AgentStatus, RoutingError
 from routing.inbox_common import (
     SETTINGS,
     STAFF_MANAGERS,
@@ -62,12 +66,12 @@ from routing.inbox_common import (
 )
 from routing.inbox_views import message_labels, names, nlu_display, unanswered
 from routing.outcomes import OUTCOMES, is_outcome
+from routing.switchboard import SWITCHBOARD
 
 log = logging.getLogger(__name__)
 
 CallRecords = Callable[[web.Request, str], Awaitable[list[dict[str, Any]]]]
 CALL_RECORDS: web.AppKey[CallRecords] = web.AppKey("call_records")  # set by the voice channel's web module
-QUEUE: web.AppKey[ChatQueue] = web.AppKey("chat_queue", ChatQueue)
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -120,6 +124,7 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
         "statuses": [[code, strings.get(f"status.{code}", code)] for code in inbox_views.STATUSES],
         "waiting": list(inbox_views.WAITING_CHOICES),
         "outcomes": [[code, strings.get(f"outcome.{code}", code)] for code in OUTCOMES],
+        "break_reasons": break_choices(request.app[SWITCHBOARD], locale),
     }
     user = agent_of(request)
     return aiohttp_jinja2.render_template(
@@ -219,13 +224,39 @@ _agent = agent_of
 
 @require_roles(INBOX_ROLES, api=True)
 async def claim(request: web.Request) -> web.StreamResponse:
-    """POST /api/conversations/{id}/claim."""
+    """POST /api/conversations/{id}/claim: take a waiting conversation.
+
+    A conversation waiting in the switchboard is *picked* (:meth:`Switchboard.pick`): the queue must allow it and
+    the agent must be eligible and have room, else 409 with the reason (``{"error": "conflict", "reason": code,
+    "message"}``). An agent who is offline in routing, or a conversation the router does not hold (a voice
+    conversation), is claimed directly through the conversation service as before (the router lets the item go).
+    """
+    ctx = request.app[CTX]
+    board = request.app[SWITCHBOARD]
     conversation = await _load(request)
-    try:
-        claimed = await request.app[QUEUE].take(conversation.id, _agent(request))
-    except NotAllowed as exc:
-        return _json({"error": "conflict", "message": str(exc)}, status=409)
-    return _json(await conversation_summary(request.app[CTX], claimed))
+    user = _agent(request)
+    agent = board.router.agents.get(user.id)
+    if conversation.id in board.router.items and agent is not None and agent.presence is not AgentStatus.OFFLINE:
+        refusal = pick_refusal(board, user.id, conversation.id)
+        if refusal is None:
+            try:
+                picked = await await_assignment(
+                    ctx, conversation.id, user.id, lambda: board.pick(user.id, conversation.id)
+                )
+            except RoutingError:
+                refusal = "not_waiting"
+            else:
+                refusal = None if picked else "not_waiting"
+        if refusal is not None:
+            message = t(f"inbox.pick.{refusal}", locale_of(request))
+            return _json({"error": "conflict", "reason": refusal, "message": message}, status=409)
+        claimed = await ctx.conversations.get(conversation.id)
+    else:
+        try:
+            claimed = await ctx.service.claim(conversation.id, user)
+        except NotAllowed as exc:
+            return _json({"error": "conflict", "message": str(exc)}, status=409)
+    return _json(await conversation_summary(ctx, claimed))
 
 
 @require_roles(INBOX_ROLES, api=True)
@@ -334,32 +365,59 @@ async def inbox_socket(request: web.Request) -> web.StreamResponse:
             if payload is not None and not ws.closed:
                 await ws.send_str(_dumps(payload))
 
+    async def send(payload: dict[str, Any]) -> None:
+        if not ws.closed:
+            await ws.send_str(_dumps(payload))
+
+    board = request.app[SWITCHBOARD]
+    feed = AgentFeed(board, ctx, user.id, locale)  # this agent's status and text offers
+    stop_feed = board.listen(feed.on_change)
+    sockets = request.app[INBOX_SOCKETS]
+    sockets.add(ws)
     async with ctx.bus.stream() as subscription:
-        pusher = asyncio.create_task(push(subscription))
+        tasks = [asyncio.create_task(push(subscription)), asyncio.create_task(feed.run(send))]
         try:
             await ws.send_str(_dumps({"type": "hello", "user": {"id": user.id, "name": user.display_name}}))
             async for frame in ws:
                 if frame.type is WSMsgType.TEXT and frame.data == '{"type":"ping"}':
                     await ws.send_str('{"type":"pong"}')
         finally:
-            pusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pusher
+            sockets.discard(ws)
+            stop_feed()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     return ws
 
 
-def setup(app: web.Application, queue: ChatQueue, settings: InboxSettings | None = None) -> None:
-    """Mount the inbox page, its WebSocket and API (and the views, notes and canned replies) on the hub's app."""
-    app[QUEUE] = queue
+INBOX_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("inbox_sockets", set)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Shutdown: close every open inbox socket so the server does not wait for them."""
+    open_sockets: set[web.WebSocketResponse] = app[INBOX_SOCKETS]
+    for ws in list(open_sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
+def setup(app: web.Application, settings: InboxSettings | None = None) -> None:
+    """Mount the inbox page, its WebSocket and API (and the views, notes, canned replies, the agent's status and
+    offers, and the agents' staff API) on the hub's app (after the switchboard is put on it)."""
     app[SETTINGS] = settings or InboxSettings()
+    app[INBOX_SOCKETS] = set()
+    app.on_shutdown.append(_close_sockets)
     app[HOTLINE] = lambda: app[SETTINGS].hotline  # {hotline} of the staff API's canned replies
-    engine = queue.store.engine
+    engine = app[CTX].conversations.engine
     app[STORES] = InboxStores(InboxQueries(engine), NoteStore(engine), CannedStore(engine))
     app.router.add_static("/static/routing", STATIC_DIR, name="routing_static", append_version=True)
     app.router.add_get("/agent", inbox_page)
     app.router.add_get("/agent/ws", inbox_socket)
     inbox_views.setup(app)
     canned.setup(app)
+    agent_status.setup(app)
+    api_agents.setup(app)
     app.router.add_get("/api/conversations/{id}", conversation_detail)
     app.router.add_post("/api/conversations/{id}/claim", claim)
     app.router.add_post("/api/conversations/{id}/reply", reply)

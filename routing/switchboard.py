@@ -135,16 +135,19 @@ class Switchboard:
         self.names = {u.id: u.display_name for u in users}
         self.profiles = await self.store.profiles()
         presences = await self.store.presences()
-        for user in users:
+        for user in users:  # everyone offline first: restored work must not be dispatched while it is restored
             saved = presences.get(user.id)
             agent = self._sign_in(user.id, now)
             if saved is not None and saved.day == self._day:
                 agent.handled_today, agent.talk_time_today = saved.handled_today, saved.talk_time_today
+        await self._restore_held(now)
+        for user in users:
+            saved = presences.get(user.id)
             if saved is not None and saved.presence != "offline":
                 reason = saved.reason if saved.reason in self.settings.policy.break_reasons else None
                 presence = saved.presence if reason or saved.presence == "available" else "available"
                 self.router.set_status(user.id, presence, now=now, reason=reason)
-        await self._restore_conversations(now)
+        await self._restore_waiting(now)
         self.log.start()
         self._saver = asyncio.create_task(self._save_loop(), name="routing:presence")
         bus = self.service.bus
@@ -162,18 +165,30 @@ class Switchboard:
             ", ".join(self.router.queues),
         )
 
-    async def _restore_conversations(self, now: float) -> None:
-        """Conversations waiting or held from before the restart take their place again (not logged twice)."""
+    async def _restore_held(self, now: float) -> None:
+        """Conversations agents held before the restart count against their capacity again (no log rows).
+
+        Runs while every agent is still offline, so nothing is dispatched in between.
+        """
         store = self.service.store
         for conversation in await store.list_by_status(ConversationStatus.ASSIGNED, limit=100_000):
-            if conversation.assignee_id in self.router.agents and conversation.channel != "voice":
-                item = self._info_for(conversation)
-                self.router.enqueue(item.item_id, queue=item.queue, channel=item.channel, now=now)
-                try:
-                    self.router.assign_to(item.item_id, conversation.assignee_id, now=now, how="restored")
-                    self.items[item.item_id] = item
-                except RoutingError:
+            agent_id = conversation.assignee_id
+            if agent_id is None or agent_id not in self.router.agents or conversation.channel == "voice":
+                continue
+            item = self._info_for(conversation)
+            self._ensure_queue(item.queue)
+            self.router.enqueue(item.item_id, queue=item.queue, channel=item.channel, now=now)
+            try:
+                self.router.assign_to(item.item_id, agent_id, now=now, how="restored", anyway=True)
+                self.items[item.item_id] = item
+            except RoutingError:
+                log.warning("conversation %s could not be restored to agent %s", conversation.id, agent_id)
+                if item.item_id in self.router.items:
                     self.router.release(item.item_id, now=now)
+
+    async def _restore_waiting(self, now: float) -> None:
+        """Conversations waiting before the restart take their place again with their queue time (not logged)."""
+        store = self.service.store
         waiting = await store.list_by_status(ConversationStatus.QUEUED, limit=100_000)
         for conversation in sorted(waiting, key=lambda c: c.queued_at or c.created_at):
             if conversation.handoff_reason == PHONE_HANDOFF:
@@ -187,9 +202,11 @@ class Switchboard:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:  # assignments under way finish: a conversation must not stay queued for its agent
+            _, pending = await asyncio.wait(list(self._tasks), timeout=5.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         if self._saver is not None:
             self._saver.cancel()
             await asyncio.gather(self._saver, return_exceptions=True)
@@ -345,7 +362,7 @@ class Switchboard:
         """A caller waits for an agent: the call joins ``queue`` (offers may follow through the voice port)."""
         now = self.clock()
         item = ItemInfo(call_item_id(sip_call_id), conversation_id, "voice", queue, priority)
-        self._apply(self._enqueue(item, now, skills), now)
+        self._apply(self._enqueue(item, now, skills), now, quiet=Change(None, item, "enqueued"))
         return item
 
     def enqueue_conversation(
@@ -363,7 +380,7 @@ class Switchboard:
         info = self._info_for(conversation, queue)
         if priority:
             info = ItemInfo(info.item_id, info.conversation_id, info.channel, info.queue, priority)
-        self._apply(self._enqueue(info, now, last_agent=last_agent), now)
+        self._apply(self._enqueue(info, now, last_agent=last_agent), now, quiet=Change(None, info, "enqueued"))
 
     async def last_agent(self, conversation: Conversation) -> tuple[int, float] | None:
         """The agent who last served this conversation's citizen and when (for the ``last_agent`` strategy)."""
@@ -443,7 +460,7 @@ class Switchboard:
         )
         self._dirty.add(held.agent_id)
         self._save_wake.set()
-        self._apply(events, now)
+        self._apply(events, now, quiet=Change(None, info, "finished"))
 
     def abandon(self, item_id: str) -> None:
         """The citizen left while waiting (hung up, closed the chat)."""
@@ -486,6 +503,36 @@ class Switchboard:
         self.log.append(entry)
         self._notify(Change(None, item, "monitor"))
 
+    OUTBOUND = "outbound"
+    """The hidden queue of outbound calls (call-backs): its items are never offered, only assigned at once."""
+
+    def occupy(self, agent_id: int, item_id: str, conversation_id: str) -> None:
+        """The agent places an outbound call (a call-back): busy until :meth:`finish`, offered nothing meanwhile.
+
+        The call joins the hidden queue :attr:`OUTBOUND` and is assigned to the agent at once (``how="outbound"``,
+        also when the agent is offline or on break); an offer pending for the agent is withdrawn (not a miss).
+
+        Raises:
+            RoutingError: unknown agent, softphone not registered, already on a call, or ``item_id`` is routed.
+        """
+        now = self.clock()
+        agent = self.router._agent(agent_id)
+        if self.OUTBOUND not in self.router.queues:  # not via _ensure_queue: agents do not join it
+            self.router.queues[self.OUTBOUND] = self.settings.queue(self.OUTBOUND)
+        # a skill nobody has: between the enqueue and the assignment no other agent may be offered it
+        unroutable = {f"system:{self.OUTBOUND}": 1}
+        events = self.router.enqueue(item_id, queue=self.OUTBOUND, channel="voice", now=now, skills=unroutable)
+        self.items[item_id] = ItemInfo(item_id, conversation_id, "voice", self.OUTBOUND)
+        try:
+            events += self.router.assign_to(item_id, agent_id, now=now, how="outbound", anyway=True)
+        except RoutingError:
+            self.items.pop(item_id, None)
+            self._apply(events + self.router.release(item_id, now=now), now)
+            raise
+        for offered in list(agent.offered):  # after the assignment: the dispatch must not offer it to them again
+            self.router._withdraw(self.router.items[offered], agent, events, now=now)
+        self._apply(events + self.router.handle_timeout(now), now)  # the withdrawn items go to other agents
+
     # -- hub events --------------------------------------------------------------------------------------
 
     async def _on_queued(self, event: ConversationQueued) -> None:
@@ -519,7 +566,18 @@ class Switchboard:
 
     # -- effects -----------------------------------------------------------------------------------------
 
-    def _apply(self, events: Iterable[RoutingEvent], now: float, *, by: int | None = None) -> None:
+    def _apply(
+        self,
+        events: Iterable[RoutingEvent],
+        now: float,
+        *,
+        by: int | None = None,
+        quiet: Change | None = None,
+    ) -> None:
+        """Carry out the router's events; ``quiet``: what listeners are told if there was none (a new item waits)."""
+        events = list(events)
+        if not events and quiet is not None:
+            self._notify(quiet)
         for event in events:
             item = self.items.get(getattr(event, "item_id", ""))
             entry = entry_for(event, item, now)

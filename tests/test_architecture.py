@@ -72,9 +72,19 @@ def test_no_channel_touches_the_conversation_store() -> None:
 
 
 def test_the_acd_and_the_chat_queue_live_in_routing() -> None:
-    assert (ROOT / "routing" / "acd.py").exists()
-    assert (ROOT / "routing" / "chat_queue.py").exists()
-    assert not (ROOT / "channels" / "voice" / "acd.py").exists()
+    """Calls and chats wait in the switchboard's one router (ADR 0030): no channel has a queue of its own."""
+    assert (ROOT / "routing" / "switchboard.py").exists() and (ROOT / "routing" / "engine" / "engine.py").exists()
+    assert not (ROOT / "routing" / "acd.py").exists() and not (ROOT / "channels" / "voice" / "acd.py").exists()
+    assert not (ROOT / "routing" / "chat_queue.py").exists()  # text waits in the switchboard too
+    defined = []
+    for path in _sources("channels"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and re.search(r"(Queue|Acd|Router)$", node.name):
+                defined.append(f"{path.relative_to(ROOT)} defines {node.name}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Router":
+                defined.append(f"{path.relative_to(ROOT)} builds a Router")
+    assert defined == []
+    assert _offenders("channels", ("routing.engine.engine", "routing.engine.core", "routing.acd")) == []
 
 
 def test_hub_storage_holds_only_the_core_domain() -> None:

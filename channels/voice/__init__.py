@@ -15,6 +15,7 @@ from .config import VoiceSettings
 
 if TYPE_CHECKING:
     from channels.voice.sip_accounts import SipAccountStore
+    from routing.switchboard import Switchboard
 
     from .hub_port import VoiceHub
     from .ivr.store import IvrFlows
@@ -35,9 +36,13 @@ def setup(
     hub: VoiceHub,
     flows: IvrFlows,
     accounts: SipAccountStore,
+    switchboard: Switchboard,
     calendar: Any = None,
 ) -> VoiceChannel | None:
-    """Start the SIP endpoint with the app (when configured); report its health either way."""
+    """Start the SIP endpoint with the app (when configured); report its health either way.
+
+    Calls wait in ``switchboard``'s queues (the hub's one router), competing with chats for the same agents.
+    """
     ctx = app[CTX]
     if settings is None:
 
@@ -48,11 +53,22 @@ def setup(
         return None
     from .service import VoiceChannel
 
-    channel = VoiceChannel(settings, hub=hub, flows=flows, accounts=accounts, calendar=calendar, zone=ctx.city.zone)
+    channel = VoiceChannel(
+        settings,
+        hub=hub,
+        flows=flows,
+        accounts=accounts,
+        switchboard=switchboard,
+        calendar=calendar,
+        zone=ctx.city.zone,
+    )
     ctx.channel_health[CHANNEL_VOICE] = channel.health
     from .callback_web import CALLBACKS
 
     app[CALLBACKS] = lambda: channel.callbacks  # started with the app; call-backs need a trunk (else 503)
+    from .monitor_web import MONITORS
+
+    app[MONITORS] = lambda: channel.monitors  # listen / whisper / barge (POST /api/floor/monitor)
 
     async def start(_app: web.Application) -> None:
         await channel.start()

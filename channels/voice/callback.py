@@ -1,13 +1,13 @@
 """Click-to-call: the hub rings the agent's softphone, then calls the citizen through the outbound trunk, and
 bridges them (ADR 0028).
 
-The agent leg is an INVITE to the agent's registered softphone (as ACD offers are). When the agent answers they hear
+The agent leg is an INVITE to the agent's registered softphone (as queue offers are). When the agent answers they hear
 a ringback tone while the hub dials ``sip:<number>@<trunk>`` with the hotline's caller ID (answering one Digest
 challenge with the trunk credentials). When the citizen answers both legs are bridged and recorded like an inbound
 bridged call. Every outcome ends both legs and lands in the call record (direction ``outbound``), the
 ``voice_callbacks`` audit row and the conversation (a system line and :class:`~hub.events.CallFinished`): busy, no
-answer, a trunk refusal or the agent not answering. The agent is paused in the call queue for the call-back's
-duration, so the queue does not offer them a caller meanwhile.
+answer, a trunk refusal or the agent not answering. The agent is busy in the hub's router for the call-back's
+duration (an outbound item assigned to them), so neither a caller nor a chat is offered to them meanwhile.
 """
 
 from __future__ import annotations
@@ -101,9 +101,10 @@ class CallbackDesk:
         store: the call-back audit.
         tts: prompts for the agent (why the citizen was not reached) and the order number read-out.
         binding_of: the agent's softphone binding (None: not registered).
-        pause_agent: take the agent out of the call queue for the call-back (returns whether it did).
-        resume_agent: give the agent back to the queue.
-        agent_busy: whether the agent is being offered or talking to a queued caller.
+        occupy_agent: make the agent busy in the router for the call-back: (agent id, the agent leg's SIP Call-ID,
+            conversation id) → whether it did.
+        release_agent: the call-back (by the agent leg's SIP Call-ID) is over: the agent is free again.
+        agent_busy: whether the agent is being offered an item or is on a call.
     """
 
     def __init__(
@@ -117,13 +118,13 @@ class CallbackDesk:
         store: OutboundStore,
         tts: PromptSynthesizer,
         binding_of: Callable[[int], Binding | None],
-        pause_agent: Callable[[int], bool],
-        resume_agent: Callable[[int], None],
+        occupy_agent: Callable[[int, str, str], bool],
+        release_agent: Callable[[str], None],
         agent_busy: Callable[[int], bool] = lambda _agent_id: False,
     ) -> None:
         self.ua, self.execute, self.clock, self.settings = ua, execute, clock, settings
         self.hub, self.store, self.tts = hub, store, tts
-        self.binding_of, self.pause_agent, self.resume_agent = binding_of, pause_agent, resume_agent
+        self.binding_of, self.occupy_agent, self.release_agent = binding_of, occupy_agent, release_agent
         self.agent_busy = agent_busy
         self.trunk: Trunk | None = parse_trunk(settings.trunk) if settings.trunk else None
         self.calls: dict[str, _Callback] = {}  # by the SIP Call-ID of either leg
@@ -197,7 +198,7 @@ class CallbackDesk:
         text = t("voice.callback.started", ctx.locale, agent=agent.display_name, number=number)
         await self.hub.conversations.post(conversation, text)
         callback = _Callback(await self.store.get(row.id), ctx, agent.id, number, call_id, socket)
-        callback.paused = self.pause_agent(agent.id)
+        callback.paused = self.occupy_agent(agent.id, call_id, conversation.id)
         self.calls[call_id] = callback
         self.execute(events)
         log.info("call-back %s: ringing agent %s for %s", row.id, agent.id, mask(number))
@@ -347,7 +348,7 @@ class CallbackDesk:
             recordings.update(recording.legs)
         talked = callback.citizen_leg is not None
         if callback.paused:
-            self.resume_agent(callback.agent_id)
+            self.release_agent(callback.agent_call_id)
         await self.store.finish(callback.row.id, state="ended" if talked else "failed", cause=cause, sip_status=status)
         await self.hub.call_finished(callback.ctx, cause=cause, ivr_path=[], recordings=recordings, talk=talked)
         log.info("call-back %s ended: %s%s", callback.row.id, cause, f" ({status})" if status else "")

@@ -21,6 +21,7 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from .inband_dtmf import InbandDtmfDetector
 from .media import decode, encode, silence_frames
@@ -35,18 +36,34 @@ PTIME = 0.02
 MAX_CATCH_UP = 5  # frames sent at once after the loop stalled; older ones are dropped, not bunched
 
 
+class Paced(Protocol):
+    """What the clock paces: a leg, or a driver of several legs (the monitoring :class:`~.mixer.Mixer`)."""
+
+    name: str
+
+    def pump(self, now: float) -> None:
+        """Send what is due at ``now``."""
+
+
+class Takeover(Protocol):
+    """Takes a leg over (a mixer): receives its decoded input; the leg neither relays nor paces its own output."""
+
+    def received(self, leg: MediaLeg, packet: RtpPacket, pcm: bytes) -> None:
+        """One audio packet of ``leg``, decoded to 16-bit PCM."""
+
+
 class MediaClock:
     """Ticks every 20 ms and lets every registered leg send what is due."""
 
     def __init__(self) -> None:
-        self._legs: set[MediaLeg] = set()
+        self._legs: set[Paced] = set()
         self._handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next = 0.0
         self.ticks = 0
         self.late_ms_max = 0.0
 
-    def add(self, leg: MediaLeg) -> None:
+    def add(self, leg: Paced) -> None:
         """Start pacing ``leg``."""
         self._legs.add(leg)
         if self._handle is None:
@@ -54,7 +71,7 @@ class MediaClock:
             self._next = self._loop.time()
             self._handle = self._loop.call_at(self._next, self._tick)
 
-    def remove(self, leg: MediaLeg) -> None:
+    def remove(self, leg: Paced) -> None:
         """Stop pacing ``leg``; the timer stops with the last leg."""
         self._legs.discard(leg)
         if not self._legs and self._handle is not None:
@@ -109,6 +126,7 @@ class MediaLeg:
         self._inband: InbandDtmfDetector | None = None
         self._learned = False
         self.peer: MediaLeg | None = None  # bridged: received audio goes straight to the peer
+        self.takeover: Takeover | None = None  # monitored: a mixer gets the input and sends the output
         self.on_pcm: Callable[[bytes, float], None] | None = None  # decoded input (ASR, recording)
         self.on_dtmf: Callable[[str], None] | None = None
         self.on_hold = False
@@ -152,8 +170,8 @@ class MediaLeg:
         """Send the frames due at ``now`` (called by the clock)."""
         if self.closed:
             return
-        if self.peer is not None and not self._prompt:
-            return  # bridged: the peer's packets are relayed as they arrive and advance our sender
+        if (self.peer is not None or self.takeover is not None) and not self._prompt:
+            return  # bridged: the peer's packets are relayed as they arrive and advance our sender (or a mixer's)
         due = self.sender.due(now)
         if due > MAX_CATCH_UP:  # the loop stalled: skip what cannot be sent in time (keep the timestamps true)
             skipped = due - MAX_CATCH_UP
@@ -186,6 +204,10 @@ class MediaLeg:
             self.socket.send(packet, self.remote)
             self.sent += 1
 
+    def send_frame(self, payload: bytes) -> None:
+        """Send one frame (in this leg's codec) now: a :class:`Takeover` driving the leg."""
+        self._send(payload)
+
     def send_dtmf(self, digit: str) -> None:
         """Send one RFC 4733 key press (if the peer negotiated telephone-event)."""
         if self.dtmf_pt is None:
@@ -216,12 +238,16 @@ class MediaLeg:
             return  # comfort noise, video, whatever else: not ours
         codec = "PCMU" if packet.payload_type == 0 else "PCMA" if packet.payload_type == 8 else self.codec
         peer = self.peer
-        if peer is not None and not peer.closed and not peer._prompt:
+        pcm = None
+        if self.takeover is not None:
+            pcm = decode(packet.payload, codec)
+            self.takeover.received(self, packet, pcm)
+        elif peer is not None and not peer.closed and not peer._prompt:
             payload = packet.payload if peer.codec == codec else encode(decode(packet.payload, codec), peer.codec)
             peer._send(payload)
         if self.on_pcm is None and self._inband is None:
             return
-        pcm = decode(packet.payload, codec)
+        pcm = decode(packet.payload, codec) if pcm is None else pcm
         if self._inband is not None and self.on_dtmf is not None:
             for digit in self._inband.feed(pcm):
                 self.on_dtmf(digit)

@@ -3,7 +3,8 @@
 ``VoiceChannel.start()`` binds the SIP port, loads the speech model (or logs why speech input is off), warms the
 prompt cache with the flow's prompts and starts taking calls. For each INVITE: capacity check (486 when full),
 SDP answer (488 when no G.711), a conversation + call record (:mod:`.hub_port`), 180/200, and after the ACK a
-:class:`~channels.voice.session.CallSession` runs the IVR. Agent legs and the queue are :mod:`.agents`.
+:class:`~channels.voice.session.CallSession` runs the IVR. Agent legs are :mod:`.agents`; the queue is the hub's
+:class:`~routing.switchboard.Switchboard`, where calls and chats compete for the same agents.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from channels.voice.sip_accounts import SipAccountStore
 from hub.events import WorkOrderCreated
 from hub.i18n import t
 from hub.localtime import DEFAULT_ZONE
-from routing.acd import Acd
+from routing.switchboard import Switchboard
 
 from .agents import AgentDesk
 from .asr import SpeechRecognizer
@@ -32,10 +33,10 @@ from .asr_whisper import WhisperRecognizer
 from .callback import CallbackDesk
 from .config import VoiceSettings
 from .hub_port import VoiceHub
-from .ivr.flow import AgentNode
 from .ivr.runtime import IvrSession
 from .ivr.store import IvrFlows
 from .leg import MediaClock, MediaLeg, open_leg_socket
+from .monitor import MonitorDesk, bridged_calls
 from .outbound_store import OutboundStore
 from .prompt_check import warm_texts
 from .readout import OrderReadout
@@ -57,6 +58,7 @@ from .sip.uas import (
     UserAgent,
 )
 from .speech_models import SpeechModelError, ensure_whisper_base
+from .transfer import CallTransfers
 from .transport import RtpSocket, SipEndpoint, start_sip_endpoint
 from .transport_tcp import SipTcpServer, start_sip_tcp_server
 from .tts import PromptSynthesizer
@@ -89,6 +91,7 @@ class VoiceChannel:
         hub: VoiceHub,
         flows: IvrFlows,
         accounts: SipAccountStore,
+        switchboard: Switchboard,
         calendar: Any = None,
         zone: tzinfo = DEFAULT_ZONE,
     ) -> None:
@@ -96,6 +99,7 @@ class VoiceChannel:
         self.hub = hub
         self.flows = flows
         self.accounts = accounts
+        self.switchboard = switchboard  # the hub's one router: calls compete with chats for the same agents
         self.calendar = calendar  # () -> WorkingCalendar, for business hours
         self.zone = zone  # the city's zone: business hours of flows that name none
         self.clock = MediaClock()
@@ -114,6 +118,8 @@ class VoiceChannel:
         self.ua: UserAgent | None = None
         self.desk: AgentDesk | None = None
         self.callbacks: CallbackDesk | None = None
+        self.monitors: MonitorDesk | None = None  # supervisors listening, whispering, barging
+        self.transfers: CallTransfers | None = None  # blind and attended transfers of bridged calls (REFER too)
         self.readout = OrderReadout(self.tts, self._live_legs)
         self.port = settings.sip_port
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -147,12 +153,23 @@ class VoiceChannel:
             clock=self.clock,
             host=s.sip_host,
             advertised_host=s.advertised_host,
-            acd=Acd(offer_timeout_s=s.agent_ring_s, max_wait_s=s.max_wait_s, announce_every_s=s.position_every_s),
+            switchboard=self.switchboard,
             bus=self.hub.bus,
             agent_of=self._agent_of,
-            queues=self._queues,
+            position_every_s=s.position_every_s,
         )
+        self.desk.attach()
         self.callbacks = self._callback_desk(self.ua, self.desk)
+        desk = self.desk
+        self.monitors = MonitorDesk(
+            ua=self.ua, execute=self._execute, clock=self.clock, host=s.sip_host, advertised_host=s.advertised_host,
+            ring_s=s.agent_ring_s, binding_of=lambda user_id: desk.binding_of(user_id, registrar),
+            bridged=lambda conversation_id: bridged_calls(self, conversation_id),
+        )  # fmt: skip
+        self.transfers = CallTransfers(
+            ua=self.ua, execute=self._execute, clock=self.clock, settings=s, desk=self.desk, hub=self.hub,
+            agent_of=self._agent_of,
+        )  # fmt: skip
         self.hub.bus.subscribe(WorkOrderCreated, self.readout.on_created)
         await self._load_speech()  # never raises: logs "speech input disabled: ..." when there is no model
         self._refresher = asyncio.create_task(self._refresh_loop(), name="voice:credentials")
@@ -170,11 +187,6 @@ class VoiceChannel:
     def _callback_desk(self, ua: UserAgent, desk: AgentDesk) -> CallbackDesk:
         registrar = ua.registrar
         assert registrar is not None
-
-        def busy(agent_id: int) -> bool:
-            agent = desk.acd.agents.get(agent_id)
-            return agent is not None and agent.state.value in ("ringing", "busy")
-
         return CallbackDesk(
             ua=ua,
             execute=self._execute,
@@ -184,9 +196,9 @@ class VoiceChannel:
             store=OutboundStore(self.hub.calls.engine),
             tts=self.tts,
             binding_of=lambda agent_id: desk.binding_of(agent_id, registrar),
-            pause_agent=desk.pause_for_callback,
-            resume_agent=desk.resume_after_callback,
-            agent_busy=busy,
+            occupy_agent=desk.pause_for_callback,
+            release_agent=desk.resume_after_callback,
+            agent_busy=desk.busy,
         )
 
     def _live_legs(self, conversation_id: str) -> list[tuple[MediaLeg, MediaLeg]]:
@@ -238,6 +250,10 @@ class VoiceChannel:
                         await pending.session.task
             elif self.ua is not None:
                 self._execute(self.ua.hangup(call_id, self._now()))
+        if self.monitors is not None:
+            self.monitors.close()
+        if self.transfers is not None:
+            self.transfers.close()
         if self.callbacks is not None:
             await self.callbacks.close()
         if self.desk is not None:
@@ -295,10 +311,6 @@ class VoiceChannel:
         found = self._credentials.get(sip_user)
         return None if found is None else found[0]
 
-    def _queues(self) -> set[str]:
-        flow = self.flows.holder()
-        return {node.queue for node in flow.nodes.values() if isinstance(node, AgentNode)} or {"general"}
-
     async def _warm(self) -> None:
         texts = warm_texts(self.flows.holder())
         if self.settings.trunk:  # what an agent hears when a call-back fails
@@ -322,7 +334,9 @@ class VoiceChannel:
 
     def _on_event(self, _endpoint: object, event: Event) -> None:
         desk = self.desk
-        if self._callback_event(event):
+        if self.transfers is not None and self.transfers.on_event(event):  # transfer legs, REFER (transfer.py)
+            return
+        if self._callback_event(event) or (self.monitors is not None and self.monitors.handle(event)):
             return
         if isinstance(event, IncomingCall):
             self._incoming(event)
@@ -513,6 +527,10 @@ class VoiceChannel:
             return pending.leg
         if self.desk is not None and call_id in self.desk.agent_calls:
             return self.desk.agent_calls[call_id].leg
+        if self.monitors is not None and (supervisor := self.monitors.leg_of(call_id)) is not None:
+            return supervisor
+        if self.transfers is not None and (target := self.transfers.leg_of(call_id)) is not None:
+            return target
         return self.callbacks.leg_of(call_id) if self.callbacks is not None else None
 
     def _spawn(self, coro: Any) -> None:

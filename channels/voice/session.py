@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -459,7 +460,7 @@ class CallSession:
         self.leg.set_background(())
         self.leg.stop_playback()
         self.agent_leg, self.agent_id, self.bridged = agent_leg, agent_id, True
-        recorder = CallRecorder(self.recordings_dir, self.ctx.sip_call_id)
+        recorder = self.recorder or CallRecorder(self.recordings_dir, self.ctx.sip_call_id)  # kept across a transfer
         self.recorder = recorder
         self.leg.on_pcm = lambda pcm, at: recorder.add("caller", pcm, at)
         agent_leg.on_pcm = lambda pcm, at: recorder.add("agent", pcm, at)
@@ -502,11 +503,20 @@ class CallSession:
         self._side_tasks.add(task)
         task.add_done_callback(self._side_tasks.discard)
 
-    def position_text(self, ahead: int) -> str:
-        """The queue announcement for ``ahead`` callers in front."""
+    def position_text(self, ahead: int, wait_s: float | None = None) -> str:
+        """The queue announcement for ``ahead`` callers in front and the estimated wait (None: unknown).
+
+        The wait is said in whole minutes, rounded up (at least one): "您前面还有2位，预计等待约3分钟".
+        """
+        locale = self.ctx.locale
+        if wait_s is None:
+            if ahead <= 0:
+                return t("voice.queue_next", locale)
+            return t("voice.queue_position", locale, ahead=ahead)
+        minutes = max(1, math.ceil(wait_s / 60))
         if ahead <= 0:
-            return t("voice.queue_next", self.ctx.locale)
-        return t("voice.queue_position", self.ctx.locale, ahead=ahead)
+            return t("voice.queue_next_wait", locale, minutes=minutes)
+        return t("voice.queue_position_wait", locale, ahead=ahead, minutes=minutes)
 
 
 class _VoicemailTake:

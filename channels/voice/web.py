@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from channels.voice import callback_web
+from channels.voice import callback_web, monitor_web
 from channels.voice.call_store import CallNotFound, CallStore
 from channels.voice.call_store import calls as calls_table
 from channels.voice.config import VoiceSettings
@@ -395,3 +395,4 @@ def setup(
     app.router.add_get("/agent/softphone", softphone_page)
     app.router.add_post("/agent/softphone", softphone_reset)
     callback_web.setup(app, OutboundStore(engine))
+    monitor_web.setup(app)  # POST /api/floor/monitor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,9 +19,10 @@ from routing.engine.events import (
     OfferWithdrawn,
     RoutingEvent,
 )
-from routing.engine.items import WorkItem, service_key
+from routing.engine.items import WorkItem
 from routing.engine.queues import CapacityPolicy, QueueConfig, Strategy
 from routing.engine.strategies import rank
+from routing.engine.waiting import FreeAgents, Group, Key, SkillKey, WaitingItems, group_eligible, head
 
 
 class RoutingError(LookupError):
@@ -54,7 +56,7 @@ class RouterCore:
         self.queues = {q.name: q for q in queues}
         self.policy = policy or CapacityPolicy()
         self.agents: dict[int, Agent] = {}
-        self.items: dict[str, WorkItem] = {}
+        self.items = WaitingItems()
         self.held: dict[str, Held] = {}
         self.handle_times = HandleTimes(aht_window)
         self._seq = itertools.count()
@@ -119,50 +121,90 @@ class RouterCore:
         self._sync(agent, now, events)
 
     def _dispatch(self, now: float) -> list[RoutingEvent]:
+        """Give waiting items, in service order across queues, to free agents (see :mod:`.engine`).
+
+        The same decisions as sorting every waiting item by :func:`~routing.engine.items.service_key` and trying
+        each against every free agent (:class:`~routing.engine.reference.ReferenceRouter`), in less time: the
+        groups of :mod:`.waiting` are merged by their heads, and a group leaves the merge once no free agent is
+        eligible for it (free agents only get fewer during a dispatch, so none will be).
+        """
         events: list[RoutingEvent] = []
-        free = {a.id: a for a in self.agents.values() if capacity.can_take_new(a)}
+        free = FreeAgents(a for a in self.agents.values() if capacity.can_take_new(a))
         if not free:
             return events
-        waiting = [i for i in self.items.values() if not i.offers]
-        waiting.sort(key=lambda i: service_key(i, now, self.queues[i.queue].sl_target(i.channel)))
-        for item in waiting:
-            if not free:
-                break
+        heads: list[tuple[Key, int, WorkItem, Group]] = []
+        for n, (key, entries) in enumerate(self.items.groups.items()):
+            if free.serving(key[0]):
+                target = self.queues[key[0]].sl_target(key[1])
+                first = head(entries, now, target)
+                if first is not None:
+                    heads.append((first[0], n, first[1], Group(key, entries, target)))
+        heapq.heapify(heads)
+        eligible_for: dict[tuple[str, bool, SkillKey], list[Agent]] = {}  # text channels of a queue share it
+        while heads and free:
+            _, n, item, group = heads[0]
             queue = self.queues[item.queue]
-            eligible = [a for a in free.values() if capacity.eligible(a, item, queue)]
-            fitting = [
-                (a, w) for a in eligible if (w := capacity.weight_if_fits(a, item, queue, self.policy)) is not None
-            ]
-            if not fitting:
-                for agent in eligible:  # hold them for this item: lower-ranked items must not fill them
-                    del free[agent.id]
+            if group.eligible is None:  # who may take this group's items: the same for each of them
+                kind = (item.queue, item.is_voice, group.key[2])
+                if kind not in eligible_for:
+                    eligible_for[kind] = group_eligible(free.serving(item.queue), item, queue)
+                group.eligible = eligible_for[kind]
+            eligible = [a for a in group.eligible if a.id in free]
+            if not (eligible and self._serve(item, queue, eligible, free, now, events)):
+                heapq.heappop(heads)  # nobody left for the group's items in this dispatch
                 continue
-            untried = [p for p in fitting if p[0].id not in item.tried]
-            if not untried:
-                item.tried.clear()
-                untried = fitting
-            weights = {a.id: w for a, w in untried}
-            ringing_all = queue.strategy is Strategy.RING_ALL and item.is_voice
-            strategy = queue.fallback if queue.strategy is Strategy.RING_ALL and not item.is_voice else queue.strategy
-            ranked = rank(
-                strategy,
-                queue,
-                item,
-                [a for a, _ in untried],
-                now=now,
-                last_round_robin=self._round_robin.get(queue.name),
-            )
-            chosen = ranked if ringing_all else ranked[:1]
-            self._round_robin[queue.name] = chosen[0].id
-            if queue.auto_accept and not item.is_voice:
-                self._assign(item, chosen[0], weights[chosen[0].id], "auto", now, events)
-                if not capacity.can_take_new(chosen[0]):
-                    del free[chosen[0].id]
-                continue
-            for agent in chosen:
-                item.offers[agent.id] = now + queue.offer_timeout_s
-                agent.offered[item.id] = weights[agent.id]
-                events.append(Offered(item.id, agent.id, now + queue.offer_timeout_s))
-                self._sync(agent, now, events)
-                del free[agent.id]
+            following = group.following(now)
+            if following is None:
+                heapq.heappop(heads)
+            else:
+                heapq.heapreplace(heads, (following[0], n, following[1], group))
         return events
+
+    def _serve(
+        self,
+        item: WorkItem,
+        queue: QueueConfig,
+        eligible: list[Agent],
+        free: FreeAgents,
+        now: float,
+        events: list[RoutingEvent],
+    ) -> bool:
+        """Offer or assign ``item`` to the best of the free ``eligible`` agents; False if none has room.
+
+        Agents taken (offered, or full after an assignment) leave ``free``; when none has room, every eligible
+        agent leaves it too: it is held for this item, so lower-ranked items do not fill it.
+        """
+        fitting = [(a, w) for a in eligible if (w := capacity.weight_if_fits(a, item, queue, self.policy)) is not None]
+        if not fitting:
+            for agent in eligible:
+                free.remove(agent)
+            return False
+        untried = [p for p in fitting if p[0].id not in item.tried]
+        if not untried:
+            item.tried.clear()
+            untried = fitting
+        weights = {a.id: w for a, w in untried}
+        ringing_all = queue.strategy is Strategy.RING_ALL and item.is_voice
+        strategy = queue.fallback if queue.strategy is Strategy.RING_ALL and not item.is_voice else queue.strategy
+        ranked = rank(
+            strategy,
+            queue,
+            item,
+            [a for a, _ in untried],
+            now=now,
+            last_round_robin=self._round_robin.get(queue.name),
+        )
+        chosen = ranked if ringing_all else ranked[:1]
+        self._round_robin[queue.name] = chosen[0].id
+        if queue.auto_accept and not item.is_voice:
+            self._assign(item, chosen[0], weights[chosen[0].id], "auto", now, events)
+            if not capacity.can_take_new(chosen[0]):
+                free.remove(chosen[0])
+            return True
+        for agent in chosen:
+            item.offers[agent.id] = now + queue.offer_timeout_s
+            agent.offered[item.id] = weights[agent.id]
+            events.append(Offered(item.id, agent.id, now + queue.offer_timeout_s))
+            self._sync(agent, now, events)
+            free.remove(agent)
+        return True

@@ -21,6 +21,7 @@ from routing.engine.estimates import estimate_wait_s
 from routing.engine.events import QueueLeft, RoutingEvent, WrapUpEnded
 from routing.engine.handover import HandoverOps
 from routing.engine.items import WorkItem, service_key
+from routing.engine.waiting import count_before, group_eligible
 
 
 class Router(HandoverOps):
@@ -219,20 +220,17 @@ class Router(HandoverOps):
         queue = self.queues[item.queue]
         mine = service_key(item, now, queue.sl_target(item.channel))
         return 1 + sum(
-            1
-            for other in self.items.values()
-            if other.queue == item.queue and service_key(other, now, queue.sl_target(other.channel)) < mine
+            count_before(entries, mine, now, queue.sl_target(channel))
+            for (name, channel, _), entries in self.items.groups.items()
+            if name == item.queue
         )
 
     def estimated_wait_s(self, item_id: str, now: float) -> float | None:
         """Seconds the item will probably still wait (see :mod:`routing.engine.estimates`), None if unstaffed."""
         item = self._item(item_id)
         queue = self.queues[item.queue]
-        slots = sum(
-            capacity.concurrent_slots(a, item, self.policy)
-            for a in self.agents.values()
-            if a.presence is AgentStatus.AVAILABLE and capacity.eligible(a, item, queue)
-        )
+        staffed = (a for a in self.agents.values() if a.presence is AgentStatus.AVAILABLE)
+        slots = sum(capacity.concurrent_slots(a, item, self.policy) for a in group_eligible(staffed, item, queue))
         aht = self.handle_times.aht(item.queue, item.channel, queue.default_aht_s)
         return estimate_wait_s(self.position(item_id, now), aht, slots)
 

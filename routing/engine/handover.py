@@ -60,7 +60,8 @@ class HandoverOps(RouterCore):
         """Move an item an agent holds to another agent (at once) or back into a queue (it waits again).
 
         The first agent's counters count it as handled (talk time up to now); the wait of a re-queued item starts
-        now, with its priority and skills kept. ``anyway``: also to an offline agent (a supervisor taking over).
+        now, with its priority and skills kept; the first agent's wrap-up follows as after an end. ``anyway``: also
+        to an offline agent (a supervisor taking over).
 
         Raises:
             RoutingError: the item is not held, exactly one target is not given, the queue is unknown, or the
@@ -86,6 +87,9 @@ class HandoverOps(RouterCore):
         giver.voice_items.discard(item_id)
         giver.handled_today += 1
         giver.talk_time_today += now - held.since
+        wrap = self.queues[held.queue].wrap_up(held.channel) if held.queue in self.queues else 0.0
+        if wrap > 0:  # after-call work follows a transfer as it follows an end
+            giver.wrap_up_until = max(giver.wrap_up_until or now, now + wrap)
         events: list[RoutingEvent] = [Transferred(item_id, giver.id, to_agent, to_queue, now - held.since, now)]
         self._sync(giver, now, events)
         self.items[item_id] = item

@@ -1,6 +1,7 @@
 // Agent inbox, start: the first view, the live WebSocket (/agent/ws) and the API for channel extensions.
 // The parts: inbox-core.js (state, API), inbox-list.js (views), inbox-notify.js (unread, sound, notifications),
-// inbox-media.js (attachments, calls), inbox-detail.js (the conversation), inbox-composer.js, inbox-keys.js.
+// inbox-media.js (attachments, calls), inbox-detail.js (the conversation), inbox-composer.js, inbox-keys.js,
+// inbox-status.js (the agent's status and text offers).
 (function () {
   "use strict";
   var I = window.InboxApp;
@@ -20,8 +21,12 @@
   function onEvent(data) {
     if (data.type === "call_offered") { I.ring(data); I.scheduleRefresh(); return; }
     if (data.type === "call_finished") { I.callFinished(data); return; }
+    if (data.type === "agent_status" || data.type === "offer" || data.type === "offer_gone") {
+      I.emit(data.type, data);
+      return;
+    }
     if (data.conversation) {  // queued, assigned, closed
-      if (data.type === "queued") { I.emit("queued", data.conversation); }
+      if (data.type === "queued" || data.type === "assigned" || data.type === "closed") { I.emit(data.type, data.conversation); }
       if (data.conversation.id === I.state.selected) { I.reloadDetail(); }
       I.scheduleRefresh();
       return;
@@ -50,7 +55,12 @@
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = new WebSocket(proto + location.host + "/agent/ws");
     var live = document.getElementById("live");
-    ws.onopen = function () { retry = 0; live.classList.add("on"); I.refreshList().catch(function () {}); };
+    ws.onopen = function () {
+      retry = 0;
+      live.classList.add("on");
+      I.refreshList().catch(function () {});
+      I.loadStatus().catch(function () {});  // the socket only tells changes: read the state on every (re)connect
+    };
     ws.onmessage = function (ev) { onEvent(JSON.parse(ev.data)); };
     ws.onclose = function () {
       live.classList.remove("on");

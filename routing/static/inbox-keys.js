@@ -10,6 +10,7 @@
   I.claim = function () {
     var c = I.current();
     if (!c || c.status !== "queued") { return; }
+    I.state.taking = c.id;  // no "assigned to you" notice for what the agent takes themselves
     I.api("POST", "/api/conversations/" + c.id + "/claim").then(function () {
       return I.setView("mine");
     }).then(function () {

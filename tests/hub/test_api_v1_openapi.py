@@ -78,6 +78,7 @@ async def test_real_answers_satisfy_the_documented_schemas(live_hub: RunningHub)
         assert r.status == 200
     agent = await token_for(live_hub, "agent1")
     kb = await token_for(live_hub, "kb")
+    supervisor = await token_for(live_hub, "supervisor")
     conversations = await call(live_hub, "GET", "/api/v1/conversations", agent)
     cid = conversations.body["items"][0]["id"]
     contact = await live_hub.hub.app[CTX].conversations.ensure_contact_by_phone("13900000009", "李女士")
@@ -109,6 +110,10 @@ async def test_real_answers_satisfy_the_documented_schemas(live_hub: RunningHub)
         ("get", "/api/v1/contacts", agent, None),
         ("get", "/api/v1/search?q=路灯", agent, None),
         ("get", f"/api/v1/contacts/{contact.id}", agent, None),
+        ("get", "/api/v1/agents/me/status", agent, None),
+        ("put", "/api/v1/agents/me/status", agent, {"status": "break", "reason": "meal"}),
+        ("put", "/api/v1/agents/me/status", agent, {"status": "lunch"}),
+        ("get", "/api/v1/floor", supervisor, None),
     ]
     statuses = set()
     for method, path, token, body in requests:

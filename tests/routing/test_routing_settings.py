@@ -74,5 +74,5 @@ def test_errors_name_the_key(data: dict[str, object], named: str) -> None:
 def test_a_broken_file_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "routing.toml"
     path.write_text("[defaults\n", encoding="utf-8")
-    with pytest.raises(RoutingConfigError, match="routing.toml"):
+    with pytest.raises(RoutingConfigError, match=r"routing\.toml"):
         RoutingSettings.load(path)

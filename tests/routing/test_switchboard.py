@@ -133,3 +133,22 @@ async def test_last_agent_strategy_sends_a_returning_citizen_to_the_agent_who_se
 
         await until(back_to_second)
         assert (await store.get(again.id)).assignee_id == second  # ... but the citizen's last agent gets it
+
+
+async def test_an_available_agent_keeps_their_conversations_across_a_restart(
+    tmp_path: Path, scripted_nlu: ScriptedNlu
+) -> None:
+    data = tmp_path / "data"
+    async with running_hub(data, nlu=scripted_nlu) as hub:
+        board = hub.hub.app[SWITCHBOARD]
+        agent = await user_id(hub, "agent1")
+        board.set_status(agent, "available")
+        held = await queued(hub, "路面塌陷", "13700005555")
+        await until(lambda: _true(board.holder(held.id) == agent))
+    async with running_hub(data, nlu=scripted_nlu) as hub:
+        board = hub.hub.app[SWITCHBOARD]
+        assert board.router.agents[agent].presence.value == "available"
+        assert board.holder(held.id) == agent and held.id in board.router.agents[agent].load
+        since = datetime.now(UTC) - timedelta(hours=1)
+        entries = [(e.event.value, e.reason) for e in await board.log.entries(since, item_id=held.id)]
+        assert entries == [("enter", None), ("connect", "auto")], entries  # restoring writes nothing

@@ -79,6 +79,19 @@ class OutgoingFailed:
     status: int
 
 
+@dataclass(frozen=True)
+class ReferReceived:
+    """An agent's softphone asked to transfer our outgoing call by REFER (202 and the first NOTIFY already sent).
+
+    ``uri`` (its ``user`` part: an agent, a queue or digits) is where to (see :mod:`.refer`); report the outcome with
+    ``UserAgent.notify_refer``.
+    """
+
+    call_id: str
+    uri: str
+    user: str | None
+
+
 Event = (
     Send
     | IncomingCall
@@ -92,4 +105,5 @@ Event = (
     | OutgoingFailed
     | AgentRegistered
     | AgentUnregistered
+    | ReferReceived
 )

@@ -14,9 +14,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .digest import DigestError, authorization
-from .events import CallEnded, Event, OutgoingAnswered, OutgoingFailed, OutgoingRinging, ReinviteReceived
+from .events import (
+    CallEnded,
+    Event,
+    OutgoingAnswered,
+    OutgoingFailed,
+    OutgoingRinging,
+    ReferReceived,
+    ReinviteReceived,
+)
 from .headers import NameAddr, SipUri
 from .message import Headers, SipRequest, SipResponse, make_response
+from .refer import check_refer, notify_request
 from .registrar import Binding
 from .transaction import (
     Address,
@@ -55,6 +64,7 @@ class _OutCall:
     reinvite: InviteServerTransaction | None = None
     credentials: tuple[str, str] | None = None  # Digest user and password for a challenging trunk
     auth_tried: bool = False
+    refer_seq: int | None = None  # the CSeq of a REFER whose outcome is still to be NOTIFYed
 
 
 def _quote(text: str) -> str:
@@ -109,7 +119,7 @@ class OutgoingCalls:
             ("Call-ID", call_id),
             ("CSeq", "1 INVITE"),
             ("Contact", ua.contact_for(transport)),
-            ("Allow", ", ".join(ua.allowed)),
+            ("Allow", ", ".join((*ua.allowed, "REFER"))),  # a softphone may transfer our call (refer.py)
             ("User-Agent", ua.user_agent),
             *headers,
             ("Content-Type", "application/sdp"),
@@ -236,7 +246,35 @@ class OutgoingCalls:
             return self.ua.reply(
                 req, source, now, 200, extra=[("Allow", ", ".join(self.ua.allowed))], transport=transport
             )
+        if req.method == "REFER":
+            return self._on_refer(call, req, source, now, transport)
         return self.ua.reply(req, source, now, 405, extra=[("Allow", ", ".join(self.ua.allowed))], transport=transport)
+
+    def _on_refer(self, call: _OutCall, req: SipRequest, source: Address, now: float, transport: str) -> list[Event]:
+        """A transfer asked by the callee (RFC 3515): 202 and the first NOTIFY, or the refusal (see refer.py)."""
+        status, target = check_refer(req)
+        if target is not None and call.refer_seq is not None:
+            status, target = 491, None  # one transfer at a time (Request Pending)
+        out = self.ua.reply(req, source, now, status, transport=transport)
+        if target is None:
+            return out
+        call.refer_seq = req.cseq.number
+        trying = self.notify_refer(call.call_id, 100, now, final=False)
+        return [*out, *trying, ReferReceived(call.call_id, target.uri, target.user)]
+
+    def notify_refer(self, call_id: str, status: int, now: float, *, final: bool = True) -> list[Event]:
+        """NOTIFY the transferring softphone how its REFER is going (``status``: 100, then the outcome, ``final``)."""
+        call = self._calls.get(call_id)
+        if call is None or call.refer_seq is None:
+            return []
+        call.local_seq += 1
+        base = self._in_dialog_request(call, "NOTIFY", call.local_seq)
+        notify = notify_request(base, call.refer_seq, status, final=final, contact=self.ua.contact_for(call.transport))
+        if final:
+            call.refer_seq = None
+        tx = NonInviteClientTransaction(notify, call.address, now, self.ua.timers, call.transport)
+        self.ua.add_client(tx)
+        return list(tx.start())
 
     # -- timers --------------------------------------------------------------------------------------------------
 

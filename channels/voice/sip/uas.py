@@ -24,6 +24,7 @@ from .events import (
     OutgoingAnswered,
     OutgoingFailed,
     OutgoingRinging,
+    ReferReceived,
     ReinviteReceived,
 )
 from .headers import canonical_name, split_outside_quotes
@@ -60,6 +61,7 @@ __all__ = [
     "OutgoingAnswered",
     "OutgoingFailed",
     "OutgoingRinging",
+    "ReferReceived",
     "ReinviteReceived",
     "Send",
     "UserAgent",
@@ -166,6 +168,10 @@ class UserAgent(IncomingCalls):
         if req.headers.get_all("Require") and req.method != "REGISTER":
             unsupported = ", ".join(req.headers.get_all("Require"))
             return self.reply(req, source, now, 420, extra=[("Unsupported", unsupported)], transport=transport)
+        if req.method == "REFER" and req.to.tag is not None:  # an agent's softphone transfers its call (refer.py)
+            handled = self.outgoing.in_dialog(req, source, now, transport)
+            if handled is not None:
+                return handled
         if req.method not in self.allowed:
             status = 405 if req.method in KNOWN_METHODS else 501
             return self.reply(req, source, now, status, extra=[("Allow", ", ".join(self.allowed))], transport=transport)
@@ -262,6 +268,10 @@ class UserAgent(IncomingCalls):
     def cancel(self, call_id: str, now: float) -> list[Event]:
         """Cancel an unanswered outgoing call (``OutgoingFailed(call_id, 487)`` follows); answered ones get BYE."""
         return self.outgoing.cancel(call_id, now)
+
+    def notify_refer(self, call_id: str, status: int, now: float, *, final: bool = True) -> list[Event]:
+        """Tell the softphone that sent a REFER on our outgoing call how the transfer went (a NOTIFY, RFC 3515)."""
+        return self.outgoing.notify_refer(call_id, status, now, final=final)
 
     def respond_reinvite(self, call_id: str, status: int, now: float, sdp: bytes = b"") -> list[Event]:
         """Answer the pending re-INVITE (200 with SDP, or 488 to keep the old session), incoming or outgoing call."""

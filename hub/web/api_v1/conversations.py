@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.conversation_service import InvalidMessage, NotAllowed
 from hub.i18n import lookup
-from hub.models import Conversation
+from hub.models import Contact, Conversation
+from hub.storage import rows
 from hub.storage.conversations import ConversationNotFound
+from hub.storage.schema import contacts
 from hub.web.api_v1.common import ApiError, ctx_of, json_body, listing, page_of, respond, text_field, user_of
 from hub.web.api_v1.lookups import ConversationFilter, count_messages, find_conversations, unread_counts
 from hub.web.api_v1.serialize import contact_json, conversation_json, message_json, order_json
@@ -56,8 +60,25 @@ async def list_conversations(request: web.Request, args: dict[str, Any]) -> web.
     found, total = await find_conversations(ctx.work_orders.engine, conversation_filter(request, args), page)
     locale = locale_of(request)
     unread = await unread_counts(ctx.work_orders.engine, user_of(request).id, [c.id for c in found])
-    items = [{**conversation_json(ctx, c, locale), "unread": unread[c.id]} for c in found]
+    contacts = await _contacts(ctx.work_orders.engine, {c.contact_id for c in found if c.contact_id is not None})
+    items = [
+        {
+            **conversation_json(ctx, c, locale),
+            "unread": unread[c.id],
+            "contact": contact_json(ctx, contacts[c.contact_id]) if c.contact_id in contacts else None,
+        }
+        for c in found
+    ]
     return respond(listing(items, total, page))
+
+
+async def _contacts(engine: AsyncEngine, ids: set[int]) -> dict[int, Contact]:
+    """The contacts of a page of conversations, in one query."""
+    if not ids:
+        return {}
+    async with engine.connect() as conn:
+        found = (await conn.execute(sa.select(contacts).where(contacts.c.id.in_(ids)))).all()
+    return {row.id: rows.contact(row) for row in found}
 
 
 async def get_conversation(request: web.Request, args: dict[str, Any]) -> web.StreamResponse:

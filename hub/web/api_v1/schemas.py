@@ -144,6 +144,7 @@ CONVERSATION = _object(
         "id": STR,
         "channel": STR,
         "channel_name": STR,
+        "external_ref": {**OPT_STR, "description": "the channel's sender reference (phone, chat id, e-mail ...)"},
         "status": {"type": "string", "enum": ["bot", "queued", "assigned", "closed"]},
         "status_name": STR,
         "assignee_id": _opt("integer"),
@@ -267,7 +268,12 @@ SCHEMAS: dict[str, Schema] = {
     "ConversationListItem": {
         "allOf": [
             ref("Conversation"),
-            _object({"unread": {"type": "integer", "description": "the caller's unread citizen messages"}}),
+            _object(
+                {
+                    "unread": {"type": "integer", "description": "the caller's unread citizen messages"},
+                    "contact": {"oneOf": [ref("Contact"), {"type": "null"}]},
+                }
+            ),
         ]
     },
     "ConversationList": _list("ConversationListItem"),

@@ -94,6 +94,7 @@ def conversation_json(ctx: HubContext, conversation: Conversation, locale: str) 
         "id": conversation.id,
         "channel": conversation.channel,
         "channel_name": label("channel.", conversation.channel, locale),
+        "external_ref": conversation.external_ref,  # the channel's sender reference (phone, chat id, e-mail ...)
         "status": conversation.status.value,
         "status_name": label("status.", conversation.status.value, locale),
         "assignee_id": conversation.assignee_id,

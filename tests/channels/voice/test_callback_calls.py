@@ -25,6 +25,8 @@ from hub.i18n import t
 from hub.intake import ContactHints
 from hub.storage.users import UserStore
 from hub.web.context import CTX
+from routing.engine import AgentStatus
+from routing.switchboard import SWITCHBOARD
 from tests.channels.voice.sipp_calls import HOST, SIPP, free_sip_port, silence, tone_pcm, write_rtp_pcap
 from tests.channels.voice.sipp_trunk import TRUNK_PASSWORD, TRUNK_USER, answering_trunk, refusing_trunk, start_trunk
 from tests.fixtures.hub import RunningHub, ScriptedNlu, running_hub
@@ -77,8 +79,9 @@ async def registered_agent(
         play=write_tone_wav(tmp_path / f"{user}.wav", 1000.0, 60.0),
     )
     await phone.wait_registered()
-    for _ in range(50):
-        if voice.desk is not None and voice.desk.acd.agents.get(agent.id) is not None:
+    board = hub.hub.app[SWITCHBOARD]
+    for _ in range(50):  # the registration reaches the router
+        if board.router.agents[agent.id].registered:
             break
         await asyncio.sleep(0.1)
     return agent.id, phone
@@ -129,6 +132,8 @@ async def test_click_to_call_rings_the_agent_then_the_citizen_bridges_records_an
             assert body["state"] == "ringing_agent" and body["call_id"]
             row = await wait_state(hub, body["callback_id"], {"connected", "failed"})
             assert row.state == "connected", row
+            board = hub.hub.app[SWITCHBOARD]
+            assert board.router.agents[agent_id].status is AgentStatus.BUSY  # nothing is offered while dialling
             await asyncio.sleep(3.5)  # the citizen's tone (3 s) reaches the agent and the recording
             order = await hub.hub.app[CTX].orders.register(
                 request_type="complaint", description="路灯不亮", industry="municipal",
@@ -150,6 +155,14 @@ async def test_click_to_call_rings_the_agent_then_the_citizen_bridges_records_an
             async with session.get(f"{hub.url}/api/voice/callbacks/{row.id}") as resp:
                 shown = await resp.json()
         assert row.state == "ended" and row.cause == "agent_bye" and row.agent_id == agent_id and row.number == CITIZEN
+        held = [("connect", "outbound"), ("complete", None)]  # the router held the call-back for the agent
+        for _ in range(100):  # the queue log is written in the background
+            logged = await board.log.entries(row.requested_at, agent_id=agent_id)
+            if [(e.event.value, e.reason) for e in logged if e.queue == "outbound"] == held:
+                break
+            await asyncio.sleep(0.1)
+        assert [(e.event.value, e.reason) for e in logged if e.queue == "outbound"] == held
+        assert board.router.agents[agent_id].status is not AgentStatus.BUSY
         assert shown["state"] == "ended" and shown["cause_text"] == "坐席挂机"
         call = await CallStore(hub.hub.engine).get(body["call_id"])
         assert call.direction == "outbound" and call.called == CITIZEN and call.caller == "12319"

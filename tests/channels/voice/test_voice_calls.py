@@ -20,6 +20,7 @@ from hub.i18n import t
 from hub.models import ConversationStatus
 from hub.storage.users import UserStore
 from hub.storage.work_orders import WorkOrderStore
+from routing.switchboard import SWITCHBOARD
 from tests.channels.voice.sipp_calls import (
     HOST,
     SIPP,
@@ -218,8 +219,9 @@ async def test_a_caller_reaches_a_registered_agent_softphone_and_both_legs_are_r
         play=write_tone_wav(tmp_path / "agent.wav", 1000.0, 30.0),
     )
     await phone.wait_registered()
-    for _ in range(50):  # the registration reaches the queue
-        if voice.desk is not None and voice.desk.acd.agents.get(agent.id) is not None:
+    board = voice_hub.hub.app[SWITCHBOARD]
+    for _ in range(50):  # the registration reaches the router
+        if board.router.agents[agent.id].registered:
             break
         await asyncio.sleep(0.1)
     caller_audio = write_rtp_pcap(tmp_path / "caller.pcap", tone_pcm((440.0,), 4000))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from routing.engine import Assigned, QueueConfig, RoutingError, Transferred
+from routing.engine import Assigned, Offered, QueueConfig, RoutingError, Transferred
 from routing.engine.events import QueueLeft
 
 from .support import of, router, staff
@@ -91,3 +91,15 @@ def test_release_takes_a_waiting_item_out_without_an_outcome_and_withdraws_its_o
     events = r.release("c1", now=1)
     assert not of(events, QueueLeft) and "c1" not in r.items
     assert r.agents[1].offered == {}
+
+
+def test_the_transferring_agent_gets_the_queues_wrap_up_and_is_not_offered_the_item_back() -> None:
+    r = router(QueueConfig("general", wrap_up_s={"voice": 10}))
+    staff(r, 1)
+    r.enqueue("call", queue="general", channel="voice", now=0)
+    r.accept("call", 1, now=1)
+    events = r.transfer("call", now=5, to_queue="general")
+    assert r.agents[1].wrap_up_until == 15 and r.agents[1].status.value == "wrap_up"
+    assert not of(events, Assigned) and r.items["call"].offers == {}
+    events = r.handle_timeout(15)
+    assert [e.agent_id for e in of(events, Offered)] == [1]  # after the wrap-up the only agent may take it again
