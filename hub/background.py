@@ -45,3 +45,44 @@ class BackgroundTask:
             pass
         except Exception:
             log.exception("background task %s had failed", self.name)
+
+
+class TaskSet:
+    """One owner's fire-and-forget tasks: referenced until done, failures logged, cancelled together on close.
+
+    Args:
+        label: what the tasks are for, in the log line of a task that failed (e.g. "voice", "switchboard").
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task of this set."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s task failed", self.label, exc_info=task.exception())
+
+    def cancel(self) -> None:
+        """Cancel every running task (without waiting for them)."""
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def close(self, grace_s: float = 0.0) -> None:
+        """Let running tasks finish for up to ``grace_s`` seconds, then cancel the rest and wait for them."""
+        if self._tasks and grace_s > 0:
+            await asyncio.wait(list(self._tasks), timeout=grace_s)
+        pending = list(self._tasks)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -19,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.background import TaskSet
 from hub.conversation_service import ConversationService
 from hub.events import ConversationAssigned, ConversationClosed, ConversationQueued
 from hub.localtime import CityTime
@@ -118,12 +119,13 @@ class Switchboard:
         self.profiles: dict[int, Profile] = {}
         self._listeners: list[Listener] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet("switchboard")
         self._dirty: set[int] = set()
         self._saver: asyncio.Task[None] | None = None
         self._save_wake = asyncio.Event()
         self._day = ""
         self._started = False
+        self._phone_signed_in: set[int] = set()  # agents signed in by their softphone's registration
 
     # -- life cycle --------------------------------------------------------------------------------------
 
@@ -202,11 +204,7 @@ class Switchboard:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._tasks:  # assignments under way finish: a conversation must not stay queued for its agent
-            _, pending = await asyncio.wait(list(self._tasks), timeout=5.0)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._tasks.close(grace_s=5.0)  # assignments under way finish: a conversation must not stay queued
         if self._saver is not None:
             self._saver.cancel()
             await asyncio.gather(self._saver, return_exceptions=True)
@@ -258,6 +256,7 @@ class Switchboard:
         Raises:
             RoutingError: unknown agent, a system status, or an unknown break reason.
         """
+        self._phone_signed_in.discard(agent_id)  # a status chosen by a person outlasts the softphone
         now = self.clock()
         agent = self.router._agent(agent_id)
         before, before_reason = agent.presence, agent.reason
@@ -285,7 +284,11 @@ class Switchboard:
         self._apply(self.router.end_wrap_up(agent_id, now=now), now)
 
     def set_registered(self, agent_id: int, registered: bool) -> None:
-        """The agent's softphone registered or went away (a registration also signs an offline agent in)."""
+        """The agent's softphone registered or went away.
+
+        A registration signs an offline agent in (available); the end of that registration signs them out again
+        unless they hold work or changed their status themselves in between (then only calls stop being offered).
+        """
         if agent_id not in self.router.agents:
             return
         now = self.clock()
@@ -295,6 +298,11 @@ class Switchboard:
         self._apply(self.router.set_registered(agent_id, registered, now=now), now)
         if registered and agent.presence is AgentStatus.OFFLINE:
             self.set_status(agent_id, "available")
+            self._phone_signed_in.add(agent_id)
+        elif not registered and agent_id in self._phone_signed_in:
+            self._phone_signed_in.discard(agent_id)
+            if agent.presence is AgentStatus.AVAILABLE and not agent.load:
+                self.set_status(agent_id, "offline")
 
     async def save_profile(self, profile: Profile) -> None:
         """Store an agent's routing profile and route by it at once."""
@@ -604,7 +612,7 @@ class Switchboard:
             if event.outcome == "overflow" and voice is not None:
                 voice.overflow(item)
         elif isinstance(event, Assigned) and item.channel != "voice":
-            self._spawn(self._assign_conversation(item, event.agent_id, event.how))
+            self._tasks.spawn(self._assign_conversation(item, event.agent_id, event.how))
 
     async def _assign_conversation(self, item: ItemInfo, agent_id: int, how: str) -> None:
         """Make the conversation the agent's (it shows in "mine"); a conversation no longer waiting finishes."""
@@ -691,16 +699,6 @@ class Switchboard:
                 listener(change)
             except Exception:
                 log.exception("switchboard listener failed")
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("switchboard task failed", exc_info=task.exception())
 
 
 SWITCHBOARD: web.AppKey[Switchboard] = web.AppKey("switchboard", Switchboard)

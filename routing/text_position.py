@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
+from hub.background import TaskSet
 from hub.conversation_service import ConversationService
 from hub.i18n import t
 from hub.models import ConversationStatus
@@ -99,7 +99,7 @@ class TextPosition:
         self.min_interval_s = min_interval_s
         self._clock = clock
         self._told: dict[str, Told] = {}  # conversations getting updates
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet("text position")
         self._stops: list[Callable[[], None]] = []
 
     def start(self) -> None:
@@ -115,9 +115,7 @@ class TextPosition:
             if told.timer is not None:
                 told.timer.cancel()
         self._told.clear()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     def now(self) -> float:
         """Monotonic seconds."""
@@ -148,7 +146,7 @@ class TextPosition:
             and entry.item_id == entry.conversation_id
             and self.board.settings.announce_text
         ):
-            self._spawn(self._first(entry.item_id, entry.channel))
+            self._tasks.spawn(self._first(entry.item_id, entry.channel))
 
     def _on_change(self, change: Change) -> None:
         event = change.event
@@ -193,7 +191,7 @@ class TextPosition:
         if place is None:
             return
         told.position, told.at = found[0], self.now()
-        self._spawn(self._update(item_id, place))
+        self._tasks.spawn(self._update(item_id, place))
 
     def _due(self, item_id: str) -> None:
         told = self._told.get(item_id)
@@ -213,16 +211,6 @@ class TextPosition:
         told = self._told.pop(item_id, None)
         if told is not None and told.timer is not None:
             told.timer.cancel()
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("telling a waiting citizen their position failed", exc_info=task.exception())
 
 
 TEXT_POSITION: web.AppKey[TextPosition] = web.AppKey("text_position", TextPosition)

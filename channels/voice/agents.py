@@ -22,10 +22,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
+from hub.background import TaskSet
 from hub.events import CallOffered, EventBus
 from hub.logsafe import mask
 from routing.engine import AgentStatus, RoutingError, Strategy
@@ -148,7 +148,7 @@ class AgentDesk:
         self.waiting: dict[str, _Waiting] = {}  # those waiting now (refreshed at every position check)
         self.agent_calls: dict[str, _AgentCall] = {}  # by the agent leg's SIP Call-ID
         self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("agent desk")
         self._unlisten: Callable[[], None] | None = None
         self._closed = False
 
@@ -232,7 +232,7 @@ class AgentDesk:
         self.waiting.pop(item_id, None)
         if item_id in board.router.items:
             board.abandon(item_id)  # ringing agents are CANCELled through withdraw()
-            self._spawn(session.hub.left_queue(session.ctx, agent_id=None))
+            self._tasks.spawn(session.hub.left_queue(session.ctx, agent_id=None))
         for out_id, agent_call in list(self.agent_calls.items()):
             if agent_call.session is session:
                 self._hang_up(out_id)
@@ -243,7 +243,7 @@ class AgentDesk:
 
     def offer(self, item: ItemInfo, agent_id: int, deadline: float) -> None:
         """Ring the agent's softphone for the call (answer → accept; refusal → decline)."""
-        self._spawn(self._ring(item.item_id, agent_id, deadline))
+        self._tasks.spawn(self._ring(item.item_id, agent_id, deadline))
 
     def withdraw(self, item: ItemInfo, agent_id: int) -> None:
         """Stop ringing the agent (CANCEL): the offer timed out, another agent won, the caller left."""
@@ -258,7 +258,7 @@ class AgentDesk:
         if session is None:
             return
         session.overflow()
-        self._spawn(session.hub.left_queue(session.ctx, agent_id=None))
+        self._tasks.spawn(session.hub.left_queue(session.ctx, agent_id=None))
 
     # -- SIP events of the agent legs ----------------------------------------------------------------------
 
@@ -299,7 +299,7 @@ class AgentDesk:
         self.waiting.pop(agent_call.item_id, None)
         leg = MediaLeg("agent", agent_call.socket, negotiated, self.clock)
         agent_call.leg, agent_call.answered = leg, True
-        self._spawn(session.connect_agent(leg, agent_call.agent_id))
+        self._tasks.spawn(session.connect_agent(leg, agent_call.agent_id))
 
     def failed(self, sip_call_id: str, status: int) -> None:
         """The agent's phone refused (4xx/6xx, e.g. 486 Busy, 603 Decline), failed or did not answer: a miss."""
@@ -320,7 +320,7 @@ class AgentDesk:
             self._decline(agent_call)
             return
         self.switchboard.finish(agent_call.item_id)
-        self._spawn(agent_call.session.agent_hung_up())
+        self._tasks.spawn(agent_call.session.agent_hung_up())
 
     def _decline(self, agent_call: _AgentCall) -> None:
         with contextlib.suppress(RoutingError):  # the offer timed out or was withdrawn meanwhile
@@ -431,16 +431,6 @@ class AgentDesk:
 
     # -- lifetime ------------------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("agent desk task failed", exc_info=task.exception())
-
     def snapshot(self) -> dict[str, object]:
         """For /healthz and wallboards: waiting calls per queue, agents per shown status, phones ringing."""
         waiting: dict[str, int] = {}
@@ -468,5 +458,4 @@ class AgentDesk:
                 self.switchboard.finish(agent_call.item_id)
         if self.switchboard.voice is self:
             self.switchboard.voice = None
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()

@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from hub.background import TaskSet
 from hub.clock import utc_now
 from hub.i18n import t
 from hub.intake import ContactHints
@@ -128,7 +128,7 @@ class CallbackDesk:
         self.agent_busy = agent_busy
         self.trunk: Trunk | None = parse_trunk(settings.trunk) if settings.trunk else None
         self.calls: dict[str, _Callback] = {}  # by the SIP Call-ID of either leg
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("call-back")
 
     @property
     def recordings_dir(self) -> Path:
@@ -228,17 +228,17 @@ class CallbackDesk:
             negotiated = None
         if negotiated is None:
             log.warning("call-back %s: unusable SDP answer; hanging up", callback.row.id)
-            self._spawn(self._end(callback, HangupCause.ERROR.value, None))
+            self._tasks.spawn(self._end(callback, HangupCause.ERROR.value, None))
             return
         if sip_call_id == callback.agent_call_id:
             leg = MediaLeg("agent", callback.agent_socket, negotiated, self.clock)
             leg.set_background(ringback_frames(leg.codec))
             callback.agent_leg = leg
-            self._spawn(self._dial(callback))
+            self._tasks.spawn(self._dial(callback))
         else:
             assert callback.trunk_socket is not None
             callback.citizen_leg = MediaLeg("citizen", callback.trunk_socket, negotiated, self.clock)
-            self._spawn(self._connected(callback))
+            self._tasks.spawn(self._connected(callback))
 
     def failed(self, sip_call_id: str, status: int) -> None:
         """A leg was refused, busy, not answered or cancelled."""
@@ -246,9 +246,9 @@ class CallbackDesk:
         if callback is None or callback.finished:
             return
         if sip_call_id == callback.agent_call_id:
-            self._spawn(self._end(callback, HangupCause.AGENT_NO_ANSWER.value, status))
+            self._tasks.spawn(self._end(callback, HangupCause.AGENT_NO_ANSWER.value, status))
         else:
-            self._spawn(self._citizen_not_reached(callback, status))
+            self._tasks.spawn(self._citizen_not_reached(callback, status))
 
     def ended(self, sip_call_id: str) -> None:
         """A leg hung up (BYE)."""
@@ -257,9 +257,9 @@ class CallbackDesk:
             return
         if sip_call_id == callback.agent_call_id:
             cause = HangupCause.AGENT_BYE if callback.citizen_leg is not None else HangupCause.AGENT_CANCELLED
-            self._spawn(self._end(callback, cause.value, None))
+            self._tasks.spawn(self._end(callback, cause.value, None))
         else:
-            self._spawn(self._end(callback, HangupCause.CITIZEN_BYE.value, None))
+            self._tasks.spawn(self._end(callback, HangupCause.CITIZEN_BYE.value, None))
 
     # -- steps -------------------------------------------------------------------------------------------------
 
@@ -367,19 +367,8 @@ class CallbackDesk:
 
     # -- lifetime ----------------------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("call-back task failed", exc_info=task.exception())
-
     async def close(self) -> None:
         """End every call-back (hub shutdown)."""
         for callback in {id(c): c for c in self.calls.values()}.values():
             await self._end(callback, HangupCause.ERROR.value, None)
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()

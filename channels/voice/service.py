@@ -21,6 +21,7 @@ from datetime import tzinfo
 from typing import Any
 
 from channels.voice.sip_accounts import SipAccountStore
+from hub.background import TaskSet
 from hub.events import WorkOrderCreated
 from hub.i18n import t
 from hub.localtime import DEFAULT_ZONE
@@ -122,7 +123,7 @@ class VoiceChannel:
         self.transfers: CallTransfers | None = None  # blind and attended transfers of bridged calls (REFER too)
         self.readout = OrderReadout(self.tts, self._live_legs)
         self.port = settings.sip_port
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet("voice")
         self._refresher: asyncio.Task[None] | None = None
         self.accepting = False
 
@@ -173,7 +174,7 @@ class VoiceChannel:
         self.hub.bus.subscribe(WorkOrderCreated, self.readout.on_created)
         await self._load_speech()  # never raises: logs "speech input disabled: ..." when there is no model
         self._refresher = asyncio.create_task(self._refresh_loop(), name="voice:credentials")
-        self._spawn(self._warm())
+        self._tasks.spawn(self._warm())
         self.accepting = True
         log.info(
             "SIP endpoint on %s:%d (UDP%s), advertised as %s; speech input %s",
@@ -260,8 +261,7 @@ class VoiceChannel:
             self.desk.close()
         if self._refresher is not None:
             self._refresher.cancel()
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()
         if self.tcp is not None:
             await self.tcp.close()
         if self.endpoint is not None:
@@ -380,7 +380,7 @@ class VoiceChannel:
             self._execute(self.ua.reject(call.call_id, 486, self._now()))
             return
         self.calls[call.call_id] = _Pending(call)
-        self._spawn(self._answer(call))
+        self._tasks.spawn(self._answer(call))
 
     async def _answer(self, call: IncomingCall) -> None:
         assert self.ua is not None
@@ -478,7 +478,7 @@ class VoiceChannel:
             session = pending.session
             session.caller_gone = True
             self.calls.pop(call_id, None)
-            self._spawn(
+            self._tasks.spawn(
                 session.hub.call_finished(session.ctx, cause="abandoned", ivr_path=[], recordings={}, talk=False)
             )
             session.leg.close()
@@ -532,16 +532,6 @@ class VoiceChannel:
         if self.transfers is not None and (target := self.transfers.leg_of(call_id)) is not None:
             return target
         return self.callbacks.leg_of(call_id) if self.callbacks is not None else None
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("voice task failed", exc_info=task.exception())
 
 
 def _user_of(uri: str) -> str | None:

@@ -29,10 +29,11 @@ import asyncio
 import logging
 import re
 import secrets
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from hub.background import TaskSet
 from hub.events import CallOffered
 from hub.i18n import t
 from hub.logsafe import mask
@@ -176,7 +177,7 @@ class CallTransfers:
         self.active: dict[str, _Transfer] = {}  # by conversation id
         self.legs: dict[str, _Transfer] = {}  # by the target leg's SIP Call-ID
         self.requeued: set[str] = set()  # items sent back to a queue: an overflow returns the caller to the menu
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("call transfer")
         self._unlisten = self.switchboard.listen(self._on_change)
 
     def _now(self) -> float:
@@ -522,7 +523,7 @@ class CallTransfers:
                     self._caller_gone(active)  # the session ends the rest as usual
                     return False
                 if isinstance(event, CallEnded) and event.call_id == active.first_out_id:
-                    self._spawn(self._first_hung_up(active))
+                    self._tasks.spawn(self._first_hung_up(active))
                     return True
         if not isinstance(event, (OutgoingAnswered, OutgoingFailed, CallEnded)):
             return False
@@ -533,11 +534,11 @@ class CallTransfers:
             self._answered(transfer, event.sdp)
         elif isinstance(event, OutgoingFailed):
             self.legs.pop(event.call_id, None)
-            self._spawn(self._failed(transfer, event.status))
+            self._tasks.spawn(self._failed(transfer, event.status))
         else:
             self.legs.pop(event.call_id, None)
             transfer.out_id = None
-            self._spawn(self._target_hung_up(transfer))
+            self._tasks.spawn(self._target_hung_up(transfer))
         return True
 
     def _answered(self, transfer: _Transfer, sdp: bytes) -> None:
@@ -548,16 +549,16 @@ class CallTransfers:
         if negotiated is None or transfer.socket is None or transfer.session.caller_gone:
             log.warning("call %s: the transfer target answered unusably (or the caller left)", transfer.item_id)
             self._hang_up_target(transfer)
-            self._spawn(self._failed(transfer, 488))
+            self._tasks.spawn(self._failed(transfer, 488))
             return
         name = "agent" if transfer.target.kind == "agent" else "outside"
         transfer.leg = MediaLeg(name, transfer.socket, negotiated, self.clock)
         if transfer.mode == "blind":
-            self._spawn(self._connect(transfer))
+            self._tasks.spawn(self._connect(transfer))
             return
         first = transfer.first_leg
         if first is None or first.closed:  # the agent left while it rang: the transfer completes
-            self._spawn(self._connect(transfer))
+            self._tasks.spawn(self._connect(transfer))
             return
         first.set_background(())
         first.stop_playback()
@@ -717,7 +718,7 @@ class CallTransfers:
             self.execute(self.ua.notify_refer(event.call_id, 404, self._now()))
             return
         conversation_id = agent_call.session.ctx.conversation.id
-        self._spawn(self._refer(event.call_id, conversation_id, agent_call.agent_id, to, value))
+        self._tasks.spawn(self._refer(event.call_id, conversation_id, agent_call.agent_id, to, value))
 
     async def _refer(self, call_id: str, conversation_id: str, agent_id: int, to: str, value: object) -> None:
         try:
@@ -744,21 +745,10 @@ class CallTransfers:
 
     # -- lifetime ------------------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("call transfer task failed", exc_info=task.exception())
-
     def close(self) -> None:
         """Hang up every target leg (the hub stops)."""
         self._unlisten()
         for transfer in list(self.active.values()):
             self._hang_up_target(transfer)
             self._forget(transfer)
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()

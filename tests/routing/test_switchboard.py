@@ -152,3 +152,23 @@ async def test_an_available_agent_keeps_their_conversations_across_a_restart(
         since = datetime.now(UTC) - timedelta(hours=1)
         entries = [(e.event.value, e.reason) for e in await board.log.entries(since, item_id=held.id)]
         assert entries == [("enter", None), ("connect", "auto")], entries  # restoring writes nothing
+
+
+async def test_a_softphone_signs_its_agent_in_and_out_unless_they_chose_a_status(live_hub: RunningHub) -> None:
+    board = live_hub.hub.app[SWITCHBOARD]
+    agent = await user_id(live_hub, "agent1")
+    presence = lambda: board.router.agents[agent].presence.value  # noqa: E731
+    board.set_registered(agent, True)
+    assert presence() == "available"
+    board.set_registered(agent, False)
+    assert presence() == "offline"  # signed in by the phone, signed out by it
+    board.set_registered(agent, True)
+    board.set_status(agent, "break", "meeting")  # the agent's own choice ...
+    board.set_registered(agent, False)
+    assert presence() == "break"  # ... outlasts the phone
+    board.set_status(agent, "available")
+    board.set_registered(agent, True)
+    assert board.router.agents[agent].registered and presence() == "available"
+    since = datetime.now(UTC) - timedelta(hours=1)
+    kinds = [e.event for e in await board.log.entries(since, agent_id=agent)]
+    assert kinds.count(QueueEvent.LOGIN) == 2 and kinds.count(QueueEvent.LOGOUT) == 1

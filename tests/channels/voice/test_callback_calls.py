@@ -164,7 +164,11 @@ async def test_click_to_call_rings_the_agent_then_the_citizen_bridges_records_an
         assert [(e.event.value, e.reason) for e in logged if e.queue == "outbound"] == held
         assert board.router.agents[agent_id].status is not AgentStatus.BUSY
         assert shown["state"] == "ended" and shown["cause_text"] == "坐席挂机"
-        call = await CallStore(hub.hub.engine).get(body["call_id"])
+        for _ in range(100):  # the call record is closed after the call-back's audit row
+            call = await CallStore(hub.hub.engine).get(body["call_id"])
+            if call.ended_at is not None:
+                break
+            await asyncio.sleep(0.1)
         assert call.direction == "outbound" and call.called == CITIZEN and call.caller == "12319"
         assert call.agent_id == agent_id and call.conversation_id == conversation_id and call.talk_s and call.talk_s > 5
         data_dir = hub.hub.settings.data_dir
