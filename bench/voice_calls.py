@@ -18,7 +18,16 @@ INVITE → 200 response times of the N load calls, the hub's concurrent calls se
 late_ms_max (``components.channels.voice.media_late_ms_max``, reset per phase). Finally ``bench/asr_rtf.py``
 runs (``--asr-streams``) and its figures are included.
 
+With ``--chats N`` the hub also has ``ceil(N / 3)`` chat agents (``--chat-agents``; no softphone, a queue of their
+own, capacity 3; see ``voice_calls_hub.py``), idle during the phases above. After them, the hub opens N web chats
+through its conversation service (``GET /_bench/chats?open=N``, waiting until every one is assigned), which from then
+on receive ``--chat-rate`` messages/s (agent replies and citizen messages, alternately), and the bridged phase runs
+again for each N of ``--calls`` (``bridged-<calls>+chats<N>``). ``chats.comparison`` puts its relay delay, loss and hub
+CPU next to the same phase without chats of the same run and the same hub (the anchor); the chat traffic's own
+figures (messages sent, achieved rate, time per send) are in the phase's ``chats``.
+
     python bench/voice_calls.py [--calls 50 100 150] [--rate 50] [--profile bridged-150] [--no-gc-freeze]
+                                [--chats 300] [--chat-rate 10]
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import resource
 import shutil
@@ -106,9 +116,14 @@ def probe_summary(results: list[ProbeResult]) -> dict[str, Any]:
 
 
 async def phase(kind: str, n: int, args: argparse.Namespace, hub: HubProcess, agents: EchoAgents, work: Path,
-                pcaps: dict[str, Path], next_id: list[int]) -> dict[str, Any]:  # fmt: skip
-    """One load phase: sipp load + probes, with the hub's CPU/RSS sampled throughout."""
-    name = f"{kind}-{n}"
+                pcaps: dict[str, Path], next_id: list[int], *, label: str | None = None,
+                chats: bool = False) -> dict[str, Any]:  # fmt: skip
+    """One load phase: sipp load + probes, with the hub's CPU/RSS sampled throughout.
+
+    ``label``: the phase's name (default ``<kind>-<n>``); ``chats``: the hub's chats are active, their traffic's
+    figures over the phase are reported as ``chats``.
+    """
+    name = label or f"{kind}-{n}"
     log.info("phase %s", name)
     if kind == "ivr":
         steps: list[tuple[str, object]] = [("play", pcaps["ivr"]), ("pause", int(args.ivr_hold * 1000))]
@@ -116,6 +131,8 @@ async def phase(kind: str, n: int, args: argparse.Namespace, hub: HubProcess, ag
         steps = [("pause", 500), ("play", dtmf_pcap("0")), ("pause", 1000), ("play", pcaps["bridge"]),
                  ("pause", int(args.bridge_hold * 1000))]  # fmt: skip
     await hub.get("/_bench/media?reset=1")
+    if chats:
+        await hub.get("/_bench/chats?reset=1")
     profiling = args.profile == name
     if profiling:
         await hub.get("/_bench/profile?action=start")
@@ -149,6 +166,8 @@ async def phase(kind: str, n: int, args: argparse.Namespace, hub: HubProcess, ag
     sipp_cpu = (children_after.ru_utime + children_after.ru_stime - children.ru_utime - children.ru_stime) / wall
     out: dict[str, Any] = {"calls": n, "rate_per_s": args.rate, "wall_s": round(wall, 1), "sipp": load}
     out["hub"] = {**usage, "media_late_ms_max": (await hub.get("/_bench/media"))["late_ms_max"]}
+    if chats:
+        out["chats"] = await hub.get("/_bench/chats")
     out["sipp_cpu_pct"] = round(100 * sipp_cpu, 1)
     out["probes"] = probe_summary(results)
     if kind == "bridged":
@@ -159,8 +178,13 @@ async def phase(kind: str, n: int, args: argparse.Namespace, hub: HubProcess, ag
     return out
 
 
-def verdict(phases: dict[str, dict[str, Any]], calls: list[int]) -> dict[str, Any]:
-    """Targets at the largest N run, and the largest N that met every load target."""
+def chat_phase(n: int, chats: int) -> str:
+    """The name of the bridged phase with ``chats`` active chats."""
+    return f"bridged-{n}+chats{chats}"
+
+
+def verdict(phases: dict[str, dict[str, Any]], calls: list[int], chats: int = 0) -> dict[str, Any]:
+    """Targets at the largest N run, and the largest N that met every load target (without and with chats)."""
 
     def ok_at(n: int) -> tuple[bool, dict[str, Any]]:
         ivr, br = phases.get(f"ivr-{n}", {}), phases.get(f"bridged-{n}", {})
@@ -192,7 +216,33 @@ def verdict(phases: dict[str, dict[str, Any]], calls: list[int]) -> dict[str, An
     top = max(calls)
     held = [n for n in calls if per_n[n][0]]
     facts = per_n[top][1]
+    with_chats: dict[str, Any] = {}
+    if chats:
+        br = phases.get(chat_phase(top, chats), {})
+        relay = br.get("probes", {}).get("relay_delay", {}).get("p99")
+        loss = br.get("probes", {}).get("relay_loss_pct")
+        held_ok = br.get("sipp", {}).get("successful") == top
+        assigned = br.get("chats", {}).get("chats_assigned")
+        with_chats = {
+            f">= {TARGETS['calls']} concurrent calls + {chats} active chats with relay p99 <= 20 ms and no loss": (
+                top >= TARGETS["calls"]
+                and held_ok
+                and assigned == chats
+                and relay is not None
+                and relay <= TARGETS["relay_p99_ms"]
+                and loss is not None
+                and loss <= TARGETS["loss_pct"]
+            ),
+            "with_chats": {
+                "phase": chat_phase(top, chats),
+                "all_calls_held": held_ok,
+                "chats_assigned": assigned,
+                "relay_p99_ms": relay,
+                "loss_pct": loss,
+            },
+        }
     return {
+        **with_chats,
         "evaluated_at_calls": top,
         "max_calls_meeting_all_targets": max(held) if held else 0,
         f">= {TARGETS['calls']} concurrent calls with relay p99 <= 20 ms and no loss": top >= TARGETS["calls"]
@@ -221,6 +271,35 @@ async def asr_figures(streams: list[int]) -> dict[str, Any]:
         return {"error": f"asr_rtf.py exited {proc.returncode} without JSON"}
 
 
+def chat_comparison(phases: dict[str, dict[str, Any]], calls: list[int], chats: int) -> dict[str, Any]:
+    """Per N: the bridged phase with active chats next to the same phase without (the anchor, same hub and run)."""
+
+    def figures(result: dict[str, Any]) -> dict[str, Any]:
+        probes, hub, sipp = result.get("probes", {}), result.get("hub", {}), result.get("sipp", {})
+        return {
+            "sipp_ok_failed": [sipp.get("successful"), sipp.get("failed")],
+            "relay_delay_ms": probes.get("relay_delay"),
+            "relay_lost": f"{probes.get('relay_lost')} / {probes.get('relay_packets')}",
+            "relay_loss_pct": probes.get("relay_loss_pct"),
+            "anchor_direct_echo_ms": probes.get("anchor_direct_echo"),
+            "probe_invite_to_200_ms": probes.get("invite_to_200"),
+            "sipp_invite_to_200_ms": sipp.get("invite_to_200_ms"),
+            "hub_cpu_pct": hub.get("cpu_pct"),
+            "machine_cpu_busy_pct_of_all_cores": hub.get("machine_cpu_busy_pct_of_all_cores"),
+            "hub_rss_mib_max": hub.get("rss_mib_max"),
+            "media_late_ms_max": hub.get("media_late_ms_max"),
+        }
+
+    out: dict[str, Any] = {}
+    for n in calls:
+        with_chats = phases.get(chat_phase(n, chats), {})
+        out[str(n)] = {
+            "without_chats (anchor)": figures(phases.get(f"bridged-{n}", {})),
+            f"with_{chats}_chats": {**figures(with_chats), "chat_traffic": with_chats.get("chats")},
+        }
+    return out
+
+
 def loadavg() -> str:
     """/proc/loadavg's 1/5/15-minute load (other work on the machine skews every figure)."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -237,8 +316,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         }
         agents_needed = args.agents or max(args.calls) + args.bridge_probes + 5
         max_calls = max(args.calls) + max(args.probes, args.bridge_probes) + 20
+        chat_agents = (args.chat_agents or math.ceil(args.chats / 3)) if args.chats else 0
         hub = await HubProcess.start(
-            work / "data", agents=agents_needed, max_calls=max_calls, gc_freeze=not args.no_gc_freeze
+            work / "data",
+            agents=agents_needed,
+            max_calls=max_calls,
+            gc_freeze=not args.no_gc_freeze,
+            chat_agents=chat_agents,
+            chat_rate=args.chat_rate,
         )
         try:
             agents = EchoAgents(hub.agents, (HOST, hub.sip_port))
@@ -251,6 +336,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 "prompts_warmed": hub.ready["prompts_warmed"],
                 "gc_frozen_objects": hub.ready["gc_frozen_objects"],
                 "hub_rss_mib_idle": hub.rss_mib(),
+                "hub_warm_s": hub.ready.get("warm_s"),
+                "chat_agents": hub.ready.get("chat_agents", 0),
             }
             next_id = [0]
             idle = [await ProbeCaller(i, (HOST, hub.sip_port)).run(hold_s=0.3) for i in range(1000, 1000 + 10)]
@@ -259,9 +346,21 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             for n in args.calls:
                 for kind in ("ivr", "bridged"):
                     phases[f"{kind}-{n}"] = await phase(kind, n, args, hub, agents, work, pcaps, next_id)
+            if args.chats:
+                log.info("opening %d chats", args.chats)
+                opened = await hub.get(f"/_bench/chats?open={args.chats}")
+                out["chats"] = {"chats": args.chats, "chat_agents": chat_agents, "rate_per_s": args.chat_rate,
+                                "opened": opened, "hub_rss_mib_after_open": hub.rss_mib()}  # fmt: skip
+                if opened["chats_assigned"] != args.chats:
+                    log.warning("only %d of %d chats were assigned", opened["chats_assigned"], args.chats)
+                for n in args.calls:
+                    name = chat_phase(n, args.chats)
+                    phases[name] = await phase("bridged", n, args, hub, agents, work, pcaps, next_id, label=name,
+                                               chats=True)  # fmt: skip
+                out["chats"]["comparison"] = chat_comparison(phases, args.calls, args.chats)
             out["phases"] = phases
             out["machine"]["loadavg_end"] = loadavg()
-            out["targets"] = {"goal": TARGETS, **verdict(phases, args.calls)}
+            out["targets"] = {"goal": TARGETS, **verdict(phases, args.calls, args.chats)}
             agents.close()
         finally:
             await hub.stop()
@@ -283,6 +382,9 @@ def main() -> None:
     parser.add_argument("--asr-streams", type=int, nargs="*", default=[1], help="bench/asr_rtf.py --streams")
     parser.add_argument("--no-gc-freeze", action="store_true", help="run the hub without gc.freeze() (to compare)")
     parser.add_argument("--profile", default=None, help="cProfile the hub during one phase, e.g. bridged-150")
+    parser.add_argument("--chats", type=int, default=0, help="active web chats for the bridged phase run again")
+    parser.add_argument("--chat-agents", type=int, default=0, help="agents taking the chats (default: ceil(chats/3))")
+    parser.add_argument("--chat-rate", type=float, default=10.0, help="chat messages/s (agent and citizen) once open")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     print(json.dumps(asyncio.run(main_async(args)), ensure_ascii=False, indent=2))

@@ -16,6 +16,8 @@ from voice_calls_peers import HOST, EchoAgents
 
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+READY_TIMEOUT_S = 600.0
+"""How long the hub may take to its ready line: rendering every prompt cold with Kokoro took ~107 s on 2 cores."""
 
 
 def percentiles(values: list[float]) -> dict[str, float | int]:
@@ -67,8 +69,22 @@ class HubProcess:
         self._log_file = log_file
 
     @classmethod
-    async def start(cls, data_dir: Path, *, agents: int, max_calls: int, gc_freeze: bool = True) -> HubProcess:
-        """Start the hub and wait for its ready line (prompts warm, agents created)."""
+    async def start(
+        cls,
+        data_dir: Path,
+        *,
+        agents: int,
+        max_calls: int,
+        gc_freeze: bool = True,
+        chat_agents: int = 0,
+        chat_rate: float = 10.0,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+    ) -> HubProcess:
+        """Start the hub and wait for its ready line (prompts warm, agents created).
+
+        ``chat_agents``: agents without a softphone for text chats (opened later through ``GET /_bench/chats?open=N``),
+        sending ``chat_rate`` messages/s once opened.
+        """
         from tests.channels.voice.sipp_calls import free_udp_port
 
         await asyncio.to_thread(data_dir.mkdir, parents=True)
@@ -77,10 +93,16 @@ class HubProcess:
             sys.executable, str(ROOT / "bench" / "voice_calls_hub.py"), str(data_dir),
             "--sip-port", str(free_udp_port()), "--http-port", str(free_udp_port()),
             "--agents", str(agents), "--max-calls", str(max_calls), *([] if gc_freeze else ["--no-gc-freeze"]),
+            *(["--chat-agents", str(chat_agents), "--chat-rate", str(chat_rate)] if chat_agents else []),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log_file,
         )  # fmt: skip
         assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 120)
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), ready_timeout_s)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            line = b""
         if not line:
             log_file.close()
             tail = (data_dir.parent / "hub.log").read_text(errors="replace")[-2000:]
