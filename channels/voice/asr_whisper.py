@@ -459,11 +459,13 @@ class RecognitionPool:
         with self._lock:
             executor, self._executor = self._executor, None
             waiters, self._waiters = self._waiters, []
+        if executor is not None:  # queued jobs are cancelled before anyone is told: none may start afterwards
+            executor.shutdown(wait=False, cancel_futures=True)
         for loop, event in waiters:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(event.set)
         if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+            executor.shutdown(wait=True)
 
 
 # -- the recognizer --------------------------------------------------------------------------------------------------
