@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,6 +33,7 @@ from hub.localtime import CityTime
 from hub.models import Conversation, ConversationStatus
 from routing.agent_store import AgentStore, Presence, Profile
 from routing.engine import (
+    Agent,
     AgentStatus,
     AgentStatusChanged,
     Assigned,
@@ -219,7 +220,7 @@ class Switchboard:
 
     # -- agents ------------------------------------------------------------------------------------------
 
-    def _sign_in(self, agent_id: int, now: float) -> Any:
+    def _sign_in(self, agent_id: int, now: float) -> Agent:
         profile = self.profiles.get(agent_id, Profile(agent_id))
         queues = profile.queues if profile.queues is not None else tuple(self.router.queues)
         registered = agent_id in self.router.agents and self.router.agents[agent_id].registered
@@ -387,7 +388,7 @@ class Switchboard:
         now = self.clock()
         info = self._info_for(conversation, queue)
         if priority:
-            info = ItemInfo(info.item_id, info.conversation_id, info.channel, info.queue, priority)
+            info = replace(info, priority=priority)
         self._apply(self._enqueue(info, now, last_agent=last_agent), now, quiet=Change(None, info, "enqueued"))
 
     async def last_agent(self, conversation: Conversation) -> tuple[int, float] | None:
@@ -437,7 +438,7 @@ class Switchboard:
         info = self.items.get(item_id)
         events = self.router.transfer(item_id, now=now, to_agent=to_agent, to_queue=to_queue)
         if info is not None and to_queue is not None:
-            moved = ItemInfo(info.item_id, info.conversation_id, info.channel, to_queue, info.priority)
+            moved = replace(info, queue=to_queue)
             self.items[item_id] = moved
             self.log.append(
                 LogEntry(
