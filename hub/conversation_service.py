@@ -340,6 +340,7 @@ class ConversationService:
             replies=outcome.replies,
             nlu=nlu_json,
             updates=updates,
+            choices=[c.to_json() for c in outcome.choices],
         )
         if outcome.kb_miss == "previous":
             await self.store.mark_previous_kb_miss(conversation.id, before_id=message.id)

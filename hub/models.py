@@ -97,6 +97,10 @@ class Message:
     external_id: str | None = None
     nlu: dict[str, Any] | None = None
     processed_at: datetime | None = None
+    # Quick replies offered with a bot message, in order: [{"label": "是", "value": "1"}, ...]. Sending a
+    # choice's ``value`` (or its label, or its 1-based number) as the citizen's next message picks it; each
+    # channel shows them as it can (buttons, numbered lines in an SMS, keys on the phone).
+    choices: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self, city: CityTime | None = None) -> dict[str, Any]:
         """The wire form used by the chat and inbox WebSockets and the REST API.
@@ -112,6 +116,7 @@ class Message:
             "attachments": self.attachments,
             "client_id": self.external_id,
             "created_at": city.iso(self.created_at) if city is not None else self.created_at.isoformat(),
+            "choices": self.choices,
         }
 
 

@@ -48,6 +48,11 @@ class NluResult:
     category: Label | None = None
     entities: tuple[Entity, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict)
+    # Jurisdiction: ``scope.name`` is "in" (a 12319 matter) or "out" (belongs elsewhere), with the confidence of
+    # that label; ``topic`` names the out-of-scope topic (a key of the referral directory, e.g. "power",
+    # "labour", "police") when the message is out of scope. None: the backend does not say.
+    scope: Label | None = None
+    topic: Label | None = None
 
     def entity(self, name: str) -> str | None:
         """Return the first value of entity ``name``, if any."""
@@ -68,6 +73,8 @@ class NluResult:
             "type": lab(self.type),
             "industry": lab(self.industry),
             "category": lab(self.category),
+            "scope": lab(self.scope),
+            "topic": lab(self.topic),
             "entities": [{"entity": e.entity, "value": e.value, "start": e.start, "end": e.end} for e in self.entities],
         }
 

@@ -42,11 +42,28 @@ class BotSettings:
     max_slot_attempts: int = 3
 
 
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A quick reply offered with the bot's last message of a turn.
+
+    ``value`` is what the citizen's next message carries when the choice is picked (a web chat or Telegram
+    button sends it); the engine also accepts the 1-based number of the choice (an SMS reply "1", a key on the
+    phone) and the label itself.
+    """
+
+    label: str
+    value: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"label": self.label, "value": self.value}
+
+
 @dataclass(slots=True)
 class TurnOutcome:
     """What the bot does in reply to one message."""
 
     replies: list[str] = field(default_factory=list)
+    choices: list[Choice] = field(default_factory=list)  # quick replies, shown with the last reply
     state: dict[str, Any] = field(default_factory=dict)
     handoff: str | None = None  # reason, when the conversation goes to the agent queue
     nlu: NluResult | None = None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hub.models import WorkOrder
+from hub.nlu import NluResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,4 +70,20 @@ class Announcements(Protocol):
 
     def relevant(self, text: str, industry: str | None) -> list[tuple[str, str]]:
         """(stable key, text to send) of the notices for ``industry`` or an area named in ``text``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """Where an out-of-scope request belongs: a hotline or department of the configured directory."""
+
+    topic: str  # the directory key, e.g. "power", "labour" (see NluResult.topic)
+    text: str  # what the bot tells the citizen, in the conversation's locale (name, number, what it handles)
+
+
+class Referrals(Protocol):
+    """The jurisdiction check: recognises requests that belong to another hotline or department."""
+
+    def refer(self, text: str, nlu: NluResult | None, locale: str) -> Referral | None:
+        """The referral for ``text`` when it is out of the hotline's scope, else None (in scope or unsure)."""
         ...

@@ -220,8 +220,12 @@ class ConversationStore:
         replies: list[str],
         nlu: dict[str, Any] | None,
         updates: dict[str, Any],
+        choices: list[dict[str, str]] | None = None,
     ) -> tuple[Conversation, list[Message]]:
-        """Store a bot turn atomically: the replies, the conversation's new state, the message handled."""
+        """Store a bot turn atomically: the replies, the conversation's new state, the message handled.
+
+        ``choices`` (quick replies) go with the last reply.
+        """
         now = self._clock()
         stored: list[Message] = []
         async with begin(self._engine) as conn:
@@ -238,8 +242,9 @@ class ConversationStore:
                             "external_id": None,
                             "created_at": now,
                             "processed_at": now,
+                            "choices": (choices or None) if i == len(replies) - 1 else None,
                         }
-                        for text in replies
+                        for i, text in enumerate(replies)
                     ],
                 )
                 stored = [rows.message(r) for r in result]

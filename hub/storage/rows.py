@@ -50,6 +50,7 @@ def message(row: Any) -> Message:
         external_id=m["external_id"],
         nlu=m["nlu"],
         processed_at=_ts(m["processed_at"]),
+        choices=list(m["choices"] or []),
     )
 
 

@@ -188,6 +188,8 @@ messages = sa.Table(
     sa.Column("nlu", sa.JSON, nullable=True),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("processed_at", TS, nullable=True),
+    # quick replies offered with a bot message: [{"label": "确认", "value": "1"}, ...] (None: none)
+    sa.Column("choices", sa.JSON, nullable=True),
     sa.UniqueConstraint("conversation_id", "external_id", name="uq_messages_conversation_external"),
     sa.Index("ix_messages_conversation_id_id", "conversation_id", "id"),
 )
