@@ -7,7 +7,10 @@ Each query set runs three rounds; its ``first_round`` is the first round alone, 
 yet. ``reload_s`` is a second full reload of the same articles (what follows a publish): a fresh index, re-using
 the process-wide analysis cache.
 
-    python bench/kb_search.py [--articles 10000] [--database-url postgresql+asyncpg://...]
+With sentence embeddings (the default, ``knowledge_base.embed``) the first build embeds every article once; the
+second reload re-uses the process-wide vector cache. ``--no-embeddings`` measures BM25 alone.
+
+    python bench/kb_search.py [--articles 10000] [--no-embeddings] [--database-url postgresql+asyncpg://...]
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ DEV_SET = ROOT / "tests" / "knowledge_base" / "kb_dev.jsonl"
 
 def synthetic_rows(count: int) -> list[dict[str, object]]:
     now = datetime.now(UTC)
-    rows = []
+    rows: list[dict[str, object]] = []
     for i in range(count):
         topic, place = TOPICS[i % len(TOPICS)], PLACES[(i // len(TOPICS)) % len(PLACES)]
         rows.append(
@@ -84,7 +87,7 @@ def time_queries(kb: IndexedKnowledgeBase, queries: list[str], rounds: int = 3) 
     return {**percentiles(latencies), "first_round": percentiles(latencies[: len(queries)])}
 
 
-async def run(count: int, url: str | None) -> dict[str, object]:
+async def run(count: int, url: str | None, embeddings: bool = True) -> dict[str, object]:
     dev = [json.loads(line)["query"] for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         engine = create_engine(url or sqlite_url(Path(tmp)))
@@ -92,23 +95,24 @@ async def run(count: int, url: str | None) -> dict[str, object]:
             await migrate(engine)
             await load_demo(engine, UserStore(engine))
             taxonomy = await load_taxonomy(engine)
-            anchor = IndexedKnowledgeBase(engine)
-            await anchor.reload(taxonomy)
+            anchor = IndexedKnowledgeBase(engine, embeddings=embeddings)
+            await anchor.reload(taxonomy, wait=True)
             anchor_times = time_queries(anchor, dev)
             rows = synthetic_rows(count)
             async with begin(engine) as conn:
                 for start in range(0, len(rows), 1000):
                     await conn.execute(articles.insert(), rows[start : start + 1000])
-            kb = IndexedKnowledgeBase(engine)
+            kb = IndexedKnowledgeBase(engine, embeddings=embeddings)
             started = time.perf_counter()
-            await kb.reload(taxonomy)
+            await kb.reload(taxonomy, wait=True)
             build_s = time.perf_counter() - started
             started = time.perf_counter()
-            await IndexedKnowledgeBase(engine).reload(taxonomy)
+            await IndexedKnowledgeBase(engine, embeddings=embeddings).reload(taxonomy, wait=True)
             reload_s = time.perf_counter() - started
             synthetic = [f"编号{i}{TOPICS[i % len(TOPICS)]}" for i in range(0, count, max(1, count // 200))]
             result: dict[str, object] = {
                 "backend": engine.url.get_backend_name(),
+                "embeddings": embeddings,
                 "articles": kb.size,
                 "load_and_build_s": round(build_s, 2),
                 "reload_s": round(reload_s, 2),
@@ -126,10 +130,11 @@ async def run(count: int, url: str | None) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--no-embeddings", action="store_true", help="BM25 alone")
     parser.add_argument("--database-url", default=None, help="an EMPTY database (PostgreSQL); default: temp SQLite")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    print(json.dumps(asyncio.run(run(args.articles, args.database_url))))
+    print(json.dumps(asyncio.run(run(args.articles, args.database_url, not args.no_embeddings))))
 
 
 if __name__ == "__main__":

@@ -99,7 +99,19 @@ async def load_demo(engine: AsyncEngine, users_store: UserStore, directory: Path
                 for c in i.get("categories") or []
             ],
         )
-        await conn.execute(districts.insert(), list(unit_data["districts"]))
+        await conn.execute(
+            districts.insert(),
+            [
+                {
+                    "code": d["code"],
+                    "name_zh": d["name_zh"],
+                    "name_en": d["name_en"],
+                    "aliases": list(d.get("aliases") or []),
+                    "streets": list(d.get("streets") or []),
+                }
+                for d in unit_data["districts"]
+            ],
+        )
         await conn.execute(
             units.insert(),
             [

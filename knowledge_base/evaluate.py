@@ -32,10 +32,19 @@ def add_parser(sub: Any) -> None:
     kb_sub = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
     ev = kb_sub.add_parser(
         "eval",
-        help="measure retrieval on a FAQ file in a temporary store; prints JSON {n, top1, top3, mrr, p50_ms, p99_ms}",
+        help=(
+            "measure retrieval on a FAQ file in a temporary store; prints JSON {n, top1, top3, mrr, answered, "
+            "wrong_answer, p50_ms, p99_ms[, by_style][, negatives]}"
+        ),
     )
     ev.add_argument("--kb", type=Path, required=True, help="FAQ.csv (id,question,similar_questions,answer,industry)")
-    ev.add_argument("--queries", type=Path, required=True, help='QUERIES.jsonl of {"query": ..., "expected_id": ...}')
+    ev.add_argument(
+        "--queries",
+        type=Path,
+        required=True,
+        help='QUERIES.jsonl of {"query": ..., "expected_id": ... or null, "style": optional}',
+    )
+    ev.add_argument("--no-embeddings", action="store_true", help="BM25 alone (default: fused with sentence embeddings)")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -45,7 +54,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def evaluate(kb_file: Path, queries_file: Path, prepare: PrepareStore) -> dict[str, Any]:
+async def evaluate(
+    kb_file: Path, queries_file: Path, prepare: PrepareStore, *, embeddings: bool = True
+) -> dict[str, Any]:
     """Import ``kb_file`` into a temporary store and score ``queries_file`` against it.
 
     ``prepare`` migrates the new store and loads the demo taxonomy without its articles (the composition root
@@ -77,41 +88,82 @@ async def evaluate(kb_file: Path, queries_file: Path, prepare: PrepareStore) -> 
                 article_id = (row.get("id") or "").strip() or f"row-{line}"
                 await store.create(article_id, content, None, action="import")
                 await store.set_status(article_id, "published", None, "publish", "kb eval")
-            kb = IndexedKnowledgeBase(engine)
+            kb = IndexedKnowledgeBase(engine, embeddings=embeddings)
             started = time.perf_counter()
-            await kb.reload(taxonomy)
+            await kb.reload(taxonomy, wait=True)
             log.info("indexed %d articles in %.2f s", kb.size, time.perf_counter() - started)
-            top1 = top3 = 0
-            reciprocal = 0.0
+            results: list[tuple[dict[str, Any], list[str], float]] = []
             latencies: list[float] = []
             for item in queries:
                 started = time.perf_counter()
                 hits = kb.search(str(item["query"]), k=10)
                 latencies.append((time.perf_counter() - started) * 1000)
-                ids = [h.article_id for h in hits]
-                expected = str(item.get("expected_id"))
-                if expected in ids:
-                    rank = ids.index(expected) + 1
-                    top1 += rank == 1
-                    top3 += rank <= 3
-                    reciprocal += 1 / rank
-                else:
-                    log.info("miss: %s (expected %s, got %s)", item["query"], expected, ids[:3])
+                results.append((item, [h.article_id for h in hits], hits[0].confidence if hits else 0.0))
         finally:
             await engine.dispose()
-    n = len(queries)
+    return summarise(results, latencies)
+
+
+def _rates(rows: list[tuple[dict[str, Any], list[str], float]]) -> dict[str, Any]:
+    """Ranking and decision figures of queries that expect an article."""
+    from knowledge_base.search import ANSWER_THRESHOLD
+
+    n = len(rows)
+    top1 = top3 = answered = wrong = 0
+    reciprocal = 0.0
+    for item, ids, confidence in rows:
+        expected = str(item.get("expected_id"))
+        rank = ids.index(expected) + 1 if expected in ids else 0
+        if rank:
+            top1 += rank == 1
+            top3 += rank <= 3
+            reciprocal += 1 / rank
+        else:
+            log.info("miss: %s (expected %s, got %s)", item["query"], expected, ids[:3])
+        if confidence >= ANSWER_THRESHOLD:
+            answered += 1
+            wrong += rank != 1
     return {
         "n": n,
         "top1": round(top1 / n, 4) if n else 0.0,
         "top3": round(top3 / n, 4) if n else 0.0,
         "mrr": round(reciprocal / n, 4) if n else 0.0,
-        "p50_ms": round(statistics.median(latencies), 3) if latencies else 0.0,
-        "p99_ms": round(_percentile(latencies, 0.99), 3),
+        "answered": round(answered / n, 4) if n else 0.0,
+        "wrong_answer": round(wrong / n, 4) if n else 0.0,
     }
+
+
+def summarise(results: list[tuple[dict[str, Any], list[str], float]], latencies: list[float]) -> dict[str, Any]:
+    """The metrics JSON of an evaluation.
+
+    ``results`` holds, per query line, the line, the ranked article ids and the top hit's confidence. Lines whose
+    ``expected_id`` is null are negatives (no article answers them). ``answered`` is the share of queries the bot
+    answers directly (top confidence ≥ the answer threshold), ``wrong_answer`` the share it answers with another
+    article than expected; for negatives ``answered`` and ``offered`` (confidence ≥ the suggest threshold) should
+    be low. ``by_style`` repeats the figures per ``style`` when the lines carry one.
+    """
+    from knowledge_base.search import ANSWER_THRESHOLD, SUGGEST_THRESHOLD
+
+    positives = [r for r in results if r[0].get("expected_id") is not None]
+    negatives = [r for r in results if r[0].get("expected_id") is None]
+    out: dict[str, Any] = _rates(positives)
+    out["p50_ms"] = round(statistics.median(latencies), 3) if latencies else 0.0
+    out["p99_ms"] = round(_percentile(latencies, 0.99), 3)
+    styles = sorted({str(r[0]["style"]) for r in positives if r[0].get("style")})
+    if styles:
+        out["by_style"] = {s: _rates([r for r in positives if r[0].get("style") == s]) for s in styles}
+    if negatives:
+        n = len(negatives)
+        out["negatives"] = {
+            "n": n,
+            "answered": round(sum(c >= ANSWER_THRESHOLD for *_, c in negatives) / n, 4),
+            "offered": round(sum(c >= SUGGEST_THRESHOLD for *_, c in negatives) / n, 4),
+        }
+    return out
 
 
 def run(args: argparse.Namespace, prepare: PrepareStore) -> int:
     """Run ``kb eval``: JSON on stdout, logs on stderr."""
-    result = asyncio.run(evaluate(args.kb, args.queries, prepare))
+    result = asyncio.run(evaluate(args.kb, args.queries, prepare, embeddings=not args.no_embeddings))
     print(json.dumps(result), file=sys.stdout)
     return 0

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.clock import Clock, utc_now
 from hub.dialogue.ports import KbAnswer
 from hub.taxonomy import Taxonomy
-from knowledge_base.search import ArticleDoc, KnowledgeIndex
+from knowledge_base.embed import Embedder, default_embedder
+from knowledge_base.search import ArticleDoc, KnowledgeIndex, embedding_texts
 from knowledge_base.store import Announcement, KnowledgeStore, _parse_time
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,23 @@ class IndexedKnowledgeBase:
     answer citizens: published (the published version, even while a newer draft is in review), not archived,
     and inside their effective/expiry window.
 
+    With ``embeddings`` (the default) the index fuses BM25 with sentence embeddings when the bundled model loads
+    (see :mod:`knowledge_base.embed`).
+
     :meth:`reload` rebuilds the index off the event loop; the curation service calls it after publish, archive
     and rollback. Dates are re-checked on every search: an article that expires is never returned, and when an
     article's window opens or closes a reload is scheduled.
     """
 
-    def __init__(self, engine: AsyncEngine, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, engine: AsyncEngine, clock: Clock = utc_now, *, embeddings: bool = True, sync_embed_limit: int = 200
+    ) -> None:
         self._store = KnowledgeStore(engine)
         self._clock = clock
+        self._embeddings = embeddings
+        self._sync_embed_limit = sync_embed_limit
+        self._generation = 0
+        self._embedding: asyncio.Task[None] | None = None
         self._index = KnowledgeIndex()
         self._docs: dict[str, ArticleDoc] = {}
         self._expiry: dict[str, datetime] = {}
@@ -65,8 +75,19 @@ class IndexedKnowledgeBase:
         """How many articles can answer citizens."""
         return len(self._docs)
 
-    async def reload(self, taxonomy: Taxonomy | None = None) -> None:
-        """Rebuild the index from the live articles and the taxonomy's words (the last taxonomy if None)."""
+    @property
+    def embeddings_ready(self) -> bool:
+        """Whether the current index uses sentence embeddings."""
+        return self._index.embedder is not None
+
+    async def reload(self, taxonomy: Taxonomy | None = None, *, wait: bool = False) -> None:
+        """Rebuild the index from the live articles and the taxonomy's words (the last taxonomy if None).
+
+        With embeddings, questions not embedded before are embedded here when there are at most
+        ``sync_embed_limit`` of them (a publish: one article) or with ``wait``; otherwise (a large knowledge base
+        at start-up: ~10 ms per question on an idle core) a BM25 index is swapped in at once and the fused index
+        follows from a background task, unless a newer reload came first.
+        """
         if taxonomy is not None:
             self._taxonomy = taxonomy
         now = self._clock()
@@ -85,11 +106,30 @@ class IndexedKnowledgeBase:
                 upcoming.append(end)
             docs.append(_doc(article_id, content))
         words = taxonomy_words(self._taxonomy) if self._taxonomy else []
-        index = KnowledgeIndex()
+        # Sentence embeddings when the bundled model loads (knowledge_base.embed), else BM25 alone.
+        embedder = await asyncio.to_thread(default_embedder) if self._embeddings else None
+        later = embedder is not None and not wait and embedder.uncached(embedding_texts(docs)) > self._sync_embed_limit
+        index = KnowledgeIndex(embedder=None if later else embedder)
         await asyncio.to_thread(index.build, docs, words)
+        self._generation += 1
         self._index, self._docs, self._expiry = index, {d.id: d for d in docs}, expiry
         self._next_change = min(upcoming, default=None)
         log.info("knowledge base index built: %d live articles", len(docs))
+        if later and embedder is not None:
+            self._embedding = asyncio.get_running_loop().create_task(
+                self._embed_later(embedder, docs, words, self._generation)
+            )
+
+    async def _embed_later(self, embedder: Embedder, docs: list[ArticleDoc], words: list[str], generation: int) -> None:
+        index = KnowledgeIndex(embedder=embedder)
+        try:
+            await asyncio.to_thread(index.build, docs, words)
+        except Exception:  # the BM25 index stays in service
+            log.exception("knowledge base embeddings failed")
+            return
+        if generation == self._generation:  # else a newer reload has swapped in newer articles meanwhile
+            self._index = index
+            log.info("knowledge base embeddings ready: %d articles", len(docs))
 
     def _check_dates(self, now: datetime) -> None:
         if self._next_change is None or now < self._next_change:

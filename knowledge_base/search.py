@@ -12,6 +12,10 @@ The confidence of a hit, in [0, 1], combines:
 * passage coverage: the IDF-weighted share of the best question passage explained by the query;
 * margin: how far the hit's score is above the best competing article.
 
+With a sentence embedder (:mod:`knowledge_base.embed`) the ranking fuses BM25 with the cosine similarity of the
+query and each article, and a hit's confidence is the better of the one above and an embedding confidence (cosine
+level and lead over the next article); see ``docs/adr/0033-kb-paraphrases.md``.
+
 Recommended use (measured on ``tests/knowledge_base/kb_dev.jsonl``, see the tests):
 answer directly when confidence ≥ :data:`ANSWER_THRESHOLD`, offer the top three between
 :data:`SUGGEST_THRESHOLD` and it, hand off to an agent below :data:`SUGGEST_THRESHOLD`.
@@ -31,7 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from knowledge_base.tokenize import Analysis, Analyzer, bigram_counts
+from knowledge_base.embed import Embedder
+from knowledge_base.tokenize import Analysis, Analyzer, bigram_counts, normalize
 
 #: Confidence at or above which the bot answers with the top hit.
 ANSWER_THRESHOLD = 0.5
@@ -46,6 +51,18 @@ BIGRAM_WEIGHT = 0.5
 MIN_IDF = 0.05
 #: Score multiplier for articles of the requested industry.
 INDUSTRY_BOOST = 1.2
+
+# Sentence embeddings (optional, see knowledge_base.embed). Every question passage (the question and each similar
+# question) is embedded; an article's cosine is its best passage's. An article's fused score is its BM25 total
+# divided by the best BM25 total of the query, plus EMBED_WEIGHT × its cosine rescaled from [EMBED_FLOOR, 1] to
+# [0, 1]; its embedding confidence rises from 0 at cosine EMBED_CONFIDENT to 1 at EMBED_CONFIDENT + EMBED_SPAN,
+# times its lead over the next article's cosine (full at EMBED_MARGIN). Chosen on the team-written dev sets (ADR
+# 0033): the most answers at which no unrelated question of knowledge_base/dev/team reaches ANSWER_THRESHOLD.
+EMBED_WEIGHT = 5.0
+EMBED_FLOOR = 0.8
+EMBED_CONFIDENT = 0.9
+EMBED_SPAN = 0.04
+EMBED_MARGIN = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +215,8 @@ class _Snapshot:
     q_owner: _IntArray
     question: _Field
     answer: _Field
+    #: One embedding row per question passage (None without an embedder).
+    vectors: npt.NDArray[np.float32] | None = None
 
     @classmethod
     def empty(cls) -> _Snapshot:
@@ -223,14 +242,27 @@ class KnowledgeIndex:
     add per feature and field, so the cost of a query grows with the total length of its posting lists (common
     words and bigrams included) but stays at numpy speed; see ``docs/adr/0010-kb-search-speed.md``.
 
+    With an ``embedder`` every question passage is also embedded, and a query is ranked by BM25 and
+    cosine similarity fused (see :data:`EMBED_WEIGHT`); its confidence is the better of the BM25 confidence and the
+    embedding confidence.
+
     Args:
         analyzer: The text analyzer; a new one is created by default.
+        embedder: Sentence embeddings (:func:`knowledge_base.embed.default_embedder`); None for BM25 alone.
         k1: BM25 term-frequency saturation.
         b: BM25 length normalisation.
     """
 
-    def __init__(self, analyzer: Analyzer | None = None, *, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(
+        self,
+        analyzer: Analyzer | None = None,
+        *,
+        embedder: Embedder | None = None,
+        k1: float = 1.2,
+        b: float = 0.75,
+    ) -> None:
         self.analyzer = analyzer or Analyzer()
+        self.embedder = embedder
         self._k1 = k1
         self._b = b
         self._lock = threading.Lock()
@@ -270,6 +302,7 @@ class KnowledgeIndex:
         q_counts: list[int] = []
         q_sizes: list[int] = []
         q_lengths: list[int] = []
+        q_texts: list[str] = []
         a_fids: list[int] = []
         a_counts: list[int] = []
         a_sizes: list[int] = []
@@ -286,6 +319,7 @@ class KnowledgeIndex:
                     q_sizes.append(len(tf))
                     q_lengths.append(tf.total())
                     q_owner.append(index)
+                    q_texts.append(text)
             answer_tf = bigram_counts(f"{article.answer}\n{article.spoken_answer}")
             a_fids.extend(map(number, answer_tf))
             a_counts.extend(answer_tf.values())
@@ -351,6 +385,7 @@ class KnowledgeIndex:
             q_owner=owner,
             question=question,
             answer=answer,
+            vectors=self.embedder.embed(q_texts) if self.embedder is not None else None,
         )
         with self._lock:
             self._snap = snap
@@ -378,22 +413,58 @@ class KnowledgeIndex:
             return []
 
         scored = self._score(snap, query_features, industry, industry_only)
-        if scored is None:
+        if scored is None and snap.vectors is None:
             return []
-        question_scores, totals = scored
-        ranked = _top(totals, k + 1)
+        question_scores, totals = scored or (np.zeros(snap.q_start[-1]), np.zeros(len(snap.ids)))
+        cosines = None
+        ranking = totals
+        if snap.vectors is not None and self.embedder is not None and len(snap.vectors):
+            # The model reads simplified Chinese best: embed the normalised query (traditional → simplified).
+            cosines = self._cosines(snap, self.embedder.embed([normalize(query)], query=True)[0])
+            ranking = self._fuse(snap, totals, cosines, industry, industry_only)
+        ranked = _top(ranking, k)
         if not ranked:
             return []
+        bm25_best = _top(totals, 2)
         hits = []
-        for position, (article, score) in enumerate(ranked[:k]):
-            # Margin over the strongest other article: the runner-up for the first hit, the first for the rest.
-            competitor = (ranked[1][1] if len(ranked) > 1 else 0.0) if position == 0 else ranked[0][1]
-            margin = max(0.0, (score - competitor) / score) if score > 0 else 0.0
+        for article, score in ranked:
+            # BM25 margin over the strongest other article (by BM25 score).
+            own = float(totals[article])
+            competitor = next((s for a, s in bm25_best if a != article), 0.0)
+            margin = max(0.0, (own - competitor) / own) if own > 0 else 0.0
             confidence = self._confidence(
                 snap, analysis, article, _best_passage(snap, question_scores, article), margin
             )
+            if cosines is not None:
+                semantic = _embedding_confidence(cosines, article)
+                if own <= 0.0 and semantic <= 0.0:
+                    continue  # no word in common and not close in meaning: not a hit (as without embeddings)
+                confidence = max(confidence, semantic)
             hits.append(SearchHit(snap.ids[article], round(score, 4), round(confidence, 4)))
         return hits
+
+    @staticmethod
+    def _cosines(snap: _Snapshot, query_vector: npt.NDArray[np.float32]) -> _FloatArray:
+        """Every article's best question-passage cosine with the query (-1 without a question passage)."""
+        assert snap.vectors is not None
+        best = np.full(len(snap.ids), -1.0)
+        np.maximum.at(best, snap.q_owner, (snap.vectors @ query_vector).astype(np.float64))
+        return best
+
+    @staticmethod
+    def _fuse(
+        snap: _Snapshot, totals: _FloatArray, cosines: _FloatArray, industry: str | None, industry_only: bool
+    ) -> _FloatArray:
+        """BM25 totals (already boosted or filtered by industry) fused with the embedding cosines."""
+        top = float(totals.max()) if len(totals) else 0.0
+        lexical = totals / top if top > 0 else totals
+        semantic = EMBED_WEIGHT * np.clip((cosines - EMBED_FLOOR) / (1.0 - EMBED_FLOOR), 0.0, 1.0)
+        if industry is not None:
+            same = snap.industry_codes == snap.industry_index.get(industry, -2)
+            semantic[same] *= INDUSTRY_BOOST
+            if industry_only:
+                semantic[~same] = 0.0
+        return lexical + semantic
 
     @staticmethod
     def _score(
@@ -497,6 +568,21 @@ class KnowledgeIndex:
                     passage_matched += mass
             passage_coverage = passage_matched / passage_mass if passage_mass else 0.0
         return min(1.0, query_coverage * (0.6 + 0.4 * passage_coverage) * (0.85 + 0.15 * margin))
+
+
+def embedding_texts(articles: Iterable[ArticleDoc]) -> list[str]:
+    """What a build embeds for these articles: their questions and similar questions."""
+    return [text for a in articles for text in dict.fromkeys((a.question, *a.similar_questions))]
+
+
+def _embedding_confidence(cosines: _FloatArray, article: int) -> float:
+    """Confidence from embeddings alone: the article's cosine above :data:`EMBED_CONFIDENT`, times its lead
+    over the best other article (full at :data:`EMBED_MARGIN`, none when another article is as close)."""
+    own = float(cosines[article])
+    others = np.delete(cosines, article)
+    lead = own - (float(others.max()) if len(others) else -1.0)
+    level = min(1.0, max(0.0, (own - EMBED_CONFIDENT) / EMBED_SPAN))
+    return level * min(1.0, max(0.0, lead / EMBED_MARGIN))
 
 
 def _top(totals: _FloatArray, depth: int) -> list[tuple[int, float]]:

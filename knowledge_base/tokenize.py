@@ -20,6 +20,7 @@ dropped whenever the shared dictionary changes.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -30,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import jieba
+import opencc
 
 from knowledge_base.segment import cut_precise
 from knowledge_base.synonyms import DEFAULT_SYNONYMS, build_synonym_map, surface_words
@@ -47,6 +49,8 @@ _STOP_WORDS_TEXT = """
     和 与 及 或 或者 还是 也 都 就 还 又 再 把 被 给 让 对 向 从 跟 为 为了 因为 所以 但是 但 而且 如果
     一 一个 个 些 一些 点 一点 多少 几 多 很 太 非常 比较 特别 挺 最 更
     现在 目前 已经 一直 刚 刚刚 马上 今年 这边 那边 里 上 下
+    就是 然后 那么 呃 额 嗯嗯 哎呀 哎哟 的话 反正 其实 那啥 这么 那么 就 吧啦
+    谁 找 找谁 谁管 谁负责 负责 部门 哪个部门 向谁 找哪个 应该找 归谁管
 """
 STOP_WORDS: frozenset[str] = frozenset(_STOP_WORDS_TEXT.split())
 
@@ -164,9 +168,15 @@ class _SharedJieba:
 _JIEBA = _SharedJieba()
 
 
+@functools.cache
+def _to_simplified() -> opencc.OpenCC:
+    """OpenCC's traditional → simplified converter (phrase-aware: 水錶 → 水表, 乾淨 → 干净, 幹部 → 干部)."""
+    return opencc.OpenCC("t2s")
+
+
 def normalize(text: str) -> str:
-    """NFKC-normalise (full-width to half-width) and lower-case ``text``."""
-    return unicodedata.normalize("NFKC", text).lower()
+    """NFKC-normalise (full-width to half-width), convert traditional to simplified characters and lower-case."""
+    return _to_simplified().convert(unicodedata.normalize("NFKC", text)).lower()
 
 
 def text_bigrams(text: str) -> tuple[str, ...]:

@@ -27,6 +27,16 @@ NONE_MARGIN = 0.5
 PROMOTE_MIN_INDUSTRY = 0.3
 """Industry confidence above which a message counts as a request whatever the intent classifier said."""
 
+NO_FORCE_OUT = 0.7
+"""Scope-classifier confidence in ``out`` from which a request gets no industry forced on it (see :func:`reconcile`)."""
+
+SURE_IN = 0.8
+"""Scope-classifier confidence in ``in`` from which a message is taken as a 12319 request (see :func:`reconcile`)."""
+
+SCOPE_KEY = "scope"
+SCOPE_TOPIC_KEY = "scope_topic"
+"""Keys under which the custom ScopeClassifier component reports jurisdiction (in/out) and the out topic."""
+
 
 def _label(data: Any) -> Label | None:
     if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"]:
@@ -65,32 +75,47 @@ def _ranking(data: dict[str, Any], key: str) -> list[Label]:
     return out
 
 
-def reconcile(data: dict[str, Any], intent: Label, industry: Label | None) -> tuple[Label, Label | None]:
+def reconcile(
+    data: dict[str, Any], intent: Label, industry: Label | None, out_of_scope: bool = False, in_scope: bool = False
+) -> tuple[Label, Label | None]:
     """Make the two classifiers agree: a request has an industry, a message with a clear industry is a request.
 
     - The intent is a request type but the industry classifier's best class is ``none``: take its best
       real industry (with its own confidence) unless ``none`` leads by more than 1/:data:`NONE_MARGIN`
-      (then the text names no 12319 industry: schools, health insurance ...).
+      (then the text names no 12319 industry: schools, health insurance ...). Not when the scope classifier
+      is at least :data:`NO_FORCE_OUT` sure the message is out of scope: no industry is forced on it; and
+      whatever the margin when it is at least :data:`SURE_IN` sure the message is a 12319 matter.
     - The intent is a plain dialogue act (:data:`PROMOTABLE_INTENTS`: inform, affirm, greet ...) but the
       industry is at least :data:`PROMOTE_MIN_INDUSTRY` sure: the message is a request; its type is the best
       request type of the intent ranking, with confidence = industry confidence x that type's share among the
       request types. ("我家住在振兴路8号 楼下烧烤摊太吵" is a complaint that also informs an address.)
+      The same for the intent ``out_of_scope`` when the scope classifier is at least :data:`SURE_IN` sure the
+      message is a 12319 matter (城管没收了我的电动车), with the best real industry.
 
     Args:
         data: Rasa's parse answer (``intent_ranking``, ``industry_ranking``).
         intent: Rasa's intent.
         industry: The industry, None when its best class is ``none``.
+        out_of_scope: The scope classifier is at least :data:`NO_FORCE_OUT` sure the message is out of scope.
+        in_scope: The scope classifier is at least :data:`SURE_IN` sure the message is a 12319 matter.
 
     Returns:
         ``(intent, industry)`` after reconciliation.
     """
     if intent.name in REQUEST_TYPES and industry is None:
+        if out_of_scope:
+            return intent, None
         ranking = _ranking(data, "industry_ranking")
         none = next((label.confidence for label in ranking if label.name == "none"), 0.0)
         ranked = [label for label in ranking if label.name != "none"]
-        if ranked and ranked[0].confidence >= NONE_MARGIN * none:
+        if ranked and (in_scope or ranked[0].confidence >= NONE_MARGIN * none):
             return intent, ranked[0]
         return intent, None
+    if intent.name == "out_of_scope" and in_scope:
+        ranked = [label for label in _ranking(data, "industry_ranking") if label.name != "none"]
+        industry = industry or (ranked[0] if ranked else None)
+        if industry is not None and industry.confidence >= PROMOTE_MIN_INDUSTRY:
+            intent = Label("inform", intent.confidence)  # promoted below like a dialogue act
     if intent.name in PROMOTABLE_INTENTS and industry is not None and industry.confidence >= PROMOTE_MIN_INDUSTRY:
         requests = [label for label in _ranking(data, "intent_ranking") if label.name in REQUEST_TYPES]
         total = sum(label.confidence for label in requests)
@@ -120,7 +145,11 @@ def to_result(
     intent = _label(data.get("intent"))
     if intent is None:
         raise ValueError("answer has no intent")
-    intent, industry = reconcile(data, intent, _label(data.get(INDUSTRY_KEY)))
+    scope = _label(data.get(SCOPE_KEY))
+    topic = _label(data.get(SCOPE_TOPIC_KEY)) if scope is not None and scope.name == "out" else None
+    sure_out = scope is not None and scope.name == "out" and scope.confidence >= NO_FORCE_OUT
+    sure_in = scope is not None and scope.name == "in" and scope.confidence >= SURE_IN
+    intent, industry = reconcile(data, intent, _label(data.get(INDUSTRY_KEY)), out_of_scope=sure_out, in_scope=sure_in)
     request_type = intent if intent.name in REQUEST_TYPES and intent.confidence >= min_confidence else None
     if industry is not None and industry.confidence < min_confidence:
         industry = None
@@ -133,6 +162,8 @@ def to_result(
         category=category,
         entities=_entities(data.get("entities", [])),
         raw=data,
+        scope=scope,
+        topic=topic,
     )
 
 

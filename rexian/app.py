@@ -25,6 +25,7 @@ from channels.voice.sip_accounts import SipAccountStore
 from channels.voice.transfer_web import setup as setup_call_transfers
 from hub.conversation_service import ConversationService
 from hub.dialogue.engine import DialogueEngine
+from hub.dialogue.jurisdiction import Directory
 from hub.events import EventBus
 from hub.file_store import ContentStore
 from hub.nlu import NluService
@@ -162,7 +163,10 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
         orders, taxonomy, calendar, bus, tz=city.zone, emergency_sign_minutes=settings.emergency_sign_minutes
     )
     desk = RuleDispatchDesk(orders, conversations, taxonomy, bus, order_service)
-    dialogue = DialogueEngine(nlu_service or nlu, kb, desk, taxonomy(), settings.bot, announcements=notices)
+    referrals = Directory.load(settings.referral_directory)  # jurisdiction (default hub/dialogue/referrals.yaml)
+    dialogue = DialogueEngine(
+        nlu_service or nlu, kb, desk, taxonomy(), settings.bot, announcements=notices, referrals=referrals
+    )
     service = ConversationService(conversations, dialogue, bus)
     desk.contacts = service  # the desk links contacts through the service that runs it (ADR 0022)
     notice_routes = NoticeRoutes(service)
@@ -245,7 +249,7 @@ async def build_hub(settings: Settings, nlu_service: NluService | None = None) -
     text_position.setup(app)  # waiting text citizens are told their position
     conversation_transfer.setup(app)  # transfer to an agent, a queue or a department (needs the inbox's stores)
     supervisor_floor.setup(app)  # /supervisor/floor, its actions, GET /api/v1/floor (after the inbox: its static files)
-    web_chat.setup(app)
+    web_chat.setup(app, data_dir=settings.data_dir)  # photos under <data dir>/attachments/web_chat
     orders_live.setup(app)  # before the order pages: /orders/live is not an order number
     orders_pages.setup(app, settings.data_dir / "attachments")
     units_admin.setup(app)

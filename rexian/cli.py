@@ -19,6 +19,7 @@ from channels.sms.config import SmsSettings
 from channels.telegram import cli as telegram_cli
 from channels.voice import check_cli as voice_check_cli
 from channels.voice import cli as voice_cli
+from hub.dialogue.jurisdiction import Directory, DirectoryError
 from hub.localtime import DEFAULT_TIMEZONE, UnknownTimezone, load_zone
 from hub.logsafe import setup_logging
 from hub.web.api_v1 import cli as api_token_cli
@@ -138,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(see docs/routing.md; default: one queue for every channel; env REXIAN_ROUTING_CONFIG)",
     )
     serve.add_argument(
+        "--referral-directory",
+        type=Path,
+        default=os.environ.get("REXIAN_REFERRAL_DIRECTORY") or None,
+        metavar="FILE",
+        help="a YAML file with the hotlines and departments out-of-scope requests are referred to, by topic "
+        "(format: hub/dialogue/referrals.yaml, the default; env REXIAN_REFERRAL_DIRECTORY)",
+    )
+    serve.add_argument(
         "--no-prompt-check",
         action="store_true",
         default=os.environ.get("REXIAN_PROMPT_CHECK", "on").lower() in ("off", "0", "no", "false"),
@@ -231,6 +240,17 @@ def _routing_settings(path: Path | str | None) -> RoutingSettings:
         raise SystemExit(f"rexian: --routing-config: {exc}") from exc
 
 
+def _referral_directory(path: Path | str | None) -> Path | None:
+    """The ``--referral-directory`` file, validated now so a bad file stops ``rexian serve`` with a clear error."""
+    if path is None:
+        return None
+    try:
+        Directory.load(Path(path))
+    except DirectoryError as exc:
+        raise SystemExit(f"rexian: --referral-directory: {exc}") from exc
+    return Path(path)
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         data_dir=(args.data_dir or default_data_dir()).expanduser(),
@@ -244,6 +264,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         prompt_check=not getattr(args, "no_prompt_check", False),
         emergency_sign_minutes=getattr(args, "emergency_sign_minutes", 30),
         routing=_routing_settings(getattr(args, "routing_config", None)),
+        referral_directory=_referral_directory(getattr(args, "referral_directory", None)),
         demo=getattr(args, "demo", False),
         telegram_token=getattr(args, "telegram_token", None),
         telegram_secret=getattr(args, "telegram_secret", None),

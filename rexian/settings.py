@@ -55,6 +55,7 @@ class Settings:
     routing: RoutingSettings = field(
         default_factory=RoutingSettings
     )  # queues, capacity, break reasons (--routing-config)
+    referral_directory: Path | None = None  # jurisdiction: the city's hotlines by topic (None: the packaged one)
 
     def __post_init__(self) -> None:
         CityTime.named(self.timezone)  # an unknown zone is refused here (UnknownTimezone, a ValueError)

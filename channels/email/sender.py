@@ -49,6 +49,21 @@ def our_message_id(message: Message, domain: str) -> str:
     return f"rexian.{message.id}.{message.conversation_id.replace('-', '')[:12]}@{domain}"
 
 
+def email_text(message: Message, locale: str) -> str:
+    """The body text for ``message``: a bot message's quick replies become numbered lines to answer with.
+
+    The citizen replies with the number on the reply's first line (the quoted original is cut on the way in); the
+    bot also takes the choice's label.
+    """
+    labels = [str(c.get("label") or c.get("value") or "").strip() for c in message.choices]
+    labels = [label for label in labels if label]
+    if not labels:
+        return message.text
+    lines = [t("email.choices", locale)]
+    lines += [t("email.choice", locale, number=i, label=label) for i, label in enumerate(labels, start=1)]
+    return "\n\n".join(part for part in (message.text.rstrip(), "\n".join(lines)) if part)
+
+
 def build_reply(
     settings: EmailSettings,
     conversation: Conversation,
@@ -60,6 +75,7 @@ def build_reply(
     """The MIME message for ``message``: multipart/alternative, plain text and escaped HTML, UTF-8.
 
     ``photos`` (name, content type, bytes: a department's photos sent with a notice) are attached (multipart/mixed).
+    Quick replies offered with the message are numbered lines after its text (:func:`email_text`).
     """
     mail = EmailMessage()
     mail["From"] = formataddr((t("email.from_name", conversation.locale), settings.mail_from))
@@ -73,8 +89,9 @@ def build_reply(
         mail["References"] = " ".join(f"<{m}>" for m in thread.references)
     if message.sender_kind in (SenderKind.BOT, SenderKind.SYSTEM):
         mail["Auto-Submitted"] = "auto-replied"
-    mail.set_content(message.text, charset="utf-8")
-    body = "<br>\n".join(html.escape(line) for line in message.text.splitlines())
+    text = email_text(message, conversation.locale)
+    mail.set_content(text, charset="utf-8")
+    body = "<br>\n".join(html.escape(line) for line in text.splitlines())
     mail.add_alternative(f'<!doctype html><html><body><div lang="zh-CN">{body}</div></body></html>', subtype="html")
     for name, content_type, data in photos:
         maintype, _, subtype = content_type.partition("/")

@@ -99,6 +99,7 @@ _QUOTE_INTRO = [
     re.compile(r"^-{2,}\s*(原始邮件|Original Message|转发邮件|Forwarded message)\s*-{2,}", re.IGNORECASE),
     re.compile(r"^_{5,}\s*$"),  # Outlook's rule above the quoted header block
     re.compile(r"^(发件人|From)\s*[:：].{0,300}$"),
+    re.compile(r"^(发自我的|Sent from my )\S.{0,40}$"),  # a phone mail app's signature under a reply "1"
 ]
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from hub.conversation_service import InvalidMessage
 from hub.intake import Inbound
+from hub.models import Message
 from hub.web.context import CTX
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,25 @@ async def rest_webhook(request: web.Request) -> web.StreamResponse:
     )
     log.debug("rest message %s stored in %s", stored.message.id, stored.conversation.id)
     return web.json_response(
-        [{"recipient_id": sender, "text": m.text} for m in pending],
+        [rest_reply(sender, m) for m in pending],
         dumps=lambda o: json.dumps(o, ensure_ascii=False),
     )
+
+
+def rest_reply(recipient_id: str, message: Message) -> dict[str, Any]:
+    """One outbound message in Rasa's REST format; quick replies become ``buttons`` (``title``, ``payload``).
+
+    A client sends a button's ``payload`` back as the next ``message`` (the bot also takes its number or title).
+    """
+    reply: dict[str, Any] = {"recipient_id": recipient_id, "text": message.text}
+    buttons = [
+        {"title": str(c.get("label") or c.get("value")), "payload": str(c.get("value") or c.get("label"))}
+        for c in message.choices
+        if c.get("value") or c.get("label")
+    ]
+    if buttons:
+        reply["buttons"] = buttons
+    return reply
 
 
 def setup(app: web.Application) -> None:

@@ -5,6 +5,9 @@
   (parts never completed are stored as they are, missing parts shown as ``…``, after the reassembly timeout).
 - A whole message gets a deterministic dedupe key (source, SMSC ``user_message_reference``, UDH ref/total,
   text): the same key within the dedupe window is a resend and is acknowledged without being processed again.
+- A short numeric reply (``1``: the pick of a quick reply, :func:`channels.sms.sender.sms_text`) without a
+  ``user_message_reference`` is keyed to the last message the number was sent, so the same pick answering a new
+  question is a new message, not a resend of the previous one.
 - ``TD``/``退订`` adds the number to the opt-out list, ``订阅`` removes it; both get a confirmation SMS.
 """
 
@@ -37,6 +40,7 @@ _USER_MESSAGE_REFERENCE = 0x0204
 _RECEIPTED_MESSAGE_ID = 0x001E
 _MESSAGE_STATE = 0x0427
 OK = SmppCommandStatus.ESME_ROK
+_PICK = re.compile(r"\s*\d{1,2}\s*")  # the number of a quick reply
 
 
 def normalise_number(raw: str) -> str:
@@ -117,6 +121,10 @@ class SmsInbound:
 
     async def store_message(self, part: Part, text: str, umr: object = None) -> None:
         """Store one whole message unless it is a resend (then do nothing)."""
+        if umr is None and _PICK.fullmatch(text):
+            # "1" twice is two answers when a new question was sent in between; an SMSC's resend (after a lost
+            # deliver_sm_resp, i.e. a broken link) normally arrives on the rebind, before our reply is submitted
+            umr = f"after:{await self.store.last_message_to(part.source)}"
         key = dedupe_key(part, text, umr)
         duplicate, seq = await self.store.check_key(key, self.settings.dedupe_window_s)
         if duplicate:

@@ -12,12 +12,29 @@ import itertools
 from channels.sms.segments import split
 from channels.sms.session import NotBound, SmppSession, SubmitRejected
 from channels.sms.store import SmsStore
+from hub.i18n import t
 from hub.models import Conversation, Message
 from hub.outbox import PermanentFailure
 
 
 class DeliveryError(RuntimeError):
     """A transient failure (SMSC throttling or a system error): the outbox retries it."""
+
+
+def sms_text(message: Message, locale: str) -> str:
+    """The text sent for ``message``: a bot message's quick replies become a numbered line to reply with.
+
+    ``回复数字：1 确认登记 2 修改地址``: the citizen answers with the number (the bot also takes the label); the line is
+    part of the text, so it is segmented with it.
+    """
+    labels = [str(c.get("label") or c.get("value") or "").strip() for c in message.choices]
+    labels = [label for label in labels if label]
+    if not labels:
+        return message.text
+    separator = t("sms.choices_separator", locale)
+    numbered = separator.join(t("sms.choice", locale, number=i, label=label) for i, label in enumerate(labels, 1))
+    line = t("sms.choices", locale, choices=numbered)
+    return f"{message.text.rstrip()}\n{line}" if message.text.strip() else line
 
 
 class SmsSender:
@@ -33,7 +50,7 @@ class SmsSender:
         if not number or not number.isdigit() or len(number) > 20:
             raise PermanentFailure(f"conversation {conversation.id} has no SMS number")
         try:
-            segments = split(message.text, ref=message.id & 0xFF)
+            segments = split(sms_text(message, conversation.locale), ref=message.id & 0xFF)
         except ValueError as exc:
             raise PermanentFailure(str(exc)) from None
         done = await self.store.submitted_parts(message.id)

@@ -250,6 +250,18 @@ class SmsStore:
         if early is not None:
             await self.apply_receipt(smsc_message_id, *early)
 
+    async def last_message_to(self, destination: str) -> int | None:
+        """The hub message most recently submitted to ``destination`` (None: none yet)."""
+        query = (
+            sa.select(sms_submits.c.message_id)
+            .where(sms_submits.c.destination == destination, sms_submits.c.message_id.is_not(None))
+            .order_by(sms_submits.c.id.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            found = await conn.scalar(query)
+        return int(found) if found is not None else None
+
     async def submitted_parts(self, message_id: int) -> set[int]:
         """Parts of a conversation message the SMSC already accepted (a retry sends only the rest)."""
         async with self._engine.connect() as conn:

@@ -18,9 +18,9 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
+from channels.telegram.ingest import ALLOWED_UPDATES
 from channels.telegram.webhook import webhook_path
 
-ALLOWED_UPDATES = ["message"]  # what channels/telegram/ingest.py takes; Telegram sends nothing else then
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 

@@ -2,6 +2,10 @@
 
 Store, then acknowledge: the caller tells Telegram an update is handled (a 200 to the webhook call, or the next
 ``getUpdates`` offset) only after :func:`ingest_update` returned. Updates are deduplicated by ``tg:<update_id>``.
+
+A press on a quick-reply button (a ``callback_query``, :func:`channels.telegram.sender.choice_keyboard`) is the
+citizen's message carrying the button's data (the choice's value, or its number); it is stored, deduplicated by
+``tgcb:<callback query id>``, before ``answerCallbackQuery`` stops the button's spinner.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import Update
+from telegram import CallbackQuery, Update
+from telegram.error import TelegramError
 
 from channels.telegram.inbound import to_inbound
 from hub.conversation_service import InvalidMessage
@@ -20,6 +25,7 @@ from hub.web.context import HubContext
 log = logging.getLogger(__name__)
 
 CHANNEL_TELEGRAM = "telegram"
+ALLOWED_UPDATES = ["message", "callback_query"]  # what ingest_update takes; Telegram sends nothing else then
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,8 @@ async def ingest_update(ctx: HubContext, update: Update) -> Outcome:
     Raises:
         Exception: whatever the store raises (the update must then not be acknowledged).
     """
+    if update.callback_query is not None:
+        return await _ingest_press(ctx, update.callback_query)
     message = update.message
     if message is None:
         return Outcome("ignored", "not a new message")
@@ -69,6 +77,34 @@ async def ingest_update(ctx: HubContext, update: Update) -> Outcome:
     except InvalidMessage as exc:
         return Outcome("invalid", str(exc), code="invalid_message")
     return Outcome("stored", conversation_id=stored.conversation.id)
+
+
+async def _ingest_press(ctx: HubContext, query: CallbackQuery) -> Outcome:
+    """A quick-reply button pressed: store its data as the citizen's message, then answer the query."""
+    chat = query.message.chat if query.message is not None else None
+    data = (query.data or "").strip()
+    if not data:
+        await _answer(query)  # a game's button: nothing the bot asked for
+        return Outcome("ignored", "not a quick reply")
+    private = chat is None or chat.type == "private"
+    chat_id = str(chat.id if chat is not None else query.from_user.id)  # a private chat's id is the user's
+    hints = ContactHints(telegram_id=chat_id if private else None, name=_name(query.from_user))
+    try:
+        stored = await ctx.service.receive(
+            Inbound(CHANNEL_TELEGRAM, data, ref=chat_id, external_id=f"tgcb:{query.id}", hints=hints)
+        )
+    except InvalidMessage as exc:
+        await _answer(query)
+        return Outcome("invalid", str(exc), code="invalid_message")
+    await _answer(query)  # stored first: a lost answer only leaves the spinner until Telegram's timeout
+    return Outcome("stored", conversation_id=stored.conversation.id)
+
+
+async def _answer(query: CallbackQuery) -> None:
+    try:
+        await query.answer()
+    except TelegramError as exc:  # too old, or the Bot API is down: the press is handled all the same
+        log.info("answerCallbackQuery failed: %s", type(exc).__name__)
 
 
 def _name(user: Any) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from telegram import Bot
 
-from channels.telegram.ingest import ingest_update
+from channels.telegram.ingest import ALLOWED_UPDATES, ingest_update
 from hub.background import BackgroundTask
 from hub.clock import utc_now
 from hub.web.context import HubContext
@@ -85,7 +85,10 @@ class TelegramPoller:
             await self.bot.delete_webhook(drop_pending_updates=False)
             self._webhook_removed = True
         updates = await self.bot.get_updates(
-            offset=self.offset, timeout=self.timeout_s, allowed_updates=["message"], read_timeout=self.timeout_s + 10
+            offset=self.offset,
+            timeout=self.timeout_s,
+            allowed_updates=ALLOWED_UPDATES,
+            read_timeout=self.timeout_s + 10,
         )
         stored = 0
         for update in updates:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from .recording import CallRecorder, safe_name
 log = logging.getLogger(__name__)
 
 CHANNEL_VOICE = "voice"
+MAX_KEYS = 9  # quick replies offered as keys 1-9 (0 is the agent, * the keys menu)
 _PHONE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9}|0\d{9,11})$")
 
 
@@ -69,6 +70,7 @@ class CallContext:
     record_id: int
     locale: str = "zh-CN"
     turns: int = 0
+    offered: list[dict[str, str]] = field(default_factory=list)  # quick replies of the bot's last turn
 
 
 def _cause_key(cause: str) -> str:
@@ -270,10 +272,31 @@ class VoiceHub:
         agent node's prompt. A failure (the NLU, the store) gives ``unavailable``: never an exception into the call.
         """
         try:
-            return await self._converse(ctx, text, confidence)
+            ctx.offered = []
+            return self._with_keys(ctx, await self._converse(ctx, text, confidence))
         except Exception:
             log.exception("call %s: the bot could not answer; the caller goes to an agent", ctx.record_id)
             return ConverseResult((), "unavailable")
+
+    def _with_keys(self, ctx: CallContext, result: ConverseResult) -> ConverseResult:
+        """The bot's quick replies as keys: "确认登记请按1，修改地址请按2。" ends the replies (keys 1-9; speech too)."""
+        if result.outcome in ("handoff", "unavailable") or not ctx.offered:
+            return result
+        labels, values = [], []
+        for choice in ctx.offered[:MAX_KEYS]:
+            value = str(choice.get("value") or choice.get("label") or "").strip()
+            if value:
+                labels.append(str(choice.get("label") or value).strip())
+                values.append(value)
+        if not values:
+            return result
+        locale = ctx.conversation.locale
+        keys = t("voice.choice_separator", locale).join(
+            t("voice.choice_key", locale, label=label, number=i) for i, label in enumerate(labels, start=1)
+        )
+        return replace(
+            result, replies=(*result.replies, t("voice.choice_keys", locale, keys=keys)), choices=tuple(values)
+        )
 
     async def _converse(self, ctx: CallContext, text: str, confidence: float) -> ConverseResult:
         service = self.conversations
@@ -299,6 +322,7 @@ class VoiceHub:
         ctx.conversation = after
         await self._keep_asr_confidence(stored.message, confidence)
         replies = [m.text for m in outbound if m.sender_kind is SenderKind.BOT and m.id > stored.message.id]
+        ctx.offered = next((m.choices for m in reversed(outbound) if m.id > stored.message.id and m.choices), [])
         old, new = before.dialogue_state or {}, after.dialogue_state or {}
         if after.status is not ConversationStatus.BOT:
             if before.status is not ConversationStatus.BOT or after.handoff_reason == "nlu_unavailable":

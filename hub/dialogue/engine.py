@@ -1,8 +1,15 @@
 """The dialogue engine: decides the bot's answer to one citizen message.
 
 The engine holds no storage: it reads and returns the conversation's ``dialogue_state`` (a JSON dict) and
-uses injected ports for NLU, the knowledge base and work orders. The conversation service persists the
-outcome, stores the replies and performs the hand-off.
+uses injected ports for NLU, the knowledge base, work orders, announcements and referrals. The conversation
+service persists the outcome, stores the replies (with the quick replies offered) and performs the hand-off.
+
+A turn, in order: a quick reply picked from the offered choices becomes its value; 转人工 hands off; an answer
+to a pending question (the satisfaction callback, the work-order form of :mod:`hub.dialogue.form`, the offer
+to report, a referral) is handled as such; otherwise the message is routed fresh: small talk, order status,
+another hotline's matter (a referral, never a work order), a question about a service (the notice and the
+knowledge base first, then the offer to report), a report (the form), a knowledge-base question, and the
+fallback that says what the bot can do and offers 转人工 and the menu.
 """
 
 from __future__ import annotations
@@ -11,8 +18,17 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.dialogue import slots
-from hub.dialogue.ports import Announcements, KbAnswer, KnowledgeBase, WorkOrderDesk, WorkOrderDraft
+from hub.dialogue import choices as ch
+from hub.dialogue import reply_kinds, slots
+from hub.dialogue.form import NEEDS_ADDRESS, WorkOrderForm
+from hub.dialogue.ports import (
+    Announcements,
+    KbAnswer,
+    KnowledgeBase,
+    Referral,
+    Referrals,
+    WorkOrderDesk,
+)
 from hub.i18n import t
 from hub.models import WorkOrder
 from hub.nlu import NluResult, NluService, NluUnavailable
@@ -20,19 +36,30 @@ from hub.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "KNOWN_PHONE",
+    "NEEDS_ADDRESS",
+    "REQUEST_TYPES",
+    "BotSettings",
+    "Choice",
+    "DialogueEngine",
+    "TurnOutcome",
+]
+
 REQUEST_TYPES = ("consult", "complaint", "repair", "suggestion", "praise")
-NEEDS_ADDRESS = frozenset({"complaint", "repair"})
 # Dialogue-state key: the citizen's phone the channel already knows (a phone call's caller ID, put there by the
 # voice channel). A work order takes it instead of asking for a phone; a number the citizen says still wins.
 KNOWN_PHONE = "known_phone"
+_FAQ_MENU_SIZE = 6  # questions listed by the 常见问题 menu, one per industry
 
 
 @dataclass(frozen=True, slots=True)
 class BotSettings:
-    """Thresholds of the bot.
+    """Thresholds and rules of the bot.
 
     The knowledge-base thresholds match the calibration of ``knowledge_base.search`` (ANSWER_THRESHOLD,
-    SUGGEST_THRESHOLD), measured on the team's paraphrase dev set.
+    SUGGEST_THRESHOLD), measured on the team's paraphrase dev set. ``anonymous_types``: the request types
+    that may be registered without a phone (a repair needs a contact for the visit).
     """
 
     nlu_min_confidence: float = 0.3  # DIET spreads short messages thin: 你好 → greet at ~0.43
@@ -40,6 +67,7 @@ class BotSettings:
     kb_offer_threshold: float = 0.3
     max_misunderstandings: int = 2
     max_slot_attempts: int = 3
+    anonymous_types: tuple[str, ...] = ("consult", "suggestion", "praise", "complaint")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +111,7 @@ class DialogueEngine:
         taxonomy: Taxonomy,
         settings: BotSettings | None = None,
         announcements: Announcements | None = None,
+        referrals: Referrals | None = None,
     ) -> None:
         self.nlu = nlu
         self.kb = kb
@@ -90,48 +119,104 @@ class DialogueEngine:
         self.taxonomy = taxonomy
         self.settings = settings or BotSettings()
         self.announcements = announcements
+        self.referrals = referrals
+        self.form = WorkOrderForm(self)
 
     async def handle(
         self, conversation_id: str, state: dict[str, Any], text: str, locale: str = "zh-CN"
     ) -> TurnOutcome:
         """Decide the bot's reply to ``text`` given the conversation's ``state``."""
         out = TurnOutcome(state=dict(state))
-        if slots.wants_human(text):
-            return self._handoff(out, "requested", locale)
-        if out.state.get("pending") in ("callback", "callback_cause"):
-            handled = await self._callback(out, text, locale)
+        values = list(out.state.pop("choices", None) or [])
+        labels = list(out.state.pop("choice_labels", None) or [])
+        picked = ch.pick(text, values, labels)
+        said = picked if picked is not None else text.strip()
+        pending = out.state.get("pending")
+        if slots.wants_human(said):
+            return self.handoff(out, "out_of_scope" if pending == "referral" else "requested", locale)
+        if pending in ("callback", "callback_cause"):
+            handled = await self._callback(out, said, locale)
             if handled is not None:
                 return handled
+            pending = out.state.get("pending")
+        nlu: NluResult | None = None
         try:
-            nlu = await self.nlu.parse(text)
+            nlu = await self.nlu.parse(said)
         except NluUnavailable as exc:
-            log.warning("NLU unavailable (%s); conversation %s goes to a human agent", exc, conversation_id)
-            return self._handoff(out, "nlu_unavailable", locale, degraded=True)
+            log.warning("NLU unavailable (%s) in conversation %s: text rules alone", exc, conversation_id)
         out.nlu = nlu
-        if nlu.intent.name == "human_handoff" and nlu.intent.confidence >= self.settings.nlu_min_confidence:
-            return self._handoff(out, "requested", locale)
-        if out.state.get("pending") == "work_order":
-            return await self._fill_work_order(conversation_id, out, text, nlu, locale)
-        if out.state.get("offered") and (choice := _choice(text, len(out.state["offered"]))) is not None:
-            article = self.kb.get(out.state["offered"][choice])
-            out.state.pop("offered", None)
+        # mid-form, short replies ("不方便说") can look like a request for a person to the model: be surer there
+        floor = 0.5 if pending == "work_order" else self.settings.nlu_min_confidence
+        if nlu is not None and picked is None and nlu.intent.name == "human_handoff" and nlu.intent.confidence >= floor:
+            return self.handoff(out, "out_of_scope" if pending == "referral" else "requested", locale)
+        if pending == "work_order":
+            return await self.form.turn(conversation_id, out, said, nlu, locale)
+        if pending == "offer":
+            handled = await self._offer_reply(conversation_id, out, said, nlu, locale)
+            if handled is not None:
+                return handled
+        if pending == "referral":
+            handled = self._referral_reply(out, said, nlu, locale)
+            if handled is not None:
+                return handled
+        if out.state.get("offered") and picked is not None and picked in values:
+            index = values.index(picked)
+            offered = list(out.state.pop("offered"))
+            article = self.kb.get(offered[index]) if index < len(offered) else None
             if article is not None:
                 return self._answer(out, article, locale)
         out.state.pop("offered", None)
+        if nlu is None:
+            return self._degraded(conversation_id, out, said, locale)
+        return self._announce(await self._route(conversation_id, out, said, nlu, locale), said, nlu)
+
+    async def route_text(self, conversation_id: str, out: TurnOutcome, text: str, locale: str) -> TurnOutcome:
+        """Route ``text`` as a fresh message (e.g. the new request a citizen chose over an open form)."""
+        try:
+            nlu = await self.nlu.parse(text)
+        except NluUnavailable as exc:
+            log.warning("NLU unavailable (%s) in conversation %s", exc, conversation_id)
+            return self._degraded(conversation_id, out, text, locale)
+        out.nlu = nlu
         return self._announce(await self._route(conversation_id, out, text, nlu, locale), text, nlu)
 
-    def _announce(self, out: TurnOutcome, text: str, nlu: NluResult) -> TurnOutcome:
+    # -- small helpers shared with the form -------------------------------------------------------------
+
+    def offer(self, out: TurnOutcome, offered: list[tuple[str, str]]) -> None:
+        """Offer quick replies ``(label, value)`` with this turn's last reply (and remember them)."""
+        out.choices = [Choice(label, value) for label, value in offered]
+        ch.remember(out.state, offered)
+
+    def refer(self, text: str, nlu: NluResult | None, locale: str) -> Referral | None:
+        """The referral for an out-of-scope message (None: in scope, unsure, or no directory configured)."""
+        if self.referrals is None:
+            return None
+        try:
+            return self.referrals.refer(text, nlu, locale)
+        except Exception:  # a broken directory must not break the conversation
+            log.exception("the referral directory failed on a message")
+            return None
+
+    def _confident(self, nlu: NluResult, *intents: str) -> bool:
+        return nlu.intent.name in intents and nlu.intent.confidence >= self.settings.nlu_min_confidence
+
+    def _announce(self, out: TurnOutcome, text: str, nlu: NluResult | None, first: bool = False) -> TurnOutcome:
         """Mention current notices for the industry or area asked about, each once per conversation."""
         if self.announcements is None or out.handoff:
             return out
-        industry = out.industry or (nlu.industry.name if nlu.industry else None)
+        industry = out.industry or (nlu.industry.name if nlu is not None and nlu.industry else None)
         said = list(out.state.get("announced", []))
+        notices = []
         for key, notice in self.announcements.relevant(text, industry):
             if key not in said:
                 said.append(key)
-                out.replies.append(notice)
+                notices.append(notice)
         if said:
             out.state["announced"] = said
+        if first:
+            out.replies[0:0] = notices
+        else:
+            out.replies.extend(notices)
         return out
 
     # -- routing of a fresh message -----------------------------------------------------------------
@@ -145,39 +230,136 @@ class DialogueEngine:
             if slots.says_unhelpful(text) or (confident and intent == "deny"):
                 out.kb_miss = "previous"  # gap mining: the question the answer did not help with
                 out.replies.append(t("bot.kb_unhelpful", locale))
+                self.offer(out, self._menu(locale))
                 return out
             if confident and intent == "affirm":
                 out.replies.append(t("bot.kb_helpful", locale))
                 return out
+        if text == ch.FAQ:
+            return self._faq(out, locale)
+        if text == ch.STATUS:
+            return await self._status(out, "", locale, conversation_id)
+        if text in (ch.NO_THANKS, ch.MORE_12319):
+            out.replies.append(t("bot.anything_else", locale))
+            return out
         if confident and intent in ("greet", "thank", "goodbye"):
             out.replies.append(t(f"bot.{intent}", locale))
-            return out
-        if confident and intent == "out_of_scope":
-            out.replies.append(t("bot.out_of_scope", locale))
             return out
         if confident and intent == "status_query":
             return await self._status(out, text, locale, conversation_id)
         if (number := slots.WORK_ORDER_NUMBER.search(text)) is not None:
             return await self._status(out, number.group(1), locale, conversation_id)
-        if confident and intent in REQUEST_TYPES and intent != "consult":
-            return await self._start_work_order(conversation_id, out, text, nlu, locale)
+        referral = self.refer(text, nlu, locale)
+        if referral is not None:
+            return self._referred(out, referral, text, locale)
+        if confident and intent == "out_of_scope":
+            out.state["pending"], out.state["referred"] = "referral", {"topic": None, "text": text}
+            out.replies.append(t("bot.out_of_scope", locale))
+            self.offer(out, [(ch.label(v, locale), v) for v in (ch.HUMAN, ch.MORE_12319)])
+            return out
+        request_type = self._report_type(nlu, text)
+        known = nlu.industry is not None and nlu.industry.name in self.taxonomy.industries
+        if request_type is None and known and self._confident(nlu, "consult") and reply_kinds.is_fault(text):
+            request_type = "repair"  # "燃气什么时候恢复": a question about a fault, it may become a report
+        if request_type is not None:
+            if reply_kinds.is_question(text) and not reply_kinds.is_report(text):
+                return self._ask_or_report(out, text, nlu, request_type, locale)
+            draft = self.form.draft_for(text, nlu, request_type, out.state.get(KNOWN_PHONE))
+            return await self.form.start(conversation_id, out, draft, locale)
         # A consultation, or something the NLU is unsure about: the knowledge base may still know.
         hits = self.kb_candidates(text, nlu)
         best = hits[0].confidence if hits else 0.0
         if (answer := self.kb_answer(hits)) is not None:
             return self._answer(out, answer, locale)
-        if not confident:
-            log.info("low NLU confidence %.2f in conversation %s", nlu.intent.confidence, conversation_id)
-            return self._handoff(out, "low_confidence", locale)
         if best >= self.settings.kb_offer_threshold:
             offered = [h for h in hits if h.confidence >= self.settings.kb_offer_threshold][:3]
             out.state["offered"] = [h.article_id for h in offered]
-            choices = "\n".join(f"{i}. {h.question}" for i, h in enumerate(offered, 1))
-            out.replies.append(t("bot.kb_offer", locale, choices=choices))
+            listing = "\n".join(f"{i}. {h.question}" for i, h in enumerate(offered, 1))
+            out.replies.append(t("bot.kb_offer", locale, choices=listing))
+            self.offer(out, [(h.question, h.question) for h in offered])
             return out
-        if intent == "consult":
+        if not confident:
+            log.info("low NLU confidence %.2f in conversation %s", nlu.intent.confidence, conversation_id)
+        if not confident or intent == "consult":
+            out.kb_miss = "current"  # gap mining: a message neither the NLU nor the KB could place
+        return self._misunderstood(out, locale, "misunderstood" if confident else "low_confidence")
+
+    def _report_type(self, nlu: NluResult, text: str) -> str | None:
+        """The request type of a report the message makes (complaint, repair …), else None."""
+        if self._confident(nlu, "complaint", "repair", "suggestion", "praise"):
+            return nlu.intent.name
+        return None
+
+    def _ask_or_report(
+        self, out: TurnOutcome, text: str, nlu: NluResult, request_type: str, locale: str
+    ) -> TurnOutcome:
+        """A question about a service or fault: the current notice and the KB answer first, then offer to report."""
+        out.request_type = "consult"
+        out.industry = nlu.industry.name if nlu.industry and nlu.industry.name in self.taxonomy.industries else None
+        answer = self.kb_answer(self.kb_candidates(text, nlu))
+        if answer is not None:
+            out.state["last_article"] = answer.article_id
+            out.industry = out.industry or answer.industry
+            out.replies.append(answer.answer)
+        self._announce(out, text, nlu, first=True)
+        if not out.replies:
             out.kb_miss = "current"
-        return self._misunderstood(out, locale)
+            out.replies.append(t("bot.no_notice", locale))
+        out.state["pending"] = "offer"
+        out.state["offer"] = self.form.draft_for(text, nlu, request_type, out.state.get(KNOWN_PHONE))
+        out.replies.append(t("bot.report_offer", locale))
+        report = ch.REPORT_REPAIR if request_type == "repair" else ch.REPORT_COMPLAINT
+        self.offer(out, [(ch.label(v, locale), v) for v in (report, ch.NO_THANKS)])
+        return out
+
+    async def _offer_reply(
+        self, conversation_id: str, out: TurnOutcome, text: str, nlu: NluResult | None, locale: str
+    ) -> TurnOutcome | None:
+        """The answer to "report it?"; None when the message is something else (routed fresh)."""
+        offer = dict(out.state.pop("offer", None) or {})
+        out.state.pop("pending", None)
+        if text in (ch.REPORT_REPAIR, ch.REPORT_COMPLAINT) or reply_kinds.wants_report(text):
+            out.state.pop("last_article", None)
+            if not offer.get("request_type") or not offer.get("description"):
+                return None  # a state from elsewhere: route the message fresh
+            return await self.form.start(conversation_id, out, offer, locale)
+        if text == ch.NO_THANKS or reply_kinds.is_deny(text) or reply_kinds.is_cancel(text):
+            out.state.pop("last_article", None)
+            out.replies.append(t("bot.anything_else", locale))
+            return out
+        return None
+
+    def _referred(self, out: TurnOutcome, referral: Referral, text: str, locale: str) -> TurnOutcome:
+        out.request_type = None
+        out.state["pending"] = "referral"
+        out.state["referred"] = {"topic": referral.topic, "text": text}
+        out.replies.append(referral.text)
+        self.offer(out, [(ch.label(v, locale), v) for v in (ch.HUMAN, ch.MORE_12319)])
+        return out
+
+    def _referral_reply(self, out: TurnOutcome, text: str, nlu: NluResult | None, locale: str) -> TurnOutcome | None:
+        """After a referral: insisting (or asking the same again) hands off for a transfer; else routed fresh."""
+        referred = dict(out.state.pop("referred", None) or {})
+        out.state.pop("pending", None)
+        if text == ch.MORE_12319:
+            out.replies.append(t("bot.referral_more", locale))
+            return out
+        again = self.refer(text, nlu, locale)
+        same = again is not None and referred.get("topic") is not None and again.topic == referred.get("topic")
+        if reply_kinds.insists(text) or same or text.strip() == str(referred.get("text", "")).strip():
+            return self.handoff(out, "out_of_scope", locale)
+        return None
+
+    def _degraded(self, conversation_id: str, out: TurnOutcome, text: str, locale: str) -> TurnOutcome:
+        """The NLU is down: answer from the knowledge base when it is confident, else hand off degraded."""
+        if text == ch.FAQ:
+            return self._faq(out, locale)
+        answer = self.kb_answer(self.kb_candidates(text, None))
+        if answer is not None:
+            log.warning("NLU degraded: conversation %s answered from the knowledge base alone", conversation_id)
+            return self._answer(out, answer, locale)
+        log.warning("NLU unavailable; conversation %s goes to a human agent", conversation_id)
+        return self.handoff(out, "nlu_unavailable", locale, degraded=True)
 
     # -- the knowledge-base step (shared with the phone IVR's spoken questions) ---------------------
 
@@ -205,19 +387,46 @@ class DialogueEngine:
         out.replies.append(t("bot.kb_answer_suffix", locale))
         return out
 
-    def _misunderstood(self, out: TurnOutcome, locale: str) -> TurnOutcome:
+    def _menu(self, locale: str) -> list[tuple[str, str]]:
+        return [(ch.label(v, locale), v) for v in (ch.HUMAN, ch.FAQ, ch.STATUS)]
+
+    def _faq(self, out: TurnOutcome, locale: str) -> TurnOutcome:
+        """A few frequent questions, one per industry the knowledge base covers, as choices."""
+        picked: list[KbAnswer] = []
+        for code, industry in self.taxonomy.industries.items():
+            hits = self.kb.search(industry.name("zh-CN"), k=1, industry=code)
+            if hits and hits[0].industry == code:
+                picked.append(hits[0])
+            if len(picked) >= _FAQ_MENU_SIZE:
+                break
+        if not picked:
+            out.replies.append(t("bot.faq_empty", locale))
+            self.offer(out, [(ch.label(ch.HUMAN, locale), ch.HUMAN)])
+            return out
+        out.state["offered"] = [h.article_id for h in picked]
+        listing = "\n".join(f"{i}. {h.question}" for i, h in enumerate(picked, 1))
+        out.replies.append(t("bot.faq_menu", locale, choices=listing))
+        self.offer(out, [(h.question, h.question) for h in picked])
+        return out
+
+    def _misunderstood(self, out: TurnOutcome, locale: str, reason: str = "misunderstood") -> TurnOutcome:
         count = int(out.state.get("misunderstood", 0)) + 1
         out.state["misunderstood"] = count
         if count >= self.settings.max_misunderstandings:
-            return self._handoff(out, "misunderstood", locale)
+            return self.handoff(out, reason, locale)
         out.replies.append(t("bot.not_understood", locale))
+        self.offer(out, self._menu(locale))
         return out
 
-    def _handoff(self, out: TurnOutcome, reason: str, locale: str, degraded: bool = False) -> TurnOutcome:
+    def handoff(self, out: TurnOutcome, reason: str, locale: str, degraded: bool = False) -> TurnOutcome:
+        """Hand the conversation to the agent queue (the draft of an unfinished order is kept for the agent)."""
         out.handoff = reason
+        out.choices = []
         out.state = {k: v for k, v in out.state.items() if k == "draft"}
         out.replies.append(t("bot.handoff_degraded" if degraded else "bot.handoff", locale))
         return out
+
+    _handoff = handoff  # the earlier private name
 
     async def _callback(self, out: TurnOutcome, text: str, locale: str) -> TurnOutcome | None:
         """The citizen answers the satisfaction callback; None when the text is not an answer to it."""
@@ -286,107 +495,3 @@ class DialogueEngine:
             state=t(f"state.{order.state}", locale),
             unit=unit.name(locale) if unit else t("centre", locale),
         )
-
-    # -- work-order slot filling ------------------------------------------------------------------
-
-    async def _start_work_order(
-        self, conversation_id: str, out: TurnOutcome, text: str, nlu: NluResult, locale: str
-    ) -> TurnOutcome:
-        request_type = nlu.intent.name
-        industry = nlu.industry.name if nlu.industry and nlu.industry.name in self.taxonomy.industries else None
-        category = nlu.category.name if nlu.category and nlu.category.name in self.taxonomy.categories else None
-        if category is None or self.taxonomy.industry_of_category(category) != industry:
-            category = self.taxonomy.guess_category(industry, text)
-        if industry is None and category is not None:
-            industry = self.taxonomy.industry_of_category(category)
-        address = nlu.entity("address")
-        phone = nlu.entity("phone") or slots.normalise_phone(text) or out.state.get(KNOWN_PHONE)
-        draft = {
-            "request_type": request_type,
-            "industry": industry,
-            "category": category,
-            "description": text.strip(),
-            "address": address,
-            "phone": phone if phone and slots.is_valid_phone(phone) else None,
-            "attempts": 0,
-        }
-        out.state.update(pending="work_order", draft=draft, misunderstood=0)
-        out.request_type = request_type
-        out.industry = industry
-        industry_row = self.taxonomy.industries.get(industry or "")
-        out.replies.append(
-            t(
-                "bot.wo_start",
-                locale,
-                industry=industry_row.name(locale) if industry_row else t("unknown_industry", locale),
-                type=t(f"bot.type.{request_type}", locale),
-            )
-        )
-        return await self._next_slot_or_register(conversation_id, out, locale)
-
-    async def _fill_work_order(
-        self, conversation_id: str, out: TurnOutcome, text: str, nlu: NluResult, locale: str
-    ) -> TurnOutcome:
-        draft = dict(out.state.get("draft") or {})
-        if slots.wants_cancel(text):
-            out.state = {}
-            out.replies.append(t("bot.wo_cancelled", locale))
-            return out
-        asking = out.state.get("asking")
-        phone = nlu.entity("phone") or slots.normalise_phone(text)
-        if phone and slots.is_valid_phone(phone) and not draft.get("phone"):
-            draft["phone"] = phone
-        address = nlu.entity("address")
-        if not draft.get("address"):
-            if address:
-                draft["address"] = address
-            elif asking == "address" and slots.looks_like_address(text) and not phone:
-                draft["address"] = slots.clean_address(text)
-        if asking == "phone" and not draft.get("phone") and slots.has_digits(text):
-            out.replies.append(t("bot.bad_phone", locale))
-        elif asking == "address" and not draft.get("address") and draft.get("description"):
-            # The citizen added detail instead of an address: keep it with the description.
-            draft["description"] = f"{draft['description']}；{text.strip()}"
-        draft["attempts"] = int(draft.get("attempts", 0)) + 1
-        out.state["draft"] = draft
-        out.request_type = draft.get("request_type")
-        out.industry = draft.get("industry")
-        if draft["attempts"] > self.settings.max_slot_attempts + 2:
-            return self._handoff(out, "slot_filling_failed", locale)
-        return await self._next_slot_or_register(conversation_id, out, locale)
-
-    async def _next_slot_or_register(self, conversation_id: str, out: TurnOutcome, locale: str) -> TurnOutcome:
-        draft = out.state["draft"]
-        if draft["request_type"] in NEEDS_ADDRESS and not draft.get("address"):
-            out.state["asking"] = "address"
-            out.replies.append(t("bot.ask_address", locale))
-            return out
-        if not draft.get("phone"):
-            out.state["asking"] = "phone"
-            out.replies.append(t("bot.ask_phone", locale))
-            return out
-        order, unit_name = await self.desk.register(
-            conversation_id,
-            WorkOrderDraft(
-                request_type=draft["request_type"],
-                industry=draft.get("industry"),
-                category=draft.get("category"),
-                description=draft["description"],
-                address=draft.get("address"),
-                phone=draft.get("phone"),
-            ),
-        )
-        out.state = {"last_work_order": order.number}
-        if unit_name:
-            out.replies.append(t("bot.wo_created", locale, number=order.number, unit=unit_name))
-        else:
-            out.replies.append(t("bot.wo_created_manual", locale, number=order.number))
-        return out
-
-
-def _choice(text: str, count: int) -> int | None:
-    """A reply like "2" or "第2个" choosing one of ``count`` offered articles (0-based), else None."""
-    stripped = text.strip().strip("。.！!个条第")
-    digits = {"1": 0, "2": 1, "3": 2, "一": 0, "二": 1, "三": 2}
-    index = digits.get(stripped)
-    return index if index is not None and index < count else None

@@ -55,6 +55,8 @@ districts = sa.Table(
     sa.Column("code", sa.String(64), primary_key=True),
     sa.Column("name_zh", sa.String(100), nullable=False),
     sa.Column("name_en", sa.String(100), nullable=False),
+    sa.Column("aliases", sa.JSON, nullable=True),  # other names: 城东, 高新技术产业开发区
+    sa.Column("streets", sa.JSON, nullable=True),  # roads, towns, villages, compounds in the district
 )
 
 request_types = sa.Table(

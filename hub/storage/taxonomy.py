@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.storage.schema import categories, dispatch_rules, districts, industries, request_types, units
-from hub.taxonomy import Category, DispatchRule, Named, RequestType, Taxonomy, Unit
+from hub.taxonomy import Category, DispatchRule, District, Named, RequestType, Taxonomy, Unit
 
 
 async def load_taxonomy(engine: AsyncEngine) -> Taxonomy:
@@ -33,7 +33,12 @@ async def load_taxonomy(engine: AsyncEngine) -> Taxonomy:
             )
             for r in cats
         },
-        districts={r.code: Named(r.code, r.name_zh, r.name_en) for r in dists},
+        districts={
+            r.code: District(
+                r.code, r.name_zh, r.name_en, aliases=tuple(r.aliases or ()), streets=tuple(r.streets or ())
+            )
+            for r in dists
+        },
         units={
             r.code: Unit(
                 r.code,

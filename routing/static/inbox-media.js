@@ -14,6 +14,17 @@
     }
     return el("span", "photo-state", labels["telegram.photo." + (a.download === "failed" ? "failed" : "pending")] || "");
   }
+  function chatPhotoView(m, a, i) {  // a citizen's web-chat photo (stored before it was acknowledged)
+    var url = "/api/web_chat/photos/" + encodeURIComponent(m.id) + "/" + i;
+    var link = el("a", "photo"); link.href = url; link.target = "_blank"; link.rel = "noopener";
+    if (/^image\/(jpeg|png|webp)$/.test(a.content_type || "")) {
+      var img = el("img"); img.src = url; img.alt = a.name || labels["telegram.photo"] || ""; img.loading = "lazy";
+      link.appendChild(img);
+    } else {
+      link.textContent = (labels["telegram.photo"] || "") + " " + (a.name || "");  // HEIC: a download
+    }
+    return link;
+  }
   function duration(s) {
     if (s === null || s === undefined) { return "-"; }
     return I.duration(Math.round(Number(s)));
@@ -37,6 +48,7 @@
     (m.attachments || []).forEach(function (a, i) {
       if (a.kind === "audio") { bubble.appendChild(audioPlayer(a.label, a.duration_s, "/voice/audio/" + encodeURIComponent(m.id) + "/" + i)); }
       if (a.kind === "photo" && a.source === "telegram") { bubble.appendChild(photoView(m, a, i)); }
+      if (a.kind === "photo" && a.source === "web_chat" && a.sha256) { bubble.appendChild(chatPhotoView(m, a, i)); }
     });
   };
 

@@ -38,6 +38,8 @@ async def test_citizen_and_agent_in_the_browser(browser: Browser, rasa_hub: Runn
         await send(citizen, "城东区幸福路12号3单元门口")
         await expect(bot_bubbles(citizen).last).to_contain_text("电话", timeout=15000)
         await send(citizen, "13812345678")
+        await expect(bot_bubbles(citizen).last).to_contain_text("请核对", timeout=15000)  # read back first
+        await send(citizen, "确认")
         created = bot_bubbles(citizen).filter(has_text="工单号")
         await expect(created).to_have_count(1, timeout=15000)
         number = re.search(r"\d{12}", await created.inner_text())

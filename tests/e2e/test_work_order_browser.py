@@ -29,6 +29,8 @@ async def test_complaint_to_closure_and_callback(browser: Browser, rasa_hub: Run
         await send(citizen, "城东区幸福路12号3单元门口")
         await expect(bot.last).to_contain_text("电话", timeout=15000)
         await send(citizen, "13812345678")
+        await expect(bot.last).to_contain_text("请核对", timeout=15000)  # read back before registering
+        await send(citizen, "确认")
         created = bot.filter(has_text="工单号")
         await expect(created).to_have_count(1, timeout=15000)
         match = re.search(r"\d{12}", await created.inner_text())

@@ -20,7 +20,8 @@ async def waiting_citizen(hub: RunningHub) -> None:
     """A citizen who reported a broken streetlight (an order, a contact by phone), then asked for an agent."""
     await rest(hub, "api-citizen", "路灯坏了")
     await rest(hub, "api-citizen", "城北区人民路100号")
-    assert "市路灯管理所" in (await rest(hub, "api-citizen", PHONE))[-1]
+    assert "请核对" in (await rest(hub, "api-citizen", PHONE))[-1]  # the read-back
+    assert "市路灯管理所" in (await rest(hub, "api-citizen", "确认"))[-1]
     assert "人工" in (await rest(hub, "api-citizen", "转人工"))[-1]
 
 
@@ -47,7 +48,8 @@ async def test_an_agent_works_a_conversation_through_the_api(live_hub: RunningHu
     assert [o["unit_name"] for o in detail["work_orders"]] == ["市路灯管理所"]
     messages = (await call(live_hub, "GET", f"/api/v1/conversations/{cid}/messages", agent)).body
     citizen = [m["text"] for m in messages["items"] if m["sender"] == "citizen"]
-    assert citizen == ["路灯坏了", "城北区人民路100号", PHONE, "转人工"] and messages["total"] == len(messages["items"])
+    assert citizen == ["路灯坏了", "城北区人民路100号", PHONE, "确认", "转人工"]
+    assert messages["total"] == len(messages["items"])
     after = messages["items"][-2]["id"]
     tail = await call(live_hub, "GET", f"/api/v1/conversations/{cid}/messages", agent, params={"after_id": after})
     assert [m["id"] for m in tail.body["items"]] == [messages["items"][-1]["id"]] and tail.body["total"] == 1

@@ -43,6 +43,10 @@ async def test_fault_report_becomes_a_dispatched_work_order(live_hub: RunningHub
     replies = await say(live_hub, conv, "12345")  # not a phone number
     assert any("不完整" in r for r in replies)
     replies = await say(live_hub, conv, "13812345678")
+    readback = replies[-1]  # read back before registering: nothing is registered yet
+    assert "请核对" in readback and "城东区幸福路12号3单元门口" in readback and "138****5678" in readback, readback
+    assert await WorkOrderStore(live_hub.hub.engine).list_for_conversation(conv) == []
+    replies = await say(live_hub, conv, "确认")
     text = replies[-1]
     assert "工单号" in text and "市路灯管理所" in text, text
     orders = await WorkOrderStore(live_hub.hub.engine).list_for_conversation(conv)
@@ -66,18 +70,24 @@ async def test_fault_report_becomes_a_dispatched_work_order(live_hub: RunningHub
 
 async def test_entities_in_the_first_message_skip_questions(live_hub: RunningHub, conv: str) -> None:
     replies = await say(live_hub, conv, "幸福路8号停水了 电话13900001111")
-    assert ("工单号" in replies[-1] and "供水" in replies[-1]) or "工单号" in replies[-1]
+    assert "请核对" in replies[-1] and "幸福路8号" in replies[-1] and "139****1111" in replies[-1], replies
+    replies = await say(live_hub, conv, "对")
+    assert "工单号" in replies[-1]
     assert len(await WorkOrderStore(live_hub.hub.engine).list_for_conversation(conv)) == 1
 
 
 async def test_a_phone_the_channel_knows_is_not_asked_for(live_hub: RunningHub, conv: str) -> None:
     await live_hub.hub.service.resume_bot(conv, {KNOWN_PHONE: "13900002222"})  # e.g. a phone call's caller ID
     replies = await say(live_hub, conv, "路灯不亮 幸福路12号")
+    assert "139****2222" in replies[-1], replies  # straight to the read-back
+    replies = await say(live_hub, conv, "确认")
     assert "工单号" in replies[-1], replies
     [order] = await WorkOrderStore(live_hub.hub.engine).list_for_conversation(conv)
     assert (order.phone, order.address) == ("13900002222", "幸福路12号")
     await live_hub.hub.service.resume_bot(conv, {KNOWN_PHONE: "13900002222"})
     replies = await say(live_hub, conv, "还有井盖丢了 幸福路9号 电话13700003333")  # a number said still wins
+    assert "137****3333" in replies[-1], replies
+    replies = await say(live_hub, conv, "1")  # the first choice: 确认登记
     orders = await WorkOrderStore(live_hub.hub.engine).list_for_conversation(conv)
     assert "工单号" in replies[-1] and sorted(str(o.phone) for o in orders) == ["13700003333", "13900002222"]
 
@@ -107,17 +117,24 @@ async def test_repeated_misunderstanding_hands_off(live_hub: RunningHub, scripte
     assert conversation.status is ConversationStatus.QUEUED and conversation.handoff_reason == "misunderstood"
 
 
-async def test_low_confidence_hands_off(live_hub: RunningHub, conv: str) -> None:
-    await say(live_hub, conv, "zxcv qwer")  # default rule: confidence 0.2
+async def test_low_confidence_gets_the_menu_then_hands_off(live_hub: RunningHub, conv: str) -> None:
+    first = await say(live_hub, conv, "zxcv qwer")  # default rule: confidence 0.2
+    assert "转人工" in first[-1]
+    assert (await live_hub.hub.service.store.get(conv)).status is ConversationStatus.BOT
+    await say(live_hub, conv, "asdf ghjk")
     conversation = await live_hub.hub.service.store.get(conv)
     assert conversation.status is ConversationStatus.QUEUED and conversation.handoff_reason == "low_confidence"
 
 
-async def test_nlu_outage_degrades_to_a_human_and_keeps_the_message(
+async def test_nlu_outage_answers_from_the_kb_else_degrades_to_a_human_and_keeps_the_message(
     live_hub: RunningHub, scripted_nlu: ScriptedNlu, conv: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     scripted_nlu.down = True
-    replies = await say(live_hub, conv, "燃气开户需要带什么材料")
+    replies = await say(live_hub, conv, "燃气开户需要带什么材料")  # the KB answers it confidently without the NLU
+    assert any("身份证" in r for r in replies), replies
+    assert (await live_hub.hub.service.store.get(conv)).status is ConversationStatus.BOT
+    assert "NLU degraded" in caplog.text
+    replies = await say(live_hub, conv, "zxcv qwer 这是啥")
     assert "人工" in replies[-1]
     conversation = await live_hub.hub.service.store.get(conv)
     assert conversation.status is ConversationStatus.QUEUED and conversation.handoff_reason == "nlu_unavailable"
@@ -165,8 +182,13 @@ async def test_middling_matches_are_offered_as_numbered_choices(
 ) -> None:
     from tests.fixtures.hub import Rule
 
-    scripted_nlu.rules.insert(0, Rule("垃圾", "consult"))
-    replies = await say(live_hub, conv, "垃圾分类")
+    settings = live_hub.hub.service.engine.settings
+    candidates = ["垃圾分类", "路灯坏了找谁", "公交线路", "物业费多少钱一平米", "下水道", "供暖时间"]
+    low, high = settings.kb_offer_threshold, settings.kb_answer_threshold
+    middling = [q for q in candidates if low <= _best(live_hub, q) < high]
+    assert middling, "no query the knowledge base is unsure about"
+    scripted_nlu.rules.insert(0, Rule(middling[0], "consult"))
+    replies = await say(live_hub, conv, middling[0])
     assert "请回复序号" in replies[-1] and "\n1. " in replies[-1]
     state = (await live_hub.hub.service.store.get(conv)).dialogue_state
     first = live_hub.hub.kb.get(state["offered"][0])
@@ -184,7 +206,8 @@ async def test_status_by_phone_or_by_the_conversations_contact(
     await say(live_hub, conv, "路灯坏了")
     scripted_nlu.rules.insert(0, Rule("修了吗|进度", "status_query"))
     await say(live_hub, conv, "城东区幸福路12号")
-    created = (await say(live_hub, conv, "13812345678"))[-1]
+    await say(live_hub, conv, "13812345678")
+    created = (await say(live_hub, conv, "确认"))[-1]
     number = created.split("工单号：")[1][:12]
     latest = (await say(live_hub, conv, "我上次反映的路灯修了吗"))[-1]
     assert number in latest and "已派单" in latest
@@ -211,3 +234,8 @@ async def test_unhelpful_answers_and_unanswerable_questions_are_marked_for_gap_m
     await say(live_hub, fresh, "燃气开户需要带什么材料")
     scripted_nlu.rules.insert(0, Rule("^是的", "affirm"))
     assert "很高兴" in (await say(live_hub, fresh, "是的，谢谢"))[-1]
+
+
+def _best(hub: RunningHub, query: str) -> float:
+    hits = hub.hub.kb.search(query, k=1)
+    return hits[0].confidence if hits else 0.0

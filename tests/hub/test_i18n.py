@@ -80,6 +80,11 @@ COMPILE_COMMAND = "python -m hub.i18n_build"
 ZH_WITHOUT_CJK = {
     "channel.telegram": "a product name, written the same in Chinese",
     "colon": "the full-width colon after a label (：), punctuation only",
+    "sms.choices_separator": "the full-width semicolon between numbered quick replies, punctuation only",
+    "voice.choice_separator": "the full-width comma between spoken key choices, punctuation only",
+    "email.choice": "a numbered quick reply: number and label placeholders only",
+    "sms.choice": "a numbered quick reply: number and label placeholders only",
+    "voice.choice_keys": "the spoken key choices placeholder and a full stop",
 }
 # English texts that rightly contain Chinese: what citizens must type or read as it is.
 EN_WITH_CJK = {

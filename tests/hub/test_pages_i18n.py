@@ -270,7 +270,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory, smsc_process: Smsc) -> 
         # a work order (filed through the bot, signed for by the department) and a bulk-SMS job
         await _say(running, "路灯坏了，晚上一片漆黑")
         await _say(running, "城东区幸福路12号")
-        reply = await _say(running, CITIZEN_PHONE)
+        await _say(running, CITIZEN_PHONE)  # the bot reads the order back
+        reply = await _say(running, "确认")
         number = re.search(r"\d{12}", reply)
         assert number, reply
         admin, admin_csrf = await sign_in(running, *ADMIN)

@@ -57,7 +57,8 @@ async def test_rest_work_order_dialogue_keeps_state_per_sender(live_hub: Running
     assert "地址" in (await post("a", "路灯坏了"))[-1]
     assert "您好" in (await post("b", "你好"))[-1]  # another sender, another conversation
     assert "电话" in (await post("a", "城西区长江路5号"))[-1]
-    assert "工单号" in (await post("a", "13712345678"))[-1]
+    assert "请核对" in (await post("a", "13712345678"))[-1]  # read back before registering
+    assert "工单号" in (await post("a", "确认"))[-1]
 
 
 async def test_rest_bad_input_gets_clear_errors(live_hub: RunningHub) -> None:

@@ -146,7 +146,9 @@ async def test_agent_sees_citizen_history_and_work_orders(live_hub: RunningHub) 
 
     await post("路灯坏了")
     await post("城南区黄河路1号")
-    created = await post("13600001111")
+    readback = await post("13600001111")
+    assert "136****1111" in readback[-1]["text"]
+    created = await post("确认")
     assert "工单号" in created[-1]["text"]
     await post("转人工")
     store = live_hub.hub.service.store
@@ -171,10 +173,12 @@ async def test_department_sees_only_its_own_orders_escaped(live_hub: RunningHub)
 
     await post("lamp", "路灯不亮了<script>alert(1)</script>")
     await post("lamp", "城东区幸福路12号")
-    lamp = (await post("lamp", "13800000001"))[-1]
+    await post("lamp", "13800000001")
+    lamp = (await post("lamp", "确认"))[-1]  # registered after the read-back
     await post("water", "停水了")
     await post("water", "城西区长江路8号")
-    water = (await post("water", "13800000002"))[-1]
+    await post("water", "13800000002")
+    water = (await post("water", "确认"))[-1]
     lamp_no = re.search(r"\d{12}", lamp)
     water_no = re.search(r"\d{12}", water)
     assert lamp_no and water_no

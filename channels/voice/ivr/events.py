@@ -97,11 +97,16 @@ class ConverseResult:
     asks a follow-up: the address of a complaint, a clearer wording ...), ``registered`` (a work order was
     registered: ``order_number``; the replies read back what was recorded), ``handoff`` (the bot handed the
     conversation to a person), ``unavailable`` (the hub or the NLU failed: the caller goes to an agent).
+
+    ``choices``: the values of the quick replies the bot offered, in key order (key 1 picks the first); the replies
+    end with the sentence that names the keys. A key (or saying a key's number) sends that value as the caller's
+    next words.
     """
 
     replies: tuple[str, ...]
     outcome: str
     order_number: str | None = None
+    choices: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.outcome not in CONVERSE_OUTCOMES:

@@ -130,6 +130,7 @@ class IvrSession:
         self._then_hangup: str | None = None  # or hang up with this cause
         self._attempts = 0
         self._turns = 0  # answers given at the current speech_intake node
+        self._choices: tuple[str, ...] = ()  # the bot's quick replies at the intake: key n sends _choices[n - 1]
         self._digits = ""
         self._menus: list[str] = []
 
@@ -243,7 +244,7 @@ class IvrSession:
             self._wait = "kb_question"
             return [*out, self._play(node.prompt, True), Listen(None, None, node.timeout_s)]
         if isinstance(node, SpeechIntakeNode):
-            self._turns = 0
+            self._turns, self._choices = 0, ()
             return self._intake_listen(node, [*out, self._play(node.prompt, True)])
         if isinstance(node, VoicemailNode):
             self._wait = "voicemail_prompt"
@@ -569,11 +570,14 @@ class IvrSession:
     def _on_intake(self, event: IvrEvent) -> list[IvrAction]:
         node = self._intake_node()
         if isinstance(event, Dtmf):
-            return self._intake_key(node, event.digit)
+            return self._pick(event.digit, "dtmf") or self._intake_key(node, event.digit)
         if isinstance(event, Speech):
             said = speech.normalise(event.text)
             if event.confidence < self.flow.defaults.min_confidence or not said:
                 return self._intake_retry(node, node.invalid_prompt, timeout=False)
+            digit = speech.spoken_digits(said)
+            if digit is not None and (picked := self._pick(digit, "speech", event.confidence)):
+                return picked  # "一": the key's number said instead of pressed
             if node.agent and len(said) <= 6 and speech.contains_any(said, speech.AGENT_PHRASES):
                 return self._enter(node.agent, "speech")
             if self._turns and speech.says_done(said):
@@ -585,6 +589,15 @@ class IvrSession:
         if isinstance(event, SpeechBusy):
             return self._enter(node.keys, "busy", [self._busy()])
         return []
+
+    def _pick(self, digit: str, via: str, confidence: float = 1.0) -> list[IvrAction]:
+        """Key ``digit`` picks the bot's quick reply of that number: its value goes to the bot as the caller's words."""
+        if not (digit.isdigit() and 1 <= int(digit) <= len(self._choices)):
+            return []
+        value, self._choices = self._choices[int(digit) - 1], ()
+        self._mark(f"choice:{via}:{digit}")
+        self._wait = "converse"
+        return [Converse(value, confidence)]
 
     def _intake_key(self, node: SpeechIntakeNode, digit: str) -> list[IvrAction]:
         """Keys still work: ``0`` is the agent, ``*`` the keys menu, another key that menu's choice."""
@@ -613,6 +626,7 @@ class IvrSession:
             return []  # keys and speech while the hub answers are not taken
         node = self._intake_node()
         self._attempts = 0
+        self._choices = event.choices if event.outcome not in ("handoff", "unavailable") else ()
         plays: list[IvrAction] = [Play(text.strip(), None, True) for text in event.replies if text.strip()]
         if event.outcome in ("handoff", "unavailable"):
             return self._enter(node.agent or node.keys, event.outcome, plays)

@@ -6,10 +6,15 @@ An address is a chain of adjacent *components* (one space allowed between them, 
   village (村/社区/居委会), road (路/街/大道/大街/巷/胡同/弄/里, 一路/北路, 东段), compound (小区/花园/苑/大厦/...);
 - numbered components: house number (12号, 8号院, 123弄), phase (2期), building (3栋/幢/号楼/座, A座, 东区), unit
   (2单元), floor (5层/5楼), room (302室/302房, or bare digits right after a unit/floor/building), group (3组);
-- junctions: road + 与/和/跟/及 + road + 交叉口/路口/口.
+- junctions: road + (与/和/跟/及) + road + 交叉口/十字(路口)/交口/路口/口 (+ a corner: 东北角); one road or a place
+  word with an explicit crossing word (人民路交口, 小寨十字东南角);
+- right after an administrative component, the next administrative level or town without part-of-speech
+  evidence (杭州市 + 上/f 城区/n), and developers' brands before a compound (碧桂园天玺湾).
 
 A chain is an address when it has an *anchor* (a road, a compound, a village or town, a junction, or a building
-with a unit). Its value is the chain's text without whitespace and punctuation.
+with a unit). Its value is the chain's text without whitespace and punctuation (dashes between digits kept:
+3-2-501). Full-width digits and letters are read as ASCII; a second reading with the spaces before stand-alone
+suffixes squeezed out (ASR: 钱江 路 1381 号) wins when it covers more address text.
 
 The left boundary of a name is the hard part: the name is grown leftwards over jieba tokens (``jieba.posseg`` with
 the project's dictionary in ``data/jieba``). The token right before the suffix may be almost anything (roads are
@@ -66,14 +71,14 @@ _NAME_FLAGS = frozenset(_words("n ns nz nr nrfg nrt nt nsf ng g j eng x l i a an
 _PLACE_FLAGS = frozenset(_words("ns nz nr nrfg nrt nt j x eng"))
 
 _CN_DIGITS = "一二三四五六七八九十百零两〇"
-_NUM = rf"(?:(?<![0-9A-Za-z])[0-9]{{1,5}}(?![0-9])|(?<![{_CN_DIGITS}])[{_CN_DIGITS}]{{1,4}})"
+_NUM = rf"(?:(?<![0-9A-Za-z])[0-9]{{1,5}}(?![0-9])|(?<![{_CN_DIGITS}])[{_CN_DIGITS}]{{1,6}})"
 _SPACE = " \t\u3000"
 _PUNCT = ",.;:!?，。；：！？、()（）\"'“”‘’《》【】[]<>-—~·…/"
 
 # Named components: (kind, suffix regex, risky). A risky suffix (城, 园, 府 ...) is an address only with a number or
 # building right after it, or when the whole word is a place in the project's jieba dictionary.
 _NAMED: tuple[tuple[str, str, bool], ...] = (
-    ("village", r"居委会|社区|村委会|村(?![民里子庄])", False),
+    ("village", r"居委会|社区|村委会|村(?![民里子庄口])", False),
     ("town", r"街道(?:办事处)?(?![上边旁里口两])|镇(?![上里压痛])|乡(?![下村亲镇])", False),
     ("admin", r"自治区|自治州|自治县|省|市(?![场民区里内民政容])|区(?![域别])|县(?![城里])|旗", False),
     (
@@ -88,7 +93,13 @@ _NAMED: tuple[tuple[str, str, bool], ...] = (
         r"小区|花园|家园|新村|公寓|大厦|华庭|华府|公馆|山庄|名都|名苑|雅居|雅苑|庭院|广场(?![站舞])|苑(?![区])",
         False,
     ),
-    ("compound", r"家属院|宿舍|大楼|中心|府|湾|城(?![区市管])|庭|居|园|坊|院", True),
+    (
+        "compound",
+        r"家属院|宿舍|大楼|中心|府|湾|城(?![区市管])|庭|居|(?<![公儿物乐])园|坊|(?<![医学法剧影书寺道戏检])院|国际|花都|郡|邸|墅|天地|公元|时代",
+        True,
+    ),
+    ("village", r"庄|屯|寨|堡|营", True),  # 王家庄3组
+    ("road", r"道(?=\s?[0-9一二三四五六七八九十]+\s?号)", True),  # 成都道88号
 )
 _NAMED_RE = tuple((kind, re.compile(pattern), risky) for kind, pattern, risky in _NAMED)
 # Every character a suffix can start with (a superset: all CJK characters of the suffixes outside lookarounds).
@@ -97,24 +108,36 @@ _SUFFIX_FIRST = frozenset(
 )
 # Numbered components, found anywhere; kept only inside a chain with an anchor.
 _NUMBERED: tuple[tuple[str, str], ...] = (
-    ("house", rf"(?<![月第])[甲乙丙丁]?{_NUM}\s?(?:号院(?![内里])|号(?![楼线码房机])|弄)"),
-    ("phase", rf"{_NUM}\s?期"),
-    ("building", rf"(?:{_NUM}\s?(?:栋|幢|号楼|座)|(?<![A-Za-z])[A-Za-z](?:栋|幢|座|区))"),
+    ("house", rf"(?<![月第])[甲乙丙丁]?{_NUM}\s?(?:号院(?![内里])|号(?![线码房机]|楼(?![道梯]))|支弄|弄|巷)"),
+    ("house", r"(?<![0-9-])[0-9]{1,5}\s?[-~至到]\s?[0-9]{1,5}\s?号(?![线码房机楼])"),  # 12-18号
+    ("annex", rf"附\s?{_NUM}\s?号(?![线码房机楼])"),  # 12号附3号
+    ("phase", rf"第?{_NUM}\s?期"),
+    (
+        "building",
+        rf"(?:第?{_NUM}\s?(?:栋|幢|号楼(?![道梯])|座|#楼?)|(?<![A-Za-z0-9])[A-Za-z][0-9]{{0,2}}(?:栋|幢|座|区|号楼|塔))",
+    ),
+    ("dashed", r"(?<![0-9A-Za-z-])[0-9]{1,3}(?:-[0-9]{1,4}){1,2}(?![0-9-])"),  # 3-2-501: building-unit-room
     (
         "zone",
         rf"(?:[东西南北中]区|(?<![A-Za-z0-9])[0-9]{{1,2}}区|(?<![{_CN_DIGITS}])[一二三四五六七八九十]区)(?![域别])",
     ),
-    ("unit", rf"{_NUM}\s?单元"),
+    ("unit", rf"第?{_NUM}\s?(?:单元|门(?![口前外内面诊票窗卫]))"),  # 3门: a Beijing entrance
     ("floor", rf"{_NUM}\s?(?:层|楼)(?![下上道梯顶房])"),
-    ("room", rf"{_NUM}\s?(?:室|号房|房(?![子屋间东租价]))"),
+    ("room", rf"{_NUM}\s?(?:室|号房|房(?![子屋间东租价])|户)|(?<=[层楼])[东西南北中]户"),  # 四楼东户
     ("bare", r"(?<![0-9A-Za-z])[0-9]{3,4}(?![0-9A-Za-z])"),
-    ("group", rf"{_NUM}\s?组"),
+    ("bare", rf"(?<![{_CN_DIGITS}])[一二三四五六七八九零〇]{{3,4}}(?![{_CN_DIGITS}])"),  # 六零一
+    ("group", rf"第?{_NUM}\s?(?:村民小组|小组|组|社(?![区会])|队(?![员长伍]))"),  # 3社, 二队
 )
 _NUMBERED_RE = tuple((kind, re.compile(pattern)) for kind, pattern in _NUMBERED)
-_ANCHORS = frozenset({"road", "compound", "village", "town", "junction"})
-_AFTER_RISKY = re.compile(rf"\s?(?:{_NUM}\s?(?:号|栋|幢|号楼|座|期|单元|区|弄)|[A-Za-z][栋幢座区]|[东西南北中]区)")
-_CONNECTOR = re.compile(r"\s?(?:与|和|跟|及|、|同)\s?")
-_JUNCTION_END = re.compile(r"\s?(?:交叉口|十字路口|交汇处|路口|口)")
+_ANCHORS = frozenset({"road", "compound", "village", "town", "junction", "crossing"})
+_AFTER_RISKY = re.compile(
+    rf"\s?(?:{_NUM}\s?(?:号|栋|幢|号楼|座|期|单元|区|弄|组|#)|[A-Za-z][栋幢座区]|[东西南北中]区|[0-9]{{1,3}}-[0-9])"
+)
+_CONNECTOR = re.compile(r"\s?(?:(?:与|和|跟|及|、|同)\s?)?")  # 新华路中山路交叉口: none at all
+_CORNER = r"(?:\s?[东西南北]{1,2}角)?"  # 交叉口东北角
+_JUNCTION_END = re.compile(rf"\s?的?(?:交叉口|十字路口|十字|交汇处|交口|路口|口(?![子罩]))(?:{_CORNER})")
+# One road or a place name with an explicit crossing word: 西津西路十字东南角, 人民路交口, 小寨十字
+_CROSSING_END = re.compile(rf"\s?(?:交叉口|十字路口|十字|交汇处|交口)(?:{_CORNER})")
 # Common nouns ending in a suffix character: never a place name on their own.
 _GENERIC = frozenset(
     _words(
@@ -126,6 +149,31 @@ _GENERIC = frozenset(
 )
 _MEASURES = frozenset("条个些种位名块片")  # 整条街, 一个小区
 _COMPONENT_ENDS = frozenset("省市区县旗镇乡村路街道巷弄苑厦寓园庄府号栋幢座室元层楼期组")
+_DIRECTIONS = frozenset("东西南北中")
+_FUNCTION_CHARS = frozenset("到了的在是把被给让吗呢吧啊")  # never inside the word right before a road suffix
+_SPACED_ADMIN_FLAGS = frozenset(_words("ns nz nr s j"))
+_NAME_BREAKS = frozenset("路街巷道号栋幢座室弄村组园苑厦楼层单元期")
+_ADMIN_NEXT = re.compile(
+    r"\s?([\u4e00-\u9fff]{2,6}?)(自治区|自治州|自治县|特别行政区|地区|省|市(?![场民里内政容])|州|盟|区(?![域别])"
+    r"|县(?![城里])|旗|街道办事处|街道(?![上边旁里口两])|镇(?![上里压痛])|乡(?![下村亲镇]))"
+)
+_NOT_ADMIN = frozenset(
+    _words("小区 社区 园区 景区 校区 片区 街区 辖区 厂区 营区 矿区 山区 郊区 市区 灾区 禁区 学区 超市 夜市 菜市 门市")
+)
+# Suffixes that speech recognition may write as words of their own, after a space
+_LONE_SUFFIXES = frozenset(
+    _words("省 市 区 县 镇 乡 村 路 街 巷 弄 号 栋 幢 座 期 组 单元 室 层 大道 大街 街道 小区 花园 社区 号楼 号院 胡同")
+)
+_HOUSE_AFTER = re.compile(rf"\s?{_NUM}\s?号")
+_VILLAGE_NAME_ENDS = frozenset("营庄屯寨堡店湾沟坡岗坪桥集铺")  # 李家/nrfg 营村/n
+# Developers' brands before a compound's own name: 碧桂园天玺湾, 金地格林小镇
+_BRANDS = tuple(
+    _words(
+        "碧桂园 万科 恒大 保利 绿地 中海 万达 龙湖 融创 金地 华润 招商 绿城 世茂 富力 雅居乐 龙光 中铁 金科 旭辉 远洋"
+        " 首开 正荣 融信 蓝光 美的 建业 鲁能 华侨城 荣盛 新城 阳光城 中梁 卓越 佳兆业 合景 时代 奥园 星河 九龙仓"
+    )
+)
+_FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}  # ０-９, Ａ-ｚ, －, ＃
 _MIN_NAME = {"admin": 2, "town": 2, "village": 2, "road": 2, "compound": 2}
 _MAX_NAME = 8
 
@@ -167,8 +215,24 @@ class AddressFinder:
         self._lock = threading.Lock()
 
     def find(self, text: str) -> list[tuple[int, int, str]]:
-        """Addresses in ``text`` as ``(start, end, value)``, value without whitespace and punctuation."""
-        if not text or not any(c in _SUFFIX_FIRST or c in "号栋幢座单室弄期" for c in text):
+        """Addresses in ``text`` as ``(start, end, value)``, value without whitespace and punctuation.
+
+        Speech recognition may put a space between any two words (杭州 市 上城 区 钱江 路 1381 号): the text is
+        also read with the spaces between Chinese characters and digits squeezed out, and that reading wins
+        when it covers more address text.
+        """
+        text = text.translate(_FULLWIDTH)  # same length: the spans stay the original text's
+        found = self._find(text)
+        squeezed = [k for k, c in enumerate(text) if not _squeezable(text, k)]
+        if len(squeezed) < len(text):
+            joined = "".join(text[k] for k in squeezed)
+            alternative = [(squeezed[s], squeezed[e - 1] + 1, value) for s, e, value in self._find(joined)]
+            if sum(len(v) for *_, v in alternative) > sum(len(v) for *_, v in found):
+                return alternative
+        return found
+
+    def _find(self, text: str) -> list[tuple[int, int, str]]:
+        if not text or not any(c in _SUFFIX_FIRST or c in "号栋幢座单室弄期十交" for c in text):
             return []
         tokens = self._tokens(text)
         parts = self._named(text, tokens) + _numbered(text)
@@ -178,7 +242,12 @@ class AddressFinder:
             if not (kinds & _ANCHORS or {"building", "unit"} <= kinds):
                 continue
             start, end = chain[0].start, chain[-1].end
-            value = "".join(c for c in text[start:end] if c not in _SPACE and c not in _PUNCT)
+            value = "".join(
+                c
+                for k, c in enumerate(text[start:end], start)
+                if c not in _SPACE
+                and (c not in _PUNCT or (c == "-" and text[k - 1].isdigit() and text[k + 1].isdigit()))
+            )  # 3-2-501 keeps its dashes
             if value:
                 out.append((start, end, value))
         return out
@@ -187,7 +256,7 @@ class AddressFinder:
         """Jieba POS tokens of the text's windows that hold a suffix character (runs without space/punctuation)."""
         out: list[_Token] = []
         windows = list(re.finditer(r"[^\s,.;:!?，。；：！？、()（）\"'“”‘’《》【】]+", text))
-        wanted = [any(c in _SUFFIX_FIRST for c in w.group()) for w in windows]
+        wanted = [any(c in _SUFFIX_FIRST or c in "十交" for c in w.group()) for w in windows]
         for k, window in enumerate(windows):
             # also the window before one with a suffix, one space away (ASR: 锦绣 花园)
             before = k + 1 < len(windows) and wanted[k + 1] and windows[k + 1].start() == window.end() + 1
@@ -217,6 +286,9 @@ class AddressFinder:
                     continue
                 for start in self._name_starts(text, i, containing[i], by_end, kind, risky, match.end()):
                     out.append(_Part(kind, start, match.end()))
+        out.extend(_crossings(text, by_end, out))
+        out.extend(_admin_chain(text, out))
+        out.extend(_branded(text, out))
         return out
 
     def _name_starts(
@@ -244,18 +316,32 @@ class AddressFinder:
                 return []
             if any(c in _STOP_CHARS for c in inside):
                 return []
-            if holder.flag not in _PLACE_FLAGS and text[i - 1 : i + 1] in _GENERIC:  # 公交线路, 主要道路
-                return []
+            generic = text[i - 1 : i + 1]
+            if holder.flag not in _PLACE_FLAGS and generic in _GENERIC and not (generic == "公路" and numbered_after):
+                return []  # 公交线路, 主要道路 (but 沪太公路1500号)
             if holder.flag.startswith("v"):
                 return []
             start = holder.start
-            if holder.flag in _PLACE_FLAGS or len(inside) >= 2 or (kind == "compound" and numbered_after):
-                first = False
+            village_name = kind == "village" and inside[-1] in _VILLAGE_NAME_ENDS
+            if (
+                holder.flag in _PLACE_FLAGS
+                or len(inside) >= 2
+                or (kind == "compound" and numbered_after)
+                or village_name
+            ):
+                # a lone direction (建设/vn 北大街/ns) is no name yet: the token before it may be anything a road
+                # name's first token may be
+                first = inside in _DIRECTIONS
                 starts.append(start)
             else:  # one character of a common word (市/n 心路/n): the name needs a one-character token before it
                 previous = by_end.get(start)
                 if previous is None or len(previous.word) != 1:
                     return []
+        if holder.start == i and kind == "admin" and match_text in "区县" and text[i - 1 : i] == " ":
+            previous = by_end.get(i - 1)  # ASR: 城东 区
+            if previous is None or len(previous.word) < 2 or previous.flag not in _SPACED_ADMIN_FLAGS:
+                return []
+            return [] if previous.word in _STOP_WORDS else [previous.start]
         if holder.start == i and kind == "compound" and not risky and end - i >= 2 and text[i - 1 : i] == " ":
             start -= 1  # ASR puts a space between a compound's name and its suffix: 锦绣 花园
             if start not in by_end or by_end[start].flag not in _NAME_FLAGS:
@@ -263,6 +349,8 @@ class AddressFinder:
         while start in by_end:
             token = by_end[start]
             if token.word.isspace() or token.word in _STOP_WORDS or token.word[0] in _STOP_CHARS:
+                break
+            if first and any(c in _FUNCTION_CHARS for c in token.word):  # 污水冒到/v 路上
                 break
             if not first and token.word[-1] in _COMPONENT_ENDS:  # 西湖区 before 文三路: a component of its own
                 break
@@ -277,8 +365,13 @@ class AddressFinder:
                     break
                 if token.flag == "v" and kind in {"compound", "village"}:  # 砍伐小区, 考虑社区 (roads: 解放路)
                     break
-                if match_text[0] in _CN_DIGITS and text[i - 1] not in "东西南北中" and token.flag not in _PLACE_FLAGS:
-                    break  # 垃圾车一路 (but 中山东一路, 延安一路/ns)
+                if (
+                    match_text[0] in _CN_DIGITS
+                    and text[i - 1] not in "东西南北中"
+                    and token.flag not in _PLACE_FLAGS
+                    and _HOUSE_AFTER.match(text, end) is None
+                ):
+                    break  # 垃圾车一路 (but 中山东一路, 延安一路/ns, 建设一路28号)
             elif token.flag not in _NAME_FLAGS and not (token.flag == "m" and all(c in _CN_DIGITS for c in token.word)):
                 break
             if any(c.isascii() and c.isalnum() for c in token.word) or any(c in "号栋幢座室" for c in token.word):
@@ -294,6 +387,82 @@ class AddressFinder:
             and _has_name_char(text[s:i])
             and _STOP_PREFIX.match(text, s) is None  # 老/a 旧/a 小区
         ]
+
+
+def _crossings(text: str, by_end: dict[int, _Token], parts: list[_Part]) -> list[_Part]:
+    """A road or a place word with an explicit crossing word: 西津西路十字东南角, 人民路交口, 小寨十字."""
+    out = []
+    for part in parts:
+        if part.kind == "road":
+            match = _CROSSING_END.match(text, part.end)
+            if match is not None:
+                out.append(_Part("crossing", part.start, match.end()))
+    for match in _CROSSING_END.finditer(text):
+        previous = by_end.get(match.start())
+        if (
+            previous is not None
+            and previous.flag in _PLACE_FLAGS
+            and len(previous.word) >= 2
+            and previous.word not in _STOP_WORDS
+            and previous.word[-1] not in "路街道巷"
+            and not any(c in _STOP_CHARS for c in previous.word)
+        ):
+            out.append(_Part("crossing", previous.start, match.end()))
+    return out
+
+
+def _branded(text: str, parts: list[_Part]) -> list[_Part]:
+    """A compound with its developer's brand before it: 碧桂园天玺湾, 金地格林小镇."""
+    out = []
+    for part in parts:
+        if part.kind in {"compound", "town", "village"}:
+            for brand in _BRANDS:
+                if text.startswith(brand, part.start - len(brand)) and part.start >= len(brand):
+                    out.append(_Part("compound", part.start - len(brand), part.end))
+                    break
+    return out
+
+
+def _admin_chain(text: str, parts: list[_Part]) -> list[_Part]:
+    """The administrative levels right after a province/city/district/town (杭州市 + 上城区, 高新区 + 高新街道).
+
+    Right after an administrative component the next name needs no part-of-speech evidence: 上/f 城区/n and
+    高新/d 街道/n are names there. The name may not hold stop characters or other components' suffixes, and the
+    result may not end in a common noun (幸福小区, 城区)."""
+    out: list[_Part] = []
+    frontier = [p for p in parts if p.kind in {"admin", "town"}]
+    seen = {(p.start, p.end) for p in parts}
+    while frontier:
+        part = frontier.pop()
+        match = _ADMIN_NEXT.match(text, part.end)
+        if match is None:
+            continue
+        name, suffix = match.group(1), match.group(2)
+        if (
+            any(c in _STOP_CHARS or c in _NAME_BREAKS for c in name)
+            or _STOP_PREFIX.match(name) is not None
+            or text[match.end() - 2 : match.end()] in _NOT_ADMIN
+            or (match.start(1), match.end()) in seen
+        ):
+            continue
+        found = _Part("town" if suffix[0] in "街镇乡" else "admin", match.start(1), match.end())
+        seen.add((found.start, found.end))
+        out.append(found)
+        frontier.append(found)
+    return out
+
+
+def _squeezable(text: str, k: int) -> bool:
+    """A space between a word and a suffix standing alone after it (钱江 路, 1381 号, 上城 区)."""
+    if text[k] not in _SPACE or k == 0 or k + 1 >= len(text):
+        return False
+    before = text[k - 1]
+    if not ("\u4e00" <= before <= "\u9fff" or before.isdigit()):
+        return False
+    end = k + 1
+    while end < len(text) and text[end] not in _SPACE and text[end] not in _PUNCT:
+        end += 1
+    return text[k + 1 : end] in _LONE_SUFFIXES
 
 
 def _has_name_char(name: str) -> bool:
@@ -339,13 +508,15 @@ def _chains(text: str, parts: list[_Part]) -> list[list[_Part]]:
             last = chains[-1][-1]
             gap = text[last.end : part.start]
             adjacent = part.start >= last.end and (gap == "" or (len(gap) == 1 and gap in _SPACE))
-            fits = (part.kind != "bare" or last.kind in {"unit", "floor", "building"}) and (
-                part.kind != "group" or last.kind == "village"
+            fits = (
+                (part.kind != "bare" or last.kind in {"unit", "floor", "building"})
+                and (part.kind != "dashed" or last.kind in {"road", "compound", "house", "building", "phase", "zone"})
+                and (part.kind != "group" or last.kind == "village")
             )
             if adjacent and fits:
                 chains[-1].append(part)
                 continue
-        if part.kind not in {"bare", "group", "zone", "room", "floor"}:
+        if part.kind not in {"bare", "group", "zone", "room", "floor", "dashed"}:
             chains.append([part])
         else:
             chains.append([_Part("orphan", part.start, part.end)])
@@ -355,11 +526,11 @@ def _chains(text: str, parts: list[_Part]) -> list[list[_Part]]:
 def _junctions(text: str, parts: list[_Part]) -> list[_Part]:
     out: list[_Part] = []
     for part in parts:
-        if out and out[-1].kind == "road" and part.kind == "road":
+        if out and out[-1].kind == "road" and part.kind in {"road", "crossing"}:
             connector = _CONNECTOR.fullmatch(text, out[-1].end, part.start)
-            tail = _JUNCTION_END.match(text, part.end)
-            if connector is not None and tail is not None:
-                out[-1] = _Part("junction", out[-1].start, tail.end())
+            tail = _JUNCTION_END.match(text, part.end) if part.kind == "road" else None
+            if connector is not None and (tail is not None or part.kind == "crossing"):
+                out[-1] = _Part("junction", out[-1].start, part.end if tail is None else tail.end())
                 continue
         if out and out[-1].kind == "junction" and part.start < out[-1].end:
             continue

@@ -1,7 +1,8 @@
 """A small local Telegram Bot API server (Telegram's cloud cannot be reached here).
 
-Methods: getMe, sendMessage, setWebhook/getWebhookInfo/deleteWebhook, getUpdates for polling (updates queued with
-:meth:`push`; confirmed ones are dropped as Telegram does when a request asks for a higher offset), and getFile plus
+Methods: getMe, sendMessage (its reply_markup kept), answerCallbackQuery (the ids kept in :attr:`answered`),
+setWebhook/getWebhookInfo/deleteWebhook, getUpdates for polling (updates queued with :meth:`push`; confirmed ones
+are dropped as Telegram does when a request asks for a higher offset), and getFile plus
 ``GET /file/bot<token>/<file_path>`` for the files put in :attr:`files` (an unknown ``file_id`` is the Bot API's
 400 ``Bad Request: invalid file_id``).
 
@@ -27,6 +28,7 @@ TOKEN = "123456:TEST-token_abc"
 class SentMessage:
     chat_id: int
     text: str
+    reply_markup: dict[str, Any] | None = None  # an inline keyboard, as the Bot API received it
 
 
 @dataclass
@@ -49,6 +51,7 @@ class FakeBotApi:
     downloads: list[str] = field(default_factory=list)  # file paths fetched
     photos: list[SentPhoto] = field(default_factory=list)  # sendPhoto uploads
     webhook: dict[str, Any] = field(default_factory=dict)  # what setWebhook registered
+    answered: list[str] = field(default_factory=list)  # callback query ids of answerCallbackQuery
     _runner: web.AppRunner | None = None
     _new: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -117,6 +120,9 @@ class FakeBotApi:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._new.wait(), wait)
             return _ok(list(self.updates))
+        if method == "answerCallbackQuery":
+            self.answered.append(str(params["callback_query_id"]))
+            return _ok(True)
         if method == "getFile":
             file_id = str(params.get("file_id") or "")
             if file_id not in self.files:
@@ -137,7 +143,9 @@ class FakeBotApi:
                     {"ok": False, "error_code": 500, "description": "Internal Server Error"}, status=500
                 )
             chat_id = int(params["chat_id"])
-            self.sent.append(SentMessage(chat_id, str(params["text"])))
+            markup = params.get("reply_markup")
+            markup = json.loads(markup) if isinstance(markup, str) else markup
+            self.sent.append(SentMessage(chat_id, str(params["text"]), markup))
             return _ok(
                 {
                     "message_id": len(self.sent),

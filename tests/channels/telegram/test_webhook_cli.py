@@ -27,7 +27,7 @@ async def test_set_info_and_delete_the_webhook(bot_api: FakeBotApi, capsys: pyte
     expected = f"https://hotline.example/webhooks/telegram/{webhook_path(TOKEN)}"
     assert bot_api.webhook["url"] == expected
     assert bot_api.webhook["secret_token"] == SECRET
-    assert json.loads(bot_api.webhook["allowed_updates"]) == ["message"]
+    assert json.loads(bot_api.webhook["allowed_updates"]) == ["message", "callback_query"]
     assert f"webhook set: {expected}" in capsys.readouterr().out
 
     await rexian("telegram", "webhook", "info", *common)

@@ -76,7 +76,11 @@ async def test_a_complaint_is_registered_with_the_caller_id_and_read_back(
     first = await port.converse(ctx, "我家楼下路灯坏了三天了", 0.9)
     assert first.outcome == "asking" and "市政设施" in first.replies[0]
     assert first.replies[-1] == t("bot.ask_address", "zh-CN")
-    second = await port.converse(ctx, "城东区幸福路12号3单元门口", 0.88)
+    summary = await port.converse(ctx, "城东区幸福路12号3单元门口", 0.88)
+    assert summary.outcome == "asking" and summary.order_number is None  # read back before registering
+    assert "城东区幸福路12号3单元门口" in summary.replies[0] and "139****5678" in summary.replies[0], summary
+    assert summary.choices[0] == "确认"  # a key or 是 confirms
+    second = await port.converse(ctx, "是", 0.9)  # the caller confirms
     assert second.outcome == "registered" and second.order_number is not None
     orders = await WorkOrderStore(live_hub.hub.engine).list_for_conversation(ctx.conversation.id)
     [order] = orders
@@ -94,7 +98,8 @@ async def test_a_complaint_is_registered_with_the_caller_id_and_read_back(
     assert not any(t("bot.ask_phone", "zh-CN") in text for text in bot)  # never asked: the caller ID is the phone
     assert any(order.number in text and "工单号" in text for text in bot)  # the transcript has the bot's sentence
     # a second report in the same call: the known phone is given to the bot again after the first registration
-    third = await port.converse(ctx, "井盖丢了 幸福路8号", 0.9)
+    assert (await port.converse(ctx, "井盖丢了 幸福路8号", 0.9)).outcome == "asking"  # the read-back
+    third = await port.converse(ctx, "确认", 0.9)
     assert third.outcome == "registered" and third.order_number not in (None, order.number)
     newest = await WorkOrderStore(live_hub.hub.engine).get_by_number(str(third.order_number))
     assert newest is not None and (newest.phone, newest.address) == (CALLER, "幸福路8号")
@@ -129,7 +134,8 @@ async def test_repeated_misunderstanding_asks_again_then_hands_over(
     port, ctx = call
     scripted_nlu.default.intent, scripted_nlu.default.confidence = "affirm", 0.9
     first = await port.converse(ctx, "嗯嗯", 0.9)
-    assert first.outcome == "asking" and first.replies == (t("bot.not_understood", "zh-CN"),)
+    assert first.outcome == "asking" and first.replies[0] == t("bot.not_understood", "zh-CN")
+    assert "转人工" in first.choices  # the fallback offers a person and the menu
     second = await port.converse(ctx, "啊啊啊", 0.9)
     assert second.outcome == "handoff"
 
@@ -142,7 +148,9 @@ async def test_an_nlu_outage_makes_the_bot_unavailable(
 ) -> None:
     port, ctx = call
     scripted_nlu.down = True
-    result = await port.converse(ctx, "燃气开户需要带什么材料", 0.9)
+    answered = await port.converse(ctx, "燃气开户需要带什么材料", 0.9)  # the knowledge base alone is sure of it
+    assert answered.outcome == "answered" and answered.replies == (SPOKEN_GAS,)
+    result = await port.converse(ctx, "我家那个东西有点问题", 0.9)
     assert result.outcome == "unavailable" and result.replies == ()
     conversation = await live_hub.hub.service.store.get(ctx.conversation.id)
     assert conversation.status is ConversationStatus.QUEUED and conversation.handoff_reason == "nlu_unavailable"

@@ -242,20 +242,28 @@ async def test_a_spoken_complaint_is_registered_with_its_address_read_back_and_t
 ) -> None:
     await speech_first(mandarin_hub)
     complaint = "我要投诉，我家楼下的路灯坏了好几天了，地址是解放路一百二十号。"
-    # Whisper hears "…解放路120号": the scripted NLU finds the address, the order is registered in one turn. The bot's
-    # acknowledgement, the read-back and "anything else?" then take about 28 s (measured: 25 s to the last request);
-    # "没有了" comes 34 s after the complaint, while the intake listens (8 s, then asks twice more): the hub says
+    # Whisper hears "…解放路120号": the scripted NLU finds the address and the bot reads the order back before it
+    # registers it (a summary, then its choices as keys: "确认登记请按1 …"). The caller presses 1 during that
+    # read-back (keys barge in; Whisper hears a short "确认登记" as "切人登记"); the acknowledgement of the
+    # registration, the read-back of the order and "anything else?" then take about 28 s (measured: 25 s to the last
+    # request); "没有了" comes 34 s after the key, while the intake listens (8 s, then asks twice more): the hub says
     # goodbye and hangs up, which the scenario waits for.
-    audio = speech(mandarin_say, 2000, complaint, 34000, "没有了，谢谢。", SETTLE_MS)
-    steps: list[Step] = [("play", write_rtp_pcap(tmp_path / "caller.pcap", audio))]
+    audio = speech(mandarin_say, 2000, complaint, 20000)
+    bye = speech(mandarin_say, "没有了，谢谢。", SETTLE_MS)
+    steps: list[Step] = [
+        *play(tmp_path, audio, then_ms=0),
+        *key("1", then_ms=34000),
+        ("play", write_rtp_pcap(tmp_path / "bye.pcap", bye)),
+    ]
     code, output = await run_sipp(
         scenario(steps, caller=CALLER, hub_hangs_up=True), channel(mandarin_hub).port, tmp_path
     )
     assert code == 0, output
     (call,) = await finished_calls(mandarin_hub)
-    assert path(call) == [("intake", None), ("intake_bye", "done")], (call.ivr_path, heard, turns)
+    assert path(call) == [("intake", None), ("intake", "choice:dtmf:1"), ("intake_bye", "done")], (call.ivr_path, heard)
     assert call.hangup_cause == "ivr_end"
-    [registered] = turns
+    summary, registered = turns
+    assert summary.outcome == "asking" and "请核对" in summary.replies[1] and summary.choices[0] == "确认", turns
     assert registered.outcome == "registered", (turns, heard)
     order = await WorkOrderStore(mandarin_hub.hub.engine).get_by_number(str(registered.order_number))
     assert order is not None and order.phone == CALLER and order.conversation_id == call.conversation_id
@@ -272,7 +280,7 @@ async def test_a_spoken_complaint_is_registered_with_its_address_read_back_and_t
     assert synthesised[start : start + len(pieces) + 1] == [*pieces, again], synthesised
     assert synthesised[-1] == prompt(mandarin_hub, "intake_bye")  # "感谢您的来电，再见。"
     messages = await mandarin_hub.hub.service.store.messages(call.conversation_id)
-    [said] = [m.text for m in messages if m.sender_kind is SenderKind.CITIZEN]  # "没有了" ends the call, not a turn
+    said, _confirmed = [m.text for m in messages if m.sender_kind is SenderKind.CITIZEN]  # "没有了" ends the call
     assert said == order.description and "解放路" in said, heard
     assert any(order.number in m.text for m in messages if m.sender_kind is SenderKind.BOT)
     conversation = await mandarin_hub.hub.service.store.get(call.conversation_id)

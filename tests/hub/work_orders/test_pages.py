@@ -24,7 +24,8 @@ async def rest(hub: RunningHub, sender: str, text: str) -> list[str]:
 async def file_order(hub: RunningHub, sender: str, problem: str, address: str, phone: str) -> str:
     await rest(hub, sender, problem)
     await rest(hub, sender, address)
-    reply = (await rest(hub, sender, phone))[-1]
+    await rest(hub, sender, phone)  # the bot reads the order back
+    reply = (await rest(hub, sender, "确认"))[-1]
     match = re.search(r"\d{12}", reply)
     assert match, reply
     return match.group(0)
