@@ -24,8 +24,8 @@ class DeliveryError(RuntimeError):
 def sms_text(message: Message, locale: str) -> str:
     """The text sent for ``message``: a bot message's quick replies become a numbered line to reply with.
 
-    ``回复数字：1 确认登记 2 修改地址``: the citizen answers with the number (the bot also takes the label); the line is
-    part of the text, so it is segmented with it.
+    ``回复数字：1 确认登记；2 修改地址``: the citizen answers with the number (the bot also takes the label); the
+    line is part of the text, so it is segmented with it.
     """
     labels = [str(c.get("label") or c.get("value") or "").strip() for c in message.choices]
     labels = [label for label in labels if label]

@@ -4,7 +4,8 @@ A department sees the request's fields and the centre's forwarded text (``work_o
 registration or when (re-)dispatching). When the centre forwarded nothing and the order came from a conversation,
 the department sees the citizen's own messages of this request only:
 
-* messages the citizen wrote (no bot, agent or system text);
+* messages the citizen wrote (no bot, agent or system text), without the picks of the bot's quick replies
+  (确认, 修改地址, "1" …: answers to the form, not the citizen's words about the matter);
 * written up to the order's registration;
 * after the registration of the conversation's previous order (that talk belongs to the other order);
 * within :data:`REQUEST_WINDOW` before the registration (an older message of a long-lived SMS or Telegram
@@ -51,16 +52,34 @@ def citizen_messages(order: WorkOrder, messages: Sequence[Message], earlier: Seq
     for other in earlier:
         if other.id != order.id and other.created_at <= order.created_at and other.created_at > start:
             start = other.created_at
+    picks = _quick_reply_picks(messages)
     mine = [
         m
         for m in messages
         if m.direction == "in"
         and m.sender_kind is SenderKind.CITIZEN
         and m.text.strip()
+        and m.id not in picks
         and start < m.created_at <= order.created_at
     ]
     anchor = _opening(mine, order.request_type)
     return mine[anchor:][-MAX_MESSAGES:]
+
+
+def _quick_reply_picks(messages: Sequence[Message]) -> set[int]:
+    """Ids of citizen messages that pick one of the quick replies the bot offered just before (value, label, number)."""
+    picks: set[int] = set()
+    offered: list[dict[str, str]] = []
+    for m in messages:
+        if m.sender_kind is SenderKind.BOT:
+            offered = m.choices
+        elif m.direction == "in" and m.sender_kind is SenderKind.CITIZEN:
+            said = m.text.strip().strip("。.！!")
+            answers = {str(c.get(k) or "") for c in offered for k in ("value", "label")}
+            if offered and (said in answers or said in {str(i) for i in range(1, len(offered) + 1)}):
+                picks.add(m.id)
+            offered = []
+    return picks
 
 
 def _request_type(message: Message) -> str | None:

@@ -108,15 +108,15 @@ async def test_read_markers_drive_the_unread_counts(live_hub: RunningHub) -> Non
         found = await call(live_hub, "GET", "/api/v1/conversations", token, params={"q": cid})
         return int(found.body["items"][0]["unread"])
 
-    assert await unread(agent) == 4 and await unread(boss) == 4  # the citizen's four messages
+    assert await unread(agent) == 5 and await unread(boss) == 5  # the citizen's five messages (one confirms)
     items = (await call(live_hub, "GET", f"/api/v1/conversations/{cid}/messages", agent)).body["items"]
     first = next(m["id"] for m in items if m["sender"] == "citizen")
     read = await call(live_hub, "POST", f"/api/v1/conversations/{cid}/read", agent, json={"message_id": first})
     assert read.status == 200 and read.body["last_read_id"] == first and read.body["conversation_id"] == cid
-    assert await unread(agent) == 3
+    assert await unread(agent) == 4
     everything = await call(live_hub, "POST", f"/api/v1/conversations/{cid}/read", agent)  # no body: all
     assert everything.body["last_read_id"] == items[-1]["id"] and everything.body["unread_total"] == 0
-    assert await unread(agent) == 0 and await unread(boss) == 4  # each user's own marker
+    assert await unread(agent) == 0 and await unread(boss) == 5  # each user's own marker
     back = await call(live_hub, "POST", f"/api/v1/conversations/{cid}/read", agent, json={"message_id": first})
     assert back.body["last_read_id"] == items[-1]["id"]  # never backwards
     for bad in ({"message_id": "x"}, {"message_id": -1}, {"message_id": True}):

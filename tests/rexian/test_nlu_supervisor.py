@@ -250,7 +250,11 @@ async def test_bot_answers_the_first_turn_after_the_hub_reports_ready(
     async with running_hub(tmp_path / "data", start_rasa=True) as hub:  # nlu_timeout: the default 2 s
         assert hub.hub.settings.nlu_timeout == 2.0
         assert (await _health(hub))["components"]["nlu"]["status"] == "starting"
-        assert await _turn(hub, "early", "燃气开户需要带什么材料") == [t("bot.handoff_degraded")]
+        # While the NLU starts, a question the knowledge base answers confidently is still answered (issue 15);
+        # a report it cannot answer goes to an agent, degraded.
+        early = await _turn(hub, "early-question", "燃气开户需要带什么材料")
+        assert early and t("bot.handoff_degraded") not in early, early
+        assert await _turn(hub, "early", "幸福路12号门口的井盖不见了") == [t("bot.handoff_degraded")]
         server.release.set()  # the server loaded its model; the hub now warms it up
         seen = []
         async with asyncio.timeout(120):
@@ -260,7 +264,7 @@ async def test_bot_answers_the_first_turn_after_the_hub_reports_ready(
                 await asyncio.sleep(0.02)
         assert set(seen) <= {"starting", "ok"}, seen  # never down or degraded on the way
         assert health["status"] == "ok", health
-        replies = await _turn(hub, "first", "燃气开户需要带什么材料")  # right after ready: the bot answers
+        replies = await _turn(hub, "first", "幸福路12号门口的井盖不见了")  # right after ready: the bot handles it
         assert replies and t("bot.handoff_degraded") not in replies, replies
     assert server.stopped == [rasa_server]
 

@@ -5,8 +5,10 @@ Classes: ``in`` plus one class per out-of-scope topic (the keys of the referral 
 ``{scope: out, topic: KEY}`` is of class KEY; every other example is ``in`` (all request data and the dialogue
 acts), except the other examples of the intent ``out_of_scope`` (chit-chat such as weather or jokes, and
 older examples without a topic), which are left out: they are neither a 12319 matter nor a known referral.
-(The examples of data/nlu/scope/ are of the intent ``out_of_scope`` too, so the intent and industry classifiers
-see them as "not a 12319 request", as the evaluation sets label such messages.) Same features as the industry
+(The examples of data/nlu/scope/ are of the intent ``out_of_scope`` too, so the industry classifier sees them as
+``none``; the intent classifier skips them — they blurred repair/complaint — and instead this component turns a
+request intent into ``out_of_scope`` when P(out) >= ``intent_override``, see :func:`override_intent`.) Same
+features as the industry
 classifier (TF-IDF over character 1-3 grams and Jieba tokens, entity spans cut out, logistic regression with
 balanced class weights).
 
@@ -25,7 +27,7 @@ from typing import Any
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.shared.nlu.constants import INTENT, METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, METADATA, METADATA_EXAMPLE, METADATA_INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -38,6 +40,7 @@ SCOPE = "scope"
 SCOPE_TOPIC = "scope_topic"
 SCOPE_RANKING = "scope_ranking"
 IN = "in"
+OUT_OF_SCOPE = "out_of_scope"
 OUT = "out"
 _MODEL_FILE = "scope_classifier.joblib"
 _TAG = re.compile(
@@ -50,6 +53,15 @@ message came, not whose matter it is."""
 def _views(message: Message, training: bool = False) -> tuple[str, str]:
     """The classifier's two views (text without entities, tokens), without SMS/web-form tags."""
     return _TAG.sub(" ", _text(message, training)), _TAG.sub(" ", _tokens(message, training))
+
+
+def is_scope_out(message: Message) -> bool:
+    """Whether a training example is labelled out of scope (``{scope: out}`` in its example or intent metadata)."""
+    metadata = message.get(METADATA) or {}
+    return any(
+        isinstance(value, dict) and value.get(SCOPE) == OUT
+        for value in (metadata.get(METADATA_EXAMPLE), metadata.get(METADATA_INTENT))
+    )
 
 
 def scope_label(message: Message, skip_intents: list[str]) -> str | None:
@@ -65,6 +77,21 @@ def scope_label(message: Message, skip_intents: list[str]) -> str | None:
     if message.get(INTENT) in skip_intents:
         return None
     return IN
+
+
+def override_intent(message: Message, p_out: float, threshold: float | None, intents: list[str]) -> None:
+    """Makes a request the intent ``out_of_scope`` when the scope classifier is at least ``threshold`` sure it is out.
+
+    The intent classifier does not learn the referral examples (they blurred repair/complaint), so this is where
+    a clearly out-of-scope message stops being a 12319 request. Dialogue acts (greet, affirm, human ...) are kept.
+    """
+    intent = message.get(INTENT) or {}
+    if threshold is None or p_out < threshold or intent.get("name") not in intents:
+        return
+    ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get("name") != OUT_OF_SCOPE]
+    top = {"name": OUT_OF_SCOPE, "confidence": p_out}
+    message.set(INTENT, top, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
 
 
 def scope_output(ranking: list[dict[str, Any]], probabilities: dict[str, float]) -> dict[str, Any]:
@@ -95,6 +122,9 @@ class ScopeClassifier(TfidfLogisticComponent):
             "ranking_length": 5,
             "random_seed": 0,
             "skip_intents": ["out_of_scope"],
+            # P(out) from which a request intent becomes out_of_scope (None: never); see override_intent.
+            "intent_override": 0.9,
+            "override_intents": ["consult", "complaint", "repair", "suggestion", "praise"],
         }
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -129,4 +159,6 @@ class ScopeClassifier(TfidfLogisticComponent):
             ranking = [{"name": name, "confidence": p} for name, p in best]
             for key, value in scope_output(ranking, probabilities).items():
                 message.set(key, value, add_to_output=True)
+            p_out = max(0.0, 1.0 - probabilities.get(IN, 0.0))
+            override_intent(message, p_out, self._config["intent_override"], list(self._config["override_intents"]))
         return messages

@@ -23,7 +23,7 @@ CHOICES = [
     {"label": "转人工", "value": "转人工"},
 ]
 READBACK = "请核对您反映的问题：城东区幸福路12号3单元门口的路灯不亮已有三天。联系电话13812345678。"
-LINE = "回复数字：1 确认登记 2 修改地址 3 转人工"
+LINE = "回复数字：1 确认登记；2 修改地址；3 转人工"
 
 
 async def offer_choices(hub: RunningHub, text: str) -> Message:
@@ -106,7 +106,7 @@ async def test_a_resent_number_before_any_new_question_is_stored_once(sms_hub: R
 def test_the_numbered_line_follows_the_conversations_language() -> None:
     message = Message(1, "c", "out", SenderKind.BOT, None, "Please check:", datetime.now(UTC), choices=CHOICES[:2])
     assert sms_text(message, "en") == "Please check:\nReply with a number: 1 确认登记; 2 修改地址"
-    assert sms_text(message, "zh-CN") == "Please check:\n回复数字：1 确认登记 2 修改地址"
+    assert sms_text(message, "zh-CN") == "Please check:\n回复数字：1 确认登记；2 修改地址"
     plain = Message(2, "c", "out", SenderKind.BOT, None, "您好", datetime.now(UTC))
     assert sms_text(plain, "zh-CN") == "您好"
 
@@ -128,8 +128,8 @@ async def test_the_fallbacks_numbered_transfer_choice_queues_the_conversation(sm
     await until(offered)
     [sent] = [text for text in await smsc.texts_to(CITIZEN) if "回复数字：" in text]
     line = sent.rsplit("\n", 1)[-1].removeprefix("回复数字：")
-    parts = line.split(" ")  # "1 转人工 2 常见问题 …"
-    numbered = dict(zip(parts[1::2], parts[::2], strict=True))  # label → number
+    pairs = [part.split(" ", 1) for part in line.split("；")]  # "1 转人工；2 常见问题；…"
+    numbered = {label: number for number, label in pairs}  # label → number
     await smsc.deliver(CITIZEN, numbered["转人工"])
 
     async def queued() -> bool:
