@@ -11,6 +11,26 @@ import hashlib
 import os
 from pathlib import Path
 
+# ISO-BMFF ``ftyp`` brands of HEIF still images (phones' photos): HEIC (HEVC-coded) and generic HEIF.
+_HEIF_BRANDS = {b"heic": "image/heic", b"heix": "image/heic", b"heim": "image/heic", b"heis": "image/heic",
+                b"hevc": "image/heic", b"hevx": "image/heic", b"mif1": "image/heif", b"msf1": "image/heif"}  # fmt: skip
+
+
+def image_type(data: bytes, *, heif: bool = True) -> str | None:
+    """The image MIME type by magic bytes (JPEG, PNG, WebP and, with ``heif``, HEIC/HEIF); None for anything else.
+
+    Citizens' photos are checked by their content, never by a name or a declared type.
+    """
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if heif and len(data) >= 12 and data[4:8] == b"ftyp":
+        return _HEIF_BRANDS.get(data[8:12])
+    return None
+
 
 class ContentStore:
     """Files under ``root/<first two hex digits>/<sha256>``."""

@@ -30,6 +30,7 @@ from hub.clock import Clock, utc_now
 from hub.conversation_service import ConversationService
 from hub.events import Event, MessageStored
 from hub.file_store import ContentStore
+from hub.file_store import image_type as sniff_image
 from hub.outbox import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -51,14 +52,8 @@ class PhotoRejected(Exception):
 
 
 def image_type(data: bytes) -> str | None:
-    """The image MIME type by magic bytes (JPEG, PNG, WebP); None for anything else."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+    """The image MIME type by magic bytes (JPEG, PNG, WebP: what a browser shows inline); None for anything else."""
+    return sniff_image(data, heif=False)
 
 
 def is_pending(attachment: object) -> bool:

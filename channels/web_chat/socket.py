@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -159,34 +160,40 @@ class ChatSocket:
         # Anything stored but not yet handled (e.g. the hub restarted mid-turn) is handled now.
         self.ctx.service.schedule_turn(conversation.id)
 
-    async def message(self, data: dict[str, Any]) -> None:
-        client_id = data.get("client_id")
+    async def _open_conversation(self, client_id: object) -> Conversation | None:
+        """The conversation a citizen's message with ``client_id`` goes to; None (the error sent) if it cannot."""
         if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 100):
             await self.send(_error("invalid_client_id", "client_id must be a short string"))
-            return
+            return None
         if self.conversation is None:
             await self.send(_error("no_conversation", "send hello first", client_id=client_id))
-            return
+        return self.conversation
 
-        async def acknowledge(stored: Stored) -> None:  # stored, not yet answered: the bot turn comes after
+    def _acknowledger(self, client_id: object) -> Callable[[Stored], Awaitable[None]]:
+        """Acknowledges a citizen's message once it is stored (not yet answered: the bot turn comes after)."""
+
+        async def acknowledge(stored: Stored) -> None:
             await self.send({"type": "ack", "client_id": client_id, "id": stored.message.id})
             await self.send_message(stored.message.to_json(self.ctx.city))
 
+        return acknowledge
+
+    async def message(self, data: dict[str, Any]) -> None:
+        client_id = data.get("client_id")
+        if (conversation := await self._open_conversation(client_id)) is None:
+            return
+
         try:
             text = self.ctx.service.validate_text(data.get("text"))
-            inbound = Inbound(CHANNEL_WEB, text, conversation_id=self.conversation.id, external_id=client_id)
-            await self.ctx.service.receive(inbound, on_stored=acknowledge)
+            inbound = Inbound(CHANNEL_WEB, text, conversation_id=conversation.id, external_id=client_id)
+            await self.ctx.service.receive(inbound, on_stored=self._acknowledger(client_id))
         except InvalidMessage as exc:
             await self.send(_error("invalid_message", str(exc), client_id=client_id))
 
     async def location(self, data: dict[str, Any]) -> None:
         """The citizen shared the browser's position: a message with a location attachment, for the bot too."""
         client_id = data.get("client_id")
-        if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 100):
-            await self.send(_error("invalid_client_id", "client_id must be a short string"))
-            return
-        if self.conversation is None:
-            await self.send(_error("no_conversation", "send hello first", client_id=client_id))
+        if (conversation := await self._open_conversation(client_id)) is None:
             return
         lat, lon = _coordinate(data.get("lat"), 90.0), _coordinate(data.get("lon"), 180.0)
         accuracy = _coordinate(data.get("accuracy"), 1e7) if data.get("accuracy") is not None else None
@@ -196,15 +203,11 @@ class ChatSocket:
         record = {"kind": "location", "lat": round(lat, 6), "lon": round(lon, 6),
                   "accuracy": None if accuracy is None else round(accuracy, 1)}  # fmt: skip
 
-        async def acknowledge(stored: Stored) -> None:
-            await self.send({"type": "ack", "client_id": client_id, "id": stored.message.id})
-            await self.send_message(stored.message.to_json(self.ctx.city))
-
         inbound = Inbound(
-            CHANNEL_WEB, location_text(lat, lon), conversation_id=self.conversation.id, external_id=client_id,
+            CHANNEL_WEB, location_text(lat, lon), conversation_id=conversation.id, external_id=client_id,
             attachments=(record,),
         )  # fmt: skip
-        await self.ctx.service.receive(inbound, on_stored=acknowledge)
+        await self.ctx.service.receive(inbound, on_stored=self._acknowledger(client_id))
 
     async def forward(self, subscription: Subscription) -> None:
         """Push live events of this conversation to the citizen."""

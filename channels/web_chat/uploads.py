@@ -31,7 +31,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, web
 
 from hub.conversation_service import ConversationNotFound, InvalidMessage
-from hub.file_store import ContentStore
+from hub.file_store import ContentStore, image_type
 from hub.i18n import t
 from hub.intake import Inbound
 from hub.models import INBOX_ROLES
@@ -47,8 +47,6 @@ MAX_UPLOAD_ENV = "REXIAN_CHAT_MAX_UPLOAD_MB"
 UPLOAD_ROUTE = "/chat/upload"
 STAFF_ROUTE = "/api/web_chat/photos/{message_id:\\d{1,12}}/{index:\\d{1,3}}"
 BROWSER_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})  # shown inline; HEIC is offered as a download
-_HEIF_BRANDS = {b"heic": "image/heic", b"heix": "image/heic", b"heim": "image/heic", b"heis": "image/heic",
-                b"hevc": "image/heic", b"hevx": "image/heic", b"mif1": "image/heif", b"msf1": "image/heif"}  # fmt: skip
 
 
 @dataclass
@@ -75,19 +73,6 @@ def max_upload_from_env(environ: dict[str, str] | None = None) -> int:
     if not mib > 0:
         raise ValueError(f"{MAX_UPLOAD_ENV} must be a positive number of MiB")
     return int(mib * 1024 * 1024)
-
-
-def image_type(data: bytes) -> str | None:
-    """The image MIME type by magic bytes: JPEG, PNG, WebP, HEIC/HEIF (ISO-BMFF ``ftyp`` brand); else None."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if len(data) >= 12 and data[4:8] == b"ftyp":
-        return _HEIF_BRANDS.get(data[8:12])
-    return None
 
 
 def _extension(content_type: str) -> str:
