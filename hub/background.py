@@ -86,3 +86,19 @@ class TaskSet:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def wait_event(event: asyncio.Event, within_s: float | None) -> bool:
+    """Wait until ``event`` is set or ``within_s`` seconds pass (None: no limit); True if it was set.
+
+    Background loops wait for their wake-up with this, not ``asyncio.wait_for``: on Python 3.11, ``wait_for`` can
+    swallow a cancellation that arrives while its timeout fires (CPython gh-86296), and the loop then runs on after
+    ``stop()`` cancelled it — a shutdown that never ends (seen in CI: the e-mail outbox). ``asyncio.timeout`` tells
+    its own expiry from an outside cancellation.
+    """
+    try:
+        async with asyncio.timeout(within_s):
+            await event.wait()
+    except TimeoutError:
+        return event.is_set()
+    return True

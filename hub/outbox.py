@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from hub.background import wait_event
 from hub.clock import Clock, utc_now
 from hub.events import Event, EventBus, MessageStored
 from hub.models import Conversation, Message
@@ -169,8 +170,7 @@ class Outbox:
                 log.exception("outbox %s: delivery round failed", name)
                 self._note_error(channel, f"outbox: {exc}")
                 wait_s = self.retry.max_s
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(channel.wake.wait(), timeout=wait_s)
+            await wait_event(channel.wake, wait_s)
 
     async def deliver_due(self, name: str) -> float | None:
         """One round: send every due pending row of the channel in order.

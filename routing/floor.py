@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from hub.background import wait_event
 from hub.events import ConversationAssigned, ConversationClosed, MessageStored, MessageUpdated, NoteAdded
 from hub.i18n import lookup
 from hub.models import Role
@@ -384,8 +385,7 @@ async def floor_socket(request: web.Request) -> web.StreamResponse:
     async def push() -> None:
         last = -MIN_INTERVAL_S
         while not ws.closed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), PUSH_EVERY_S)
+            await wait_event(changed, PUSH_EVERY_S)
             pause = last + MIN_INTERVAL_S - loop.time()
             if pause > 0:
                 await asyncio.sleep(pause)

@@ -8,7 +8,6 @@ with what is pending. The session's rate limit throttles bulk and conversation m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 
@@ -16,7 +15,7 @@ from channels.sms.inbound import normalise_number
 from channels.sms.segments import split
 from channels.sms.session import NotBound, SmppSession, SubmitRejected
 from channels.sms.store import SmsStore
-from hub.background import BackgroundTask
+from hub.background import BackgroundTask, wait_event
 from hub.dialogue.slots import is_valid_phone
 from hub.logsafe import mask
 
@@ -73,8 +72,7 @@ class BulkRunner:
                 log.exception("bulk SMS round failed; retrying")
                 progressed = False
             if not progressed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.idle_s)
+                await wait_event(self.wake, self.idle_s)
 
     async def round(self) -> bool:
         """Send up to 100 pending recipients; True if there may be more to do now."""

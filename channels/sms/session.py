@@ -35,6 +35,7 @@ from aiosmpplib.state import PduHeader, PhoneNumber, SmppCommand, SmppCommandSta
 
 from channels.sms.config import SmsSettings
 from channels.sms.segments import UCS2, Segment
+from hub.background import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,7 @@ class SmppSession:
 
     async def wait_bound(self, within_s: float) -> bool:
         """Wait up to ``within_s`` seconds for the bind; True if bound."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._bound.wait(), within_s)
+        await wait_event(self._bound, within_s)
         return self._bound.is_set()
 
     def health(self) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, InvalidToken
 
-from hub.background import BackgroundTask
+from hub.background import BackgroundTask, wait_event
 from hub.clock import Clock, utc_now
 from hub.conversation_service import ConversationService
 from hub.events import Event, MessageStored
@@ -162,8 +162,7 @@ class PhotoDownloader:
                 await self._attempt(message_id)
             self._wakeup.clear()
             timeout = self._due[0][0] - loop.time() if self._due else None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+            await wait_event(self._wakeup, timeout)
 
     async def _recover(self) -> None:
         attempt = 0

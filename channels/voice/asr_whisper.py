@@ -58,6 +58,7 @@ from channels.voice.asr import Partial, SpeechUnavailable, Utterance
 from channels.voice.asr_results import Busy
 from channels.voice.ivr.speech import normalise as normalise_phrase
 from channels.voice.media import FRAME_MS, VoiceActivity
+from hub.background import wait_event
 
 __all__ = [
     "MIN_CONFIDENCE",
@@ -449,8 +450,7 @@ class RecognitionPool:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"no idle recognition worker within {wait_s:.0f} s")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), remaining)
+            await wait_event(event, remaining)
         future.add_done_callback(self._finished)
         return await asyncio.wrap_future(future)
 

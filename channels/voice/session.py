@@ -26,6 +26,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from hub.background import wait_event
 from hub.i18n import t
 
 from .asr_results import Busy, Partial, SpeechEngine, SpeechStream, Utterance
@@ -546,8 +547,7 @@ class _VoicemailTake:
 
     async def run(self) -> Path | None:
         self.session.leg.on_pcm = self._on_pcm
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.done.wait(), timeout=self.max_s)
+        await wait_event(self.done, self.max_s)
         return await self.stop()
 
     async def stop(self) -> Path | None:

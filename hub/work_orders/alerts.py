@@ -17,7 +17,6 @@ An SMS goes to a unit's shared phone: the citizen's phone is masked there; an e-
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.background import BackgroundTask
+from hub.background import BackgroundTask, wait_event
 from hub.events import Event, EventBus, WorkOrderChanged
 from hub.i18n import DEFAULT_LOCALE, t
 from hub.logsafe import mask
@@ -229,8 +228,7 @@ class UnitAlerts:
             except Exception:
                 log.exception("unit alerts: sending round failed")
                 wait_s = self.retry.max_s
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait_s)
+            await wait_event(self._wake, wait_s)
 
     async def send_due(self) -> float | None:
         """Send every alert that is due; returns the seconds until the next retry (None: nothing queued)."""

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from hub.background import BackgroundTask
+from hub.background import BackgroundTask, wait_event
 
 
 async def test_started_once_and_stopped() -> None:
@@ -39,3 +39,31 @@ async def test_a_task_that_failed_is_logged_at_stop(caplog: pytest.LogCaptureFix
     await asyncio.sleep(0)
     await worker.stop()
     assert "background task test:failing had failed" in caplog.text
+
+
+async def test_wait_event_returns_whether_the_event_was_set() -> None:
+    event = asyncio.Event()
+    assert await wait_event(event, 0.01) is False
+    event.set()
+    assert await wait_event(event, 0.01) is True
+    assert await wait_event(event, None) is True
+
+
+async def test_a_stop_that_coincides_with_a_wake_up_still_stops_the_loop() -> None:
+    """A background loop cancelled in the same loop iteration as its wake-up stops (Python 3.11's wait_for kept it
+    running: it returned the wake-up and swallowed the cancellation, and the hub's shutdown waited for ever)."""
+    event, waiting = asyncio.Event(), asyncio.Event()
+
+    async def loop_forever() -> None:
+        while True:
+            event.clear()
+            waiting.set()
+            await wait_event(event, 30)
+
+    task = asyncio.create_task(loop_forever())
+    await waiting.wait()
+    await asyncio.sleep(0)  # the loop is inside wait_event now
+    event.set()
+    task.cancel()  # the wake-up and the stop in one iteration
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert task in done and task.cancelled()
