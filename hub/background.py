@@ -38,13 +38,21 @@ class BackgroundTask:
         task, self._task = self._task, None
         if task is None:
             return
+        await cancel_and_wait(task, self.name)
+
+
+async def cancel_and_wait(task: asyncio.Task[Any], name: str) -> None:
+    """Cancel ``task`` and wait until it has finished; an error it had ended with is logged, not raised.
+
+    The task is cancelled again every second while it runs on: a cancellation can be swallowed on its way (Python
+    3.11's ``asyncio.wait_for`` does when the awaited result arrives at the same moment), and a shutdown must end.
+    """
+    task.cancel()
+    while not (await asyncio.wait({task}, timeout=1.0))[0]:
+        log.warning("background task %s still runs after its cancellation; cancelling it again", name)
         task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        except Exception:
-            log.exception("background task %s had failed", self.name)
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("background task %s had failed", name, exc_info=error)
 
 
 class TaskSet:

@@ -11,14 +11,13 @@ This module knows no channel: channels register a sender from the composition ro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from hub.background import wait_event
+from hub.background import cancel_and_wait, wait_event
 from hub.clock import Clock, utc_now
 from hub.events import Event, EventBus, MessageStored
 from hub.models import Conversation, Message
@@ -133,9 +132,7 @@ class Outbox:
         for channel in self._channels.values():
             task, channel.task = channel.task, None
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task, task.get_name())
             if channel.close is not None:
                 try:
                     await channel.close()

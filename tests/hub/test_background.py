@@ -67,3 +67,23 @@ async def test_a_stop_that_coincides_with_a_wake_up_still_stops_the_loop() -> No
     task.cancel()  # the wake-up and the stop in one iteration
     done, _ = await asyncio.wait({task}, timeout=5)
     assert task in done and task.cancelled()
+
+
+async def test_stop_ends_a_task_that_swallowed_its_cancellation() -> None:
+    """Whatever swallows a cancellation on its way (a library, Python 3.11's wait_for), the stop still ends."""
+    swallowed = asyncio.Event()
+
+    async def run() -> None:
+        while True:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                if swallowed.is_set():
+                    raise
+                swallowed.set()  # the first cancellation is lost
+
+    task = BackgroundTask("stubborn", run)
+    task.start()
+    await asyncio.sleep(0)
+    await task.stop()
+    assert swallowed.is_set()
